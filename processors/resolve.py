@@ -1,0 +1,66 @@
+"""Stage 4 — resolve: answer (or draft) with citations, from the cheapest tier that can answer.
+
+With model tiers configured, LiteLLM answers from redacted text; with none, the offline extractive
+drafter composes the answer from the retrieved sections. Any model failure degrades to the offline
+draft, and the failure is recorded so the gate never auto-sends it. Groundedness is always scored
+here, independently of what the model claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supportflow.processors.knowledge import compose_answer, score_groundedness
+from supportflow.processors.llm import LlmOutputInvalid, LlmUnavailable, TierClient
+from supportflow.processors.redact import redact, redact_customer_terms
+from supportflow.schemas.models import Answer, Band, CustomerContext, PipelineRecord
+
+
+@dataclass(frozen=True)
+class ResolveContext:
+    llm: TierClient | None
+
+
+def customer_facts(customer: CustomerContext | None, limit: int = 5) -> list[str]:
+    """Order facts a model may use; no names or contact data (those never reach a model)."""
+    if customer is None:
+        return []
+    facts = [f"customer tier: {customer.tier}"]
+    for order in customer.orders[:limit]:
+        parts = [f"order {order.order_id}: status {order.status}", f"total {order.total:.2f} {order.currency}"]
+        if order.placed_at:
+            parts.append(f"placed {order.placed_at}")
+        if order.carrier or order.tracking_number:
+            parts.append(f"carrier {order.carrier} tracking {order.tracking_number}".strip())
+        if order.delivered_at:
+            parts.append(f"delivered {order.delivered_at}")
+        facts.append(", ".join(parts))
+    return facts
+
+
+def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
+    route = record.route
+    if route is None or route.band == Band.ESCALATE or not record.sources:
+        # Escalations go to a human with full context; drafting them would spend tokens nobody reads.
+        return record
+    failures = list(record.failures)
+    answer: Answer | None = None
+    if ctx.llm is not None and ctx.llm.enabled():
+        terms = redact_customer_terms(record.customer)
+        text = redact(f"{record.ticket.subject}\n{record.ticket.text}".strip(), terms).text
+        facts = [redact(f, terms).text for f in customer_facts(record.customer)]
+        try:
+            answer = ctx.llm.answer(
+                ticket_text=text, sources=record.sources, customer_facts=facts,
+                tier=route.tier, ticket_id=record.ticket.ticket_id,
+            )  # fmt: skip
+        except (LlmUnavailable, LlmOutputInvalid) as exc:
+            failures.append(f"llm:{type(exc).__name__}")
+    if answer is None:
+        answer = compose_answer(record.ticket.text, route.intent, record.sources, record.customer)
+    if answer is None:
+        return record.model_copy(update={"failures": [*failures, "resolve:no_relevant_source"]})
+    cited = [s for s in record.sources if s.chunk_id in set(answer.citations)]
+    score, unsupported = score_groundedness(answer.text, cited, record.customer)
+    answer = answer.model_copy(update={"groundedness": score, "unsupported": unsupported})
+    return record.model_copy(update={"answer": answer, "failures": failures})

@@ -1,0 +1,64 @@
+"""Stage 2 — route: intent + calibrated confidence + band + model tier, with hard policy rules first.
+
+Embeds each ticket once (batched across tickets); the vector travels on the record so retrieval
+reuses it. The customer's CRM record is looked up here because VIP and refund-amount rules need it;
+later stages reuse it from the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from supportflow.connectors.crm import CrmConnector
+from supportflow.processors.embedding import Embedder
+from supportflow.processors.router import IntentRouter, Policy, decide
+from supportflow.schemas.models import PipelineRecord, Ticket
+from supportflow.settings import Thresholds
+
+
+@dataclass(frozen=True)
+class RouteContext:
+    embedder: Embedder
+    router: IntentRouter
+    policy: Policy
+    crm: CrmConnector
+    thresholds: Thresholds
+    languages: tuple[str, ...]
+
+
+def ticket_query(ticket: Ticket) -> str:
+    """The text that represents a ticket for classification and retrieval."""
+    subject = ticket.subject.strip()
+    return f"{subject}\n{ticket.text}" if subject and subject.lower() not in ticket.text.lower() else ticket.text
+
+
+def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[PipelineRecord]:
+    if not records:
+        return []
+    vectors = ctx.embedder.encode([ticket_query(r.ticket) for r in records])
+    predictions = ctx.router.predict(vectors)
+    routed = []
+    for record, vector, prediction in zip(records, vectors, predictions, strict=True):
+        t = record.ticket
+        customer = record.customer or ctx.crm.find_customer(
+            customer_id=t.customer_id,
+            email=t.sender if "@" in t.sender else None,
+            phone=t.sender if t.channel == "whatsapp" or t.sender.startswith("+") else None,
+        )
+        decision = decide(
+            t, prediction, customer, ctx.policy, ctx.thresholds, ctx.router.auto_threshold,
+            covered_languages=ctx.languages,
+        )  # fmt: skip
+        routed.append(
+            record.model_copy(
+                update={
+                    "route": decision,
+                    "customer": customer,
+                    "embedding": np.asarray(vector, dtype=np.float32).tobytes(),
+                }
+            )
+        )
+    return routed

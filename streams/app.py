@@ -1,0 +1,95 @@
+"""The Faust app: one thin agent per stage, each a loop around a handler from ``handlers``.
+
+normalize: ingress.raw -> tickets.normalized     route: -> tickets.routed      retrieve: -> tickets.retrieved
+resolve: -> tickets.resolved                     gate: -> outcomes             any stage: -> deadletter
+
+Agents take small batches (``take_events``) so the router embeds many tickets per model call.
+Faust commits an offset only after its event was processed, so delivery is at-least-once; the gate
+suppresses redelivered tickets and every consumer of ``outcomes`` dedupes by ticket id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import faust
+
+from supportflow.settings import Settings
+from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
+from supportflow.streams.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 64
+BATCH_WITHIN_S = 0.01
+
+
+def _messages(events: Sequence[Any]) -> list[Message]:
+    return [
+        Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value) for e in events
+    ]
+
+
+def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
+    session_s = settings.session_timeout_s
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{bootstrap}",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topics.partitions,
+        topic_allow_declare=False,  # topics are created up front with explicit partition counts
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=max(1.0, session_s / 6),
+        broker_commit_interval=1.0,
+        producer_linger_ms=2,
+        web_enabled=False,
+        store="memory://",
+    )
+    t = settings.topics
+
+    def topic(name: str) -> faust.TopicT:
+        return app.topic(t.full(name), partitions=t.partitions, key_type=bytes, value_type=bytes)
+
+    sinks = {
+        Sink.OUTCOME: topic(t.outcomes),
+        Sink.DEAD_LETTER: topic(t.dead_letter),
+    }
+
+    async def publish(emits: list[Emit], next_topic: faust.TopicT | None) -> None:
+        for emit in emits:
+            target = next_topic if emit.sink == Sink.NEXT else sinks[emit.sink]
+            assert target is not None, f"stage emitted {emit.sink} without a next topic"
+            await target.send(key=emit.key, value=emit.value)
+
+    def stage(name: str, source: str, next_name: str | None, handle: Callable[[list[Message]], list[Emit]]) -> None:
+        next_topic = topic(next_name) if next_name else None
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+                await publish(handle(_messages(events)), next_topic)
+
+        agent.__name__ = f"{name}_agent"
+        app.agent(topic(source), name=name)(agent)
+
+    def gate_handler(messages: list[Message]) -> list[Emit]:
+        emits, duplicates = run_gate(messages, runtime.gate, runtime.seen.check_and_add)
+        if duplicates:
+            log.info("gate suppressed %d redelivered tickets", duplicates)
+        return emits
+
+    stage("normalize", t.ingress, t.tickets, lambda m: run_normalize(m, runtime.normalize))
+    stage("route", t.tickets, t.routed, lambda m: run_record_stage("route", m, runtime.route))
+    stage("retrieve", t.routed, t.retrieved, lambda m: run_record_stage("retrieve", m, runtime.retrieve))
+    stage("resolve", t.retrieved, t.resolved, lambda m: run_record_stage("resolve", m, runtime.resolve))
+    stage("gate", t.resolved, None, gate_handler)
+    return app
+
+
+def source_topics(settings: Settings) -> list[str]:
+    """Topics the app consumes as a group (for seeding offsets on the embedded broker)."""
+    t = settings.topics
+    return [t.full(n) for n in (t.ingress, t.tickets, t.routed, t.retrieved, t.resolved)]

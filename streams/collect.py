@@ -1,0 +1,84 @@
+"""Read outcomes and dead letters back: for the demo, evals, audits and tests.
+
+Reads by explicit assignment from offset 0 (no consumer group): each caller sees everything, and Tansu's
+wrong "earliest"/"latest" ListOffsets answers never come into play.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
+
+from supportflow.schemas import wire
+from supportflow.schemas.errors import SchemaError
+from supportflow.schemas.models import DeadLetter, Outcome
+
+
+@dataclass
+class Collected:
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+    undecodable: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes) + len(self.dead_letters)
+
+
+class OutcomeReader:
+    def __init__(self, bootstrap: str, outcomes_topic: str, dead_letter_topic: str) -> None:
+        self._topics = (outcomes_topic, dead_letter_topic)
+        self._consumer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
+             "fetch.wait.max.ms": 100}
+        )  # fmt: skip
+        meta = self._consumer.list_topics(timeout=10)
+        self._consumer.assign(
+            [TopicPartition(t, p, 0) for t in self._topics for p in sorted(meta.topics[t].partitions)]
+        )
+        self.collected = Collected()
+
+    def poll(self, timeout_s: float = 0.2) -> int:
+        """Read what is available; returns how many new records arrived."""
+        new = 0
+        for msg in self._consumer.consume(500, timeout=timeout_s):
+            if msg.error():
+                continue
+            new += 1
+            value = msg.value() or b""
+            try:
+                if msg.topic() == self._topics[0]:
+                    outcome = wire.decode(value, Outcome)
+                    if outcome.ticket_id in self.collected.outcomes:
+                        self.collected.duplicates += 1  # at-least-once redelivery: keep the first
+                    else:
+                        self.collected.outcomes[outcome.ticket_id] = outcome
+                else:
+                    self.collected.dead_letters.append(wire.decode(value, DeadLetter))
+            except SchemaError:
+                self.collected.undecodable += 1
+        return new
+
+    def wait_for(
+        self,
+        expected: int,
+        timeout_s: float,
+        on_progress: Callable[[Collected], None] | None = None,
+        settle_s: float = 0.0,
+    ) -> Collected:
+        """Poll until ``expected`` outcomes + dead letters arrived (then ``settle_s`` more for duplicates)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.collected.total < expected:
+            if self.poll() and on_progress:
+                on_progress(self.collected)
+        settle_until = time.monotonic() + settle_s
+        while time.monotonic() < settle_until:
+            self.poll()
+        return self.collected
+
+    def close(self) -> None:
+        self._consumer.close()

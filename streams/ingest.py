@@ -1,0 +1,50 @@
+"""Publish inbound events to the ingress topic, keyed so one conversation stays in one partition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from confluent_kafka import Producer
+
+from supportflow.connectors.ingress import parse_event
+from supportflow.schemas import wire
+from supportflow.schemas.errors import SupportflowError, TransientError
+from supportflow.schemas.models import InboundEvent
+
+
+def ingress_key(event: InboundEvent) -> bytes:
+    """The conversation id when the event parses (cheap), else its own id (it will be dead-lettered)."""
+    try:
+        tickets = parse_event(event, event.received_at_ms)
+    except SupportflowError:
+        tickets = []
+    return (tickets[0].conversation_id if tickets else event.event_id).encode()
+
+
+def publish_events(
+    bootstrap: str,
+    topic: str,
+    events: Iterable[InboundEvent],
+    on_sent: Callable[[int], None] | None = None,
+    timeout_s: float = 30.0,
+) -> int:
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4", "acks": "all"}
+    )
+    errors: list[str] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    sent = 0
+    for event in events:
+        producer.produce(topic, key=ingress_key(event), value=wire.encode(event), on_delivery=delivered)
+        producer.poll(0)
+        sent += 1
+        if on_sent:
+            on_sent(sent)
+    remaining = producer.flush(timeout_s)
+    if remaining or errors:
+        raise TransientError(f"{remaining} events unacknowledged, {len(errors)} failed: {errors[:3]}")
+    return sent

@@ -1,0 +1,92 @@
+"""Everything a worker loads once: models, policy, knowledge base, CRM, model tiers, flags.
+
+The stage agents in :mod:`supportflow.streams.app` only call into this; tests build one without Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from supportflow.connectors.crm import open_crm
+from supportflow.processors.embedding import get_embedder
+from supportflow.processors.gate import GatePolicy, gate
+from supportflow.processors.knowledge import KnowledgeBase
+from supportflow.processors.llm import TierClient
+from supportflow.processors.normalize import normalize
+from supportflow.processors.resolve import ResolveContext, resolve
+from supportflow.processors.retrieve import retrieve
+from supportflow.processors.route import RouteContext, route_batch
+from supportflow.processors.router import IntentRouter, load_policy
+from supportflow.schemas.models import Outcome, PipelineRecord
+from supportflow.settings import Settings
+from supportflow.streams.flags import FlagWatcher
+
+log = logging.getLogger(__name__)
+
+
+class SeenTickets:
+    """Bounded memory of decided ticket ids: redelivered records are suppressed, not decided twice."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def check_and_add(self, ticket_id: str) -> bool:
+        """True when ``ticket_id`` was already decided by this worker."""
+        if ticket_id in self._ids:
+            self._ids.move_to_end(ticket_id)
+            return True
+        self._ids[ticket_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+        return False
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    route_ctx: RouteContext
+    kb: KnowledgeBase
+    resolve_ctx: ResolveContext
+    flags: FlagWatcher | None = None
+    seen: SeenTickets = field(default_factory=SeenTickets)
+
+    @classmethod
+    def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
+        start = time.perf_counter()
+        router = IntentRouter.load(settings.router_path)
+        kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
+        kb.ensure_default_index()
+        route_ctx = RouteContext(
+            embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
+            crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
+        )  # fmt: skip
+        llm = TierClient(settings.models)
+        runtime = cls(settings, route_ctx, kb, ResolveContext(llm if llm.enabled() else None))
+        log.info("runtime ready in %.1fs (router %s)", time.perf_counter() - start, router.version)
+        return runtime
+
+    # Stage entry points, each a pure function of its input plus this runtime.
+    def normalize(self, raw: bytes) -> list[PipelineRecord]:
+        return normalize(raw, self.settings.thresholds.max_body_bytes)
+
+    def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
+        return route_batch(records, self.route_ctx)
+
+    def retrieve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
+        return [retrieve(r, self.kb) for r in records]
+
+    def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
+        return [resolve(r, self.resolve_ctx) for r in records]
+
+    def gate_policy(self) -> GatePolicy:
+        th = self.settings.thresholds
+        auto = bool(self.flags.get("auto_resolve")) if self.flags else True
+        return GatePolicy(th.groundedness_floor, th.retrieval_min_score, auto_send_enabled=auto)
+
+    def gate(self, record: PipelineRecord) -> Outcome:
+        return gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
+                    int(time.time() * 1000))  # fmt: skip

@@ -1,0 +1,266 @@
+"""``supportflow run | demo | worker | ingest | topics | flags``: the pipeline's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from supportflow.cli.output import Progress, err
+from supportflow.connectors.ingress import count_messages, events_from_path
+from supportflow.data import data_path
+from supportflow.schemas.models import Outcome
+from supportflow.settings import Settings, get_settings
+from supportflow.streams.collect import Collected, OutcomeReader
+from supportflow.streams.embedded import broker_for
+from supportflow.streams.flags import FlagWatcher, parse_assignment, publish_flag
+from supportflow.streams.ingest import publish_events
+from supportflow.streams.supervisor import WorkerProcess, stop_all
+from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+log = logging.getLogger(__name__)
+
+
+def _bootstrap_arg(args: argparse.Namespace, settings: Settings) -> str | None:
+    return getattr(args, "broker", None) or settings.broker
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from supportflow.streams.worker import run_worker
+
+    settings = get_settings()
+    bootstrap = _bootstrap_arg(args, settings)
+    if not bootstrap:
+        err("worker needs a broker: --broker HOST:PORT or SUPPORTFLOW_BROKER")
+        return 2
+    run_worker(settings, bootstrap, embedded=args.embedded_quirks, kb_in_memory=args.kb_in_memory)
+    return 0
+
+
+def _start_workers(bootstrap: str, embedded: bool, count: int, log_dir: Path) -> list[WorkerProcess]:
+    return [
+        WorkerProcess(bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log") for i in range(count)
+    ]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    log_dir = Path(tempfile.mkdtemp(prefix="supportflow-run-"))
+    with broker_for(_bootstrap_arg(args, settings)) as (bootstrap, embedded):
+        ensure_topics(bootstrap, pipeline_topics(settings))
+        err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'}); worker logs in {log_dir}")
+        workers = _start_workers(bootstrap, embedded, args.workers, log_dir)
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        t = settings.topics
+        reader = OutcomeReader(bootstrap, t.full(t.outcomes), t.full(t.dead_letter))
+        if args.replay_samples:
+            sent = publish_events(bootstrap, t.full(t.ingress), events_from_path(data_path("samples")))
+            err(f"published {sent} sample events to {t.full(t.ingress)}")
+        err("running; Ctrl-C to stop")
+        shown = 0
+        try:
+            while not stop.is_set():
+                reader.poll(0.5)
+                outcomes = list(reader.collected.outcomes.values())
+                for o in outcomes[shown:]:
+                    err(f"  {o.decision:<13} {o.channel:<8} {o.intent:<24} {o.confidence:.2f}  {', '.join(o.reasons)[:70]}")
+                shown = len(outcomes)
+                if not any(w.alive() for w in workers):
+                    err(f"all workers exited; see {log_dir}")
+                    return 1
+        finally:
+            reader.close()
+            stop_all(workers)
+    return 0
+
+
+def _record(o: Outcome) -> dict[str, Any]:
+    return {
+        "ticket_id": o.ticket_id, "conversation_id": o.conversation_id, "customer_id": o.customer_id,
+        "channel": str(o.channel), "decision": str(o.decision), "intent": o.intent,
+        "confidence": round(o.confidence, 4), "band": str(o.band), "tier": str(o.tier), "model": o.model,
+        "reasons": o.reasons, "answer": o.answer, "citations": o.citations,
+        "groundedness": round(o.groundedness, 4), "latency_ms": o.latency_ms, "timings_ms": o.timings_ms,
+        "language": o.language, "cost_usd": o.cost_usd,
+    }  # fmt: skip
+
+
+def run_demo(
+    tickets: Path, *, bootstrap: str | None = None, workers: int = 1, timeout_s: float = 180.0, quiet: bool = False
+) -> tuple[int, Collected, float]:
+    """Run the pipeline over ``tickets``; returns (messages in, what came out, seconds)."""
+    settings = get_settings()
+    events = list(events_from_path(tickets))
+    expected = sum(count_messages(e) for e in events)
+    log_dir = Path(tempfile.mkdtemp(prefix="supportflow-demo-"))
+    with broker_for(bootstrap or settings.broker) as (boot, embedded):
+        ensure_topics(boot, pipeline_topics(settings))
+        procs = _start_workers(boot, embedded, workers, log_dir)
+        t = settings.topics
+        reader = OutcomeReader(boot, t.full(t.outcomes), t.full(t.dead_letter))
+        start = time.monotonic()
+        try:
+            publish_events(boot, t.full(t.ingress), events)
+            progress = Progress(expected, "tickets decided", enabled=not quiet)
+            collected = reader.wait_for(
+                expected, timeout_s, on_progress=lambda c: progress.update(c.total), settle_s=1.0
+            )
+            progress.close()
+            if collected.total < expected:
+                alive = sum(w.alive() for w in procs)
+                err(f"timed out: {collected.total}/{expected} decided; {alive} workers alive; logs in {log_dir}")
+        finally:
+            reader.close()
+            stop_all(procs)
+        return expected, collected, time.monotonic() - start
+
+
+def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[str, Any]:
+    outcomes = list(collected.outcomes.values())
+    reasons: Counter[str] = Counter(r.split(":")[0] + ":" + r.split(":")[1] if ":" in r else r
+                                    for o in outcomes for r in o.reasons)  # fmt: skip
+    return {
+        "tickets_in": expected,
+        "outcomes": len(outcomes),
+        "dead_lettered": len(collected.dead_letters),
+        "duplicates": collected.duplicates,
+        "lost": max(0, expected - collected.total),
+        "seconds": round(seconds, 2),
+        "by_decision": dict(Counter(str(o.decision) for o in outcomes)),
+        "by_channel": dict(Counter(str(o.channel) for o in outcomes)),
+        "by_reason": dict(reasons.most_common()),
+        "dead_letters": [
+            {"stage": d.stage, "error_class": d.error_class, "error_message": d.error_message[:200],
+             "channel": d.channel, "source": d.source, "original_bytes": len(d.original)}
+            for d in collected.dead_letters
+        ],  # fmt: skip
+        "records": [_record(o) for o in sorted(outcomes, key=lambda o: o.ticket_id)],
+    }
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = Path(args.tickets) if args.tickets else data_path("samples")
+    if not path.exists():
+        err(f"no such file or folder: {path}")
+        return 2
+    expected, collected, seconds = run_demo(path, workers=args.workers, timeout_s=args.timeout, quiet=args.json)
+    summary = demo_summary(expected, collected, seconds)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    return 0 if summary["lost"] == 0 else 1
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    print(f"\n{s['tickets_in']} messages in -> {s['outcomes']} outcomes, {s['dead_lettered']} dead-lettered, "
+          f"{s['duplicates']} duplicates suppressed, {s['lost']} lost ({s['seconds']} s)")  # fmt: skip
+    print("\nby decision:  " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_decision"].items())))
+    print("by channel:   " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_channel"].items())))
+    print("top reasons:  " + ", ".join(f"{k} {v}" for k, v in list(s["by_reason"].items())[:8]))
+    if s["dead_letters"]:
+        print("\ndead letters:")
+        for d in s["dead_letters"]:
+            print(f"  [{d['stage']}] {d['error_class']}: {d['error_message'][:90]}  ({d['source'] or d['channel']})")
+    auto = [r for r in s["records"] if r["decision"] == "auto_resolved"][:3]
+    for r in auto:
+        print(f"\nexample auto-resolved ({r['intent']}, groundedness {r['groundedness']:.2f}, cites "
+              f"{', '.join(r['citations'])}):\n  " + r["answer"][:400].replace("\n", "\n  "))  # fmt: skip
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    bootstrap = _bootstrap_arg(args, settings)
+    if not bootstrap:
+        err("ingest publishes to a running pipeline: pass --broker or set SUPPORTFLOW_BROKER")
+        return 2
+    t = settings.topics
+    sent = publish_events(bootstrap, t.full(t.ingress), events_from_path(Path(args.path)))
+    err(f"published {sent} events to {t.full(t.ingress)}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    specs = pipeline_topics(settings)
+    bootstrap = _bootstrap_arg(args, settings)
+    if args.create:
+        if not bootstrap:
+            err("topics --create needs --broker or SUPPORTFLOW_BROKER")
+            return 2
+        created = ensure_topics(bootstrap, specs)
+        err(f"created {len(created)} topics")
+    for s in specs:
+        print(f"{s.name:<40} partitions={s.partitions:<3} {'compact ' if s.compacted else ''}{s.purpose}")
+    return 0
+
+
+def cmd_flags(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    bootstrap = _bootstrap_arg(args, settings)
+    if not bootstrap:
+        err("flags talk to a running pipeline: pass --broker or set SUPPORTFLOW_BROKER")
+        return 2
+    topic = settings.topics.full(settings.topics.control)
+    ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name == topic])
+    if args.action == "set":
+        for assignment in args.assignments:
+            name, value = parse_assignment(assignment)
+            publish_flag(bootstrap, topic, name, value)
+            err(f"set {name}={json.dumps(value)}")
+        return 0
+    watcher = FlagWatcher(bootstrap, topic).start()
+    print(json.dumps(watcher.snapshot(), indent=2))
+    watcher.stop()
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def broker(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER, else embedded)")
+
+    p = sub.add_parser("run", help="start the pipeline (embedded broker unless configured) until Ctrl-C")
+    broker(p)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="run the bundled (or given) tickets through the pipeline and summarize")
+    p.add_argument("--tickets", help="file or folder of .eml / .json / .jsonl (default: bundled samples)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=240.0, help="seconds to wait for every outcome")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="run one pipeline worker against a broker (used by run/demo/Helm)")
+    broker(p)
+    p.add_argument("--embedded-quirks", action="store_true", help="apply the Tansu workarounds")
+    p.add_argument("--kb-in-memory", action="store_true", help="index the bundled help center in memory")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("ingest", help="publish tickets (file or folder) to a running pipeline")
+    broker(p)
+    p.add_argument("path")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("topics", help="list the pipeline's topics; --create creates missing ones")
+    broker(p)
+    p.add_argument("--create", action="store_true")
+    p.set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("flags", help="kill switch and feature flags: flags set auto_resolve=false | flags show")
+    broker(p)
+    p.add_argument("action", choices=["set", "show"])
+    p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
+    p.set_defaults(func=cmd_flags)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

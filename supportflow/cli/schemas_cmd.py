@@ -1,0 +1,23 @@
+"""``supportflow schemas dump [DIR]``: write the current Avro schemas for consumers in other languages."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from supportflow.cli.output import err
+from supportflow.schemas.wire import AVRO_DIR, dump_schemas
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    for path in dump_schemas(Path(args.directory) if args.directory else AVRO_DIR):
+        err(f"wrote {path}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("schemas", help="Avro schemas of the wire records")
+    actions = p.add_subparsers(dest="schemas_command", required=True)
+    d = actions.add_parser("dump", help="write <Record>.v<N>.avsc files")
+    d.add_argument("directory", nargs="?")
+    d.set_defaults(func=cmd_dump)
