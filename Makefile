@@ -1,0 +1,38 @@
+# Quick start: `make run` (set up + run the pipeline on the embedded broker), `make test` (everything CI runs).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: setup run demo test lint unit integration clean
+
+$(BIN)/supportflow: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/supportflow
+
+run: setup  ## the service on the embedded broker, replaying the bundled samples; Ctrl-C stops it
+	$(BIN)/supportflow run --replay-samples
+
+demo: setup  ## one-shot: every bundled ticket through the pipeline, then a summary
+	$(BIN)/supportflow demo
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy supportflow schemas processors streams connectors evals
+
+unit: setup
+	$(BIN)/pytest -q -m "not integration"
+
+integration: setup
+	$(BIN)/pytest -q -m integration
+
+test: lint  ## lint + type check + every test suite (unit, integration, slow)
+	$(BIN)/pytest -q -ra
+
+clean:
+	rm -rf $(VENV) .supportflow build *.egg-info

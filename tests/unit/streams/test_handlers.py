@@ -1,0 +1,76 @@
+from supportflow.schemas import wire
+from supportflow.schemas.errors import InvalidInputError, TransientError
+from supportflow.schemas.models import DeadLetter, Decision, Outcome, PipelineRecord
+from supportflow.streams.handlers import Message, Sink, run_gate, run_normalize, run_record_stage
+from tests.unit.helpers import record
+
+
+def _msg(value: bytes, offset=0) -> Message:
+    return Message("t", 1, offset, b"k", value)
+
+
+def test_run_record_stage_undecodable_dead_letters_original_bytes():
+    emits = run_record_stage("route", [_msg(b"\x00garbage", offset=42)], lambda rs: rs)
+    assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
+    dl = wire.decode(emits[0].value, DeadLetter)
+    assert (dl.stage, dl.error_class, dl.original, dl.topic, dl.partition, dl.offset) == (
+        "route", "SchemaError", b"\x00garbage", "t", 1, 42)
+
+
+def test_run_record_stage_one_bad_record_escalates_only_it():
+    good, bad = record(), record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})})
+
+    def process(rs):
+        if any(r.ticket.ticket_id == "bad" for r in rs):
+            raise ValueError("boom")
+        return rs
+
+    emits = run_record_stage("retrieve", [_msg(wire.encode(good)), _msg(wire.encode(bad))], process)
+    sinks = sorted(e.sink for e in emits)
+    assert sinks == [Sink.NEXT, Sink.OUTCOME]
+    failed = wire.decode(next(e for e in emits if e.sink == Sink.OUTCOME).value, Outcome)
+    assert failed.ticket_id == "bad" and failed.decision == Decision.ESCALATED
+    assert "failure:retrieve:ValueError" in failed.reasons
+    passed = wire.decode(next(e for e in emits if e.sink == Sink.NEXT).value, PipelineRecord)
+    assert "retrieve" in passed.timings_ms
+
+
+def test_run_record_stage_transient_error_retried_then_succeeds():
+    calls = []
+
+    def flaky(rs):
+        calls.append(1)
+        if len(calls) < 3:
+            raise TransientError("crm timeout")
+        return rs
+
+    emits = run_record_stage("route", [_msg(wire.encode(record()))], flaky, backoff_s=0.001)
+    assert [e.sink for e in emits] == [Sink.NEXT] and len(calls) == 3
+
+
+def test_run_normalize_permanent_error_dead_letters():
+    def bad(raw):
+        raise InvalidInputError("empty text")
+
+    emits = run_normalize([_msg(b"raw-bytes")], bad)
+    dl = wire.decode(emits[0].value, DeadLetter)
+    assert dl.error_class == "InvalidInputError" and dl.original == b"raw-bytes" and dl.stage == "normalize"
+
+
+def test_run_gate_redelivered_ticket_suppressed():
+    seen: set[str] = set()
+
+    def check(tid):
+        dup = tid in seen
+        seen.add(tid)
+        return dup
+
+    from supportflow.processors.gate import GatePolicy, gate
+
+    def decide(r):
+        return gate(r, GatePolicy(0.9, 0.4), lambda c: True, 2_000)
+
+    value = wire.encode(record())
+    emits, dups = run_gate([_msg(value), _msg(value, 1)], decide, check)
+    assert len(emits) == 1 and dups == 1
+    assert wire.decode(emits[0].value, Outcome).decision == Decision.AUTO_RESOLVED
