@@ -1,0 +1,55 @@
+"""The whole pipeline on the real embedded broker: every bundled message gets exactly one fate."""
+
+import json
+
+import pytest
+
+from supportflow.cli.pipeline import demo_summary, run_demo
+from supportflow.data import data_path
+from supportflow.schemas.models import Decision
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    expected, collected, seconds = run_demo(data_path("samples"), timeout_s=240, quiet=True)
+    return expected, collected, demo_summary(expected, collected, seconds)
+
+
+def test_pipeline_samples_every_message_decided_or_dead_lettered(demo):
+    expected, collected, summary = demo
+    counts = json.loads(data_path("samples", "expected.json").read_text())
+    assert expected == counts["valid_messages"] + counts["malformed_messages"]
+    assert summary["lost"] == 0
+    assert len(collected.outcomes) == counts["valid_messages"]
+    assert len(collected.dead_letters) == counts["malformed_messages"]
+
+
+def test_pipeline_dead_letters_carry_stage_reason_and_original_bytes(demo):
+    _, collected, _ = demo
+    for dl in collected.dead_letters:
+        assert dl.stage == "normalize" and dl.error_class and dl.error_message and dl.original
+
+
+def test_pipeline_auto_resolved_answers_are_cited_and_grounded(demo):
+    _, collected, summary = demo
+    autos = [o for o in collected.outcomes.values() if o.decision == Decision.AUTO_RESOLVED]
+    assert autos, summary["by_decision"]
+    for o in autos:
+        assert o.answer and o.citations and o.groundedness >= 0.92
+
+
+def test_pipeline_outcomes_carry_reasons_timings_and_trace(demo):
+    _, collected, _ = demo
+    for o in collected.outcomes.values():
+        assert o.reasons and o.trace_id and o.intent
+        assert {"normalize", "route", "retrieve", "resolve", "gate"} <= set(o.timings_ms) or any(
+            r.startswith("failure:") for r in o.reasons)
+
+
+def test_pipeline_policy_cases_escalate(demo):
+    _, collected, _ = demo
+    escalated_reasons = {r.split(":")[1] for o in collected.outcomes.values() if o.decision == Decision.ESCALATED
+                         for r in o.reasons if r.startswith("rule:")}
+    assert {"legal", "vip"} <= escalated_reasons
