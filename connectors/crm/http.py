@@ -1,0 +1,107 @@
+"""A CRM behind a REST API: the shape a production deployment plugs in instead of the SQLite fixture.
+
+Endpoints (JSON, ``Authorization: Bearer <api key>``):
+
+- ``GET {base_url}/customers/{customer_id}`` -> a customer object, 404 when unknown
+- ``GET {base_url}/customers?email=...`` / ``?phone=...`` -> ``{"customers": [customer, ...]}``
+
+A customer object is ``{"id"|"customer_id", "name", "email", "phone", "tier", "vip", "language",
+"orders": [{"order_id"|"id", "status", "total", "currency", "placed_at", "items", "carrier",
+"tracking_number", "delivered_at"}]}``. Errors follow the retry contract: 5xx, 429, timeouts and
+refused connections are TransientError; other 4xx and undecodable bodies are PermanentError.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from supportflow.connectors.crm.base import MAX_ORDERS
+from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
+from supportflow.schemas.errors import PermanentError, TransientError
+from supportflow.schemas.models import CustomerContext, Order
+
+_RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+class HttpCrm:
+    def __init__(self, base_url: str, api_key: SecretStr | None = None, *, timeout_s: float = 5.0) -> None:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+
+    def find_customer(
+        self, *, customer_id: str | None = None, email: str | None = None, phone: str | None = None
+    ) -> CustomerContext | None:
+        if customer_id and customer_id.strip():
+            found = self._get(f"/customers/{urllib.parse.quote(customer_id.strip(), safe='')}")
+            if found is not None:
+                return customer_from_json(found)
+        for field, value in (("email", normalize_email(email)), ("phone", normalize_phone(phone))):
+            if value is None:
+                continue
+            body = self._get("/customers?" + urllib.parse.urlencode({field: value}))
+            matches = body.get("customers", []) if isinstance(body, dict) else []
+            if isinstance(matches, list) and matches:
+                return customer_from_json(matches[0])
+        return None
+
+    def _get(self, path: str) -> Any:
+        """Decoded JSON body, or None on 404."""
+        request = urllib.request.Request(self.base_url + path, headers={"Accept": "application/json"})
+        if self._api_key is not None:
+            request.add_header("Authorization", f"Bearer {self._api_key.get_secret_value()}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            message = f"CRM GET {path} returned HTTP {exc.code}"
+            if exc.code >= 500 or exc.code in _RETRYABLE_STATUS:
+                raise TransientError(message) from exc
+            raise PermanentError(message) from exc
+        except TimeoutError as exc:  # socket.timeout is an alias since 3.10
+            raise TransientError(f"CRM GET {path} timed out after {self.timeout_s}s") from exc
+        except urllib.error.URLError as exc:  # refused, DNS, reset: the CRM may be back shortly
+            raise TransientError(f"CRM GET {path} failed: {exc.reason}") from exc
+        except OSError as exc:  # connection reset while reading the body
+            raise TransientError(f"CRM GET {path} failed: {exc}") from exc
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise PermanentError(f"CRM GET {path} returned a body that is not JSON") from exc
+
+    def close(self) -> None:
+        """Nothing pooled: each lookup opens its own connection."""
+
+
+def customer_from_json(data: Any) -> CustomerContext:
+    """Map a CRM customer object onto CustomerContext: orders newest first, at most MAX_ORDERS."""
+    if not isinstance(data, dict):
+        raise PermanentError(f"CRM customer must be a JSON object, got {type(data).__name__}")
+    try:
+        orders = [
+            Order.model_validate({**o, "order_id": o.get("order_id") or o.get("id")})
+            for o in data.get("orders") or []
+            if isinstance(o, dict)
+        ]
+        orders.sort(key=lambda o: o.placed_at, reverse=True)
+        return CustomerContext(
+            customer_id=str(data.get("customer_id") or data.get("id") or ""),
+            name=data.get("name") or "",
+            email=normalize_email(data.get("email")) or "",
+            phone=normalize_phone(data.get("phone")) or "",
+            tier=data.get("tier") or "standard",
+            vip=bool(data.get("vip", False)),
+            language=data.get("language") or "en",
+            orders=orders[:MAX_ORDERS],
+        )
+    except ValidationError as exc:
+        raise PermanentError(f"CRM customer object has the wrong shape: {exc.errors()[0]['msg']}") from exc

@@ -1,0 +1,156 @@
+"""RFC 5322 email (raw ``.eml`` bytes) -> one Ticket.
+
+Threading follows the headers mail clients already maintain: the conversation is the first id in
+``References`` (the thread root), else ``In-Reply-To``, else the message's own ``Message-ID``, so a
+reply lands in the same conversation (and Kafka partition) as the message it answers.
+"""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from supportflow.connectors.crm.normalize import normalize_email
+from supportflow.connectors.ingress._common import (
+    content_hash,
+    conversation_id_for,
+    new_trace_id,
+    require_text,
+    ticket_id_for,
+)
+from supportflow.connectors.ingress.email_text import clean_body, decode_body, html_to_text, is_forwarded
+from supportflow.schemas.errors import SchemaError
+from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
+
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|rv|res|enc|tr|r)\s*(\[\d+\])?\s*[:：]\s*)+", re.I)
+_MSG_ID = re.compile(r"<([^<>\s]+)>")
+
+
+def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
+    msg = BytesParser(policy=policy.default).parsebytes(event.payload)
+    if not isinstance(msg, EmailMessage) or not msg.keys():
+        raise SchemaError("email payload has no RFC 5322 headers")
+    sender, display_name = _sender(msg)
+    own_id = _first_id(_header(msg, "Message-ID"))
+    id_source = "message-id"
+    if own_id is None:
+        # No Message-ID (some web forms): the raw bytes are the identity, so a redelivery still dedupes.
+        own_id = "sha1:" + content_hash(event.payload)
+        id_source = "content-hash"
+    references = _MSG_ID.findall(_header(msg, "References"))
+    in_reply_to = _first_id(_header(msg, "In-Reply-To"))
+    thread_root = references[0] if references else in_reply_to or own_id
+
+    body_text, charset = _body_text(msg)
+    text = require_text(clean_body(body_text), "email")
+    metadata = {"message_id": own_id, "id_source": id_source}
+    if in_reply_to:
+        metadata["in_reply_to"] = in_reply_to
+    if charset:
+        metadata["charset"] = charset
+    if is_forwarded(body_text):
+        metadata["forwarded"] = "true"
+    return [
+        Ticket(
+            ticket_id=ticket_id_for(Channel.EMAIL.value, own_id),
+            conversation_id=conversation_id_for(Channel.EMAIL.value, thread_root),
+            channel=Channel.EMAIL,
+            sender=sender,
+            customer_name=display_name or None,
+            subject=clean_subject(_header(msg, "Subject")),
+            text=text,
+            attachments=_attachments(msg),
+            received_at_ms=_date_ms(msg, event.received_at_ms),
+            ingested_at_ms=now_ms,
+            trace_id=new_trace_id(),
+            is_reply=bool(references or in_reply_to),
+            metadata=metadata,
+        )
+    ]
+
+
+def clean_subject(subject: str) -> str:
+    """``"RE: Fwd: Where is my order"`` -> ``"Where is my order"``."""
+    return " ".join(_SUBJECT_PREFIX.sub("", subject).split())
+
+
+def _header(msg: Message, name: str) -> str:
+    # policy.default decodes RFC 2047 words; a malformed header can still fail to parse, and a
+    # missing subject is not a reason to drop a customer's message.
+    try:
+        value = msg.get(name)
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return str(msg.get_all(name, [""])[0] or "")
+    return str(value) if value is not None else ""
+
+
+def _first_id(value: str) -> str | None:
+    found = _MSG_ID.findall(value)
+    if found:
+        return str(found[0])
+    stripped = value.strip()
+    return stripped or None
+
+
+def _sender(msg: Message) -> tuple[str, str]:
+    raw_from = _header(msg, "Reply-To") or _header(msg, "From")
+    for name, addr in getaddresses([raw_from]):
+        email = normalize_email(addr)
+        if email:
+            return email, name.strip().strip('"')
+    raise SchemaError(f"email has no usable sender address (From: {raw_from[:80]!r})")
+
+
+def _date_ms(msg: Message, fallback_ms: int) -> int:
+    value = _header(msg, "Date")
+    try:
+        return int(parsedate_to_datetime(value).timestamp() * 1000) if value else fallback_ms
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return fallback_ms
+
+
+def _body_text(msg: EmailMessage) -> tuple[str, str | None]:
+    """Prefer text/plain; use HTML when there is no plain part or the plain part is blank."""
+    candidates = [msg.get_body(preferencelist=("plain",)), msg.get_body(preferencelist=("html",))]
+    if not msg.is_multipart() and msg.get_content_maintype() != "text":
+        candidates = []  # a bare image/pdf body: nothing for us to read
+    for part in candidates:
+        if part is None:
+            continue
+        raw = part.get_payload(decode=True)
+        if not isinstance(raw, bytes):
+            continue
+        text, charset = decode_body(raw, part.get_content_charset())
+        if part.get_content_subtype() == "html":
+            text = html_to_text(text)
+        if text.strip():
+            return text, charset
+    return "", None
+
+
+def _attachments(msg: EmailMessage) -> list[Attachment]:
+    """Files are listed (name, type, size) so agents know they exist; their bytes never enter a ticket."""
+    found: list[Attachment] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        if disposition != "attachment" and not (filename and part.get_content_maintype() != "text"):
+            continue
+        payload = part.get_payload(decode=True)
+        found.append(
+            Attachment(
+                filename=filename or f"attachment-{len(found) + 1}",
+                content_type=part.get_content_type(),
+                size_bytes=len(payload) if isinstance(payload, bytes) else 0,
+            )
+        )
+    return found
+
+
+def count_email_messages(event: InboundEvent) -> int:
+    return 1
