@@ -196,3 +196,29 @@ class DeadLetter(_Record):
     failed_at_ms: int
     channel: str = ""
     source: str = ""
+
+
+class AuditEvent(_Record):
+    """One ticket's journey for the audit topic. Text fields are PII-redacted before they get here."""
+
+    schema_version: int = SCHEMA_VERSION
+    ticket_id: str
+    trace_id: str
+    conversation_id: str
+    channel: Channel
+    decided_at_ms: int
+    decision: Decision
+    reasons: list[str] = []
+    intent: str = ""
+    confidence: float = 0.0
+    router_model: str = ""
+    redacted_input: str = Field("", description="The ticket text as a model would see it.")
+    crm_fields_shown: list[str] = Field(default=[], description="CRM facts put into the prompt.")
+    sources: list[str] = Field(default=[], description="chunk_id@score of every retrieved section.")
+    model: str = ""
+    model_output: str = Field("", description="The answer/draft, redacted.")
+    citations: list[str] = []
+    groundedness: float = 0.0
+    unsupported_claims: list[str] = []
+    failures: list[str] = []
+    timings_ms: dict[str, float] = {}

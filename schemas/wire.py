@@ -34,6 +34,7 @@ RECORDS: dict[str, type[BaseModel]] = {
     "PipelineRecord": models.PipelineRecord,
     "Outcome": models.Outcome,
     "DeadLetter": models.DeadLetter,
+    "AuditEvent": models.AuditEvent,
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -16,6 +16,7 @@ from typing import Any
 
 import faust
 
+from supportflow.processors.audit import audit_event
 from supportflow.settings import Settings
 from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
 from supportflow.streams.runtime import Runtime
@@ -57,6 +58,7 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App
     sinks = {
         Sink.OUTCOME: topic(t.outcomes),
         Sink.DEAD_LETTER: topic(t.dead_letter),
+        Sink.AUDIT: topic(t.audit),
     }
 
     async def publish(emits: list[Emit], next_topic: faust.TopicT | None) -> None:
@@ -76,7 +78,7 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App
         app.agent(topic(source), name=name)(agent)
 
     def gate_handler(messages: list[Message]) -> list[Emit]:
-        emits, duplicates = run_gate(messages, runtime.gate, runtime.seen.check_and_add)
+        emits, duplicates = run_gate(messages, runtime.gate, runtime.seen.check_and_add, audit_event)
         if duplicates:
             log.info("gate suppressed %d redelivered tickets", duplicates)
         return emits

@@ -82,3 +82,39 @@ class OutcomeReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def read_to_end(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) of ``topic`` from offset 0 to the end.
+
+    The end is the high watermark carried by Fetch responses (``cached=True``): Tansu's ListOffsets
+    "latest" answer is wrong, and real Kafka gives the same number either way.
+    """
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
+         "fetch.wait.max.ms": 100}
+    )  # fmt: skip
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return []
+        tps = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
+        consumer.assign(tps)
+        records: list[tuple[bytes | None, bytes]] = []
+        deadline = time.monotonic() + timeout_s
+        last_data = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = consumer.consume(1000, timeout=0.2)
+            records += [(m.key(), m.value() or b"") for m in batch if not m.error()]
+            if batch:
+                last_data = time.monotonic()
+            positions = consumer.position(tps)
+            caught_up = all(
+                pos.offset >= consumer.get_watermark_offsets(tp, cached=True)[1] >= 0
+                for tp, pos in zip(tps, positions, strict=True)
+            )
+            if caught_up or time.monotonic() - last_data > idle_s:
+                break
+        return records
+    finally:
+        consumer.close()

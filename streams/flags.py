@@ -49,6 +49,7 @@ class FlagWatcher:
         self._topic = topic
         self._flags: dict[str, Any] = dict(DEFAULT_FLAGS)
         self._set_at: dict[str, int] = {}
+        self.last_effect_delay_s = 0.0
         self._consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
              "enable.auto.commit": False, "fetch.wait.max.ms": 100}
@@ -107,7 +108,9 @@ class FlagWatcher:
             return
         self._flags = {**self._flags, name: doc.get("value")}
         self._set_at[name] = int(doc.get("set_at_ms", 0))
-        log.info("flag %s=%r", name, doc.get("value"))
+        # How long from `flags set` to this worker acting on it (the kill-switch SLO).
+        self.last_effect_delay_s = max(0.0, time.time() - self._set_at[name] / 1000)
+        log.info("flag %s=%r (effect %.3fs after set)", name, doc.get("value"), self.last_effect_delay_s)
 
     def set_at_ms(self, name: str) -> int:
         return self._set_at.get(name, 0)

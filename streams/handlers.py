@@ -17,6 +17,7 @@ from enum import StrEnum
 from supportflow.schemas import wire
 from supportflow.schemas.errors import PermanentError, SchemaError, TransientError
 from supportflow.schemas.models import (
+    AuditEvent,
     Band,
     DeadLetter,
     Decision,
@@ -32,6 +33,7 @@ class Sink(StrEnum):
     NEXT = "next"
     OUTCOME = "outcome"
     DEAD_LETTER = "dead_letter"
+    AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ def run_gate(
     messages: Sequence[Message],
     decide: Callable[[PipelineRecord], Outcome],
     seen: Callable[[str], bool],
+    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
 ) -> tuple[list[Emit], int]:
     """Gate a batch; returns emits and how many redelivered tickets were suppressed as duplicates."""
     emits: list[Emit] = []
@@ -189,4 +192,10 @@ def run_gate(
         gate_ms = round((time.perf_counter() - start) * 1000, 3)
         outcome = outcome.model_copy(update={"timings_ms": {**outcome.timings_ms, "gate": gate_ms}})
         emits.append(Emit(Sink.OUTCOME, record.ticket.conversation_id.encode(), wire.encode(outcome)))
+        if audit is not None:
+            try:
+                event = audit(record, outcome)
+                emits.append(Emit(Sink.AUDIT, record.ticket.ticket_id.encode(), wire.encode(event)))
+            except Exception:  # the decision stands even if its audit record cannot be built
+                log.exception("audit record for %s failed", record.ticket.ticket_id)
     return emits, duplicates

@@ -1,0 +1,73 @@
+"""``supportflow audit TICKET_ID``: reconstruct one ticket's journey from the audit, outcome and DLQ topics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from supportflow.cli.output import err
+from supportflow.schemas import wire
+from supportflow.schemas.errors import SchemaError
+from supportflow.schemas.models import AuditEvent, Outcome
+from supportflow.settings import get_settings
+from supportflow.streams.collect import read_to_end
+
+
+def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list[Outcome]]:
+    t = get_settings().topics
+    audits, outcomes = [], []
+    for _key, value in read_to_end(bootstrap, t.full(t.audit)):
+        try:
+            event = wire.decode(value, AuditEvent)
+        except SchemaError:
+            continue
+        if event.ticket_id == ticket_id:
+            audits.append(event)
+    for _key, value in read_to_end(bootstrap, t.full(t.outcomes)):
+        try:
+            outcome = wire.decode(value, Outcome)
+        except SchemaError:
+            continue
+        if outcome.ticket_id == ticket_id:
+            outcomes.append(outcome)
+    return audits, outcomes
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    bootstrap = args.broker or settings.broker
+    if not bootstrap:
+        err("audit reads a running pipeline's topics: pass --broker or set SUPPORTFLOW_BROKER")
+        return 2
+    audits, outcomes = find_journey(bootstrap, args.ticket_id)
+    if not audits and not outcomes:
+        err(f"no audit record or outcome for {args.ticket_id}")
+        return 1
+    if args.json:
+        print(json.dumps({"audit": [a.model_dump(mode="json") for a in audits],
+                          "outcomes": [o.model_dump(mode="json") for o in outcomes]}, ensure_ascii=False))  # fmt: skip
+        return 0
+    for a in audits:
+        print(f"ticket {a.ticket_id} (trace {a.trace_id}, conversation {a.conversation_id}, {a.channel})")
+        print(f"  input (redacted): {a.redacted_input[:300]!r}")
+        print(f"  routed: {a.intent} @ {a.confidence:.2f} by {a.router_model}")
+        for stage, ms in a.timings_ms.items():
+            print(f"  {stage:<10} {ms:8.2f} ms")
+        print(f"  sources: {', '.join(a.sources) or 'none'}")
+        print(f"  CRM facts shown: {'; '.join(a.crm_fields_shown) or 'none'}")
+        print(f"  model: {a.model or 'none'}; groundedness {a.groundedness:.2f}; cites {', '.join(a.citations) or 'none'}")
+        if a.unsupported_claims:
+            print(f"  unsupported claims: {a.unsupported_claims}")
+        print(f"  output (redacted): {a.model_output[:400]!r}")
+        print(f"  DECISION: {a.decision}  reasons: {', '.join(a.reasons)}")
+    if len(outcomes) > 1:
+        print(f"  note: {len(outcomes)} outcome records (redeliveries); consumers dedupe by ticket id")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("audit", help="reconstruct one ticket's journey (audit, outcome)")
+    p.add_argument("ticket_id")
+    p.add_argument("--broker")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_audit)
