@@ -45,7 +45,7 @@ def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
     thread_root = references[0] if references else in_reply_to or own_id
 
     body_text, charset = _body_text(msg)
-    text = require_text(clean_body(body_text), "email")
+    text = require_text(clean_body(body_text, display_name), f"email <{own_id}> (truncated or attachment-only?)")
     metadata = {"message_id": own_id, "id_source": id_source}
     if in_reply_to:
         metadata["in_reply_to"] = in_reply_to

@@ -51,7 +51,7 @@ _MOBILE_FOOTERS = re.compile(
     re.M | re.I,
 )
 _SIGN_OFFS = re.compile(
-    r"^\s*(thanks|thank you|thanks again|many thanks|cheers|best|best regards|kind regards|warm regards|"
+    r"^\s*((thanks|thank you)( so much| a lot| in advance| again)?|many thanks|thx|cheers|best|best regards|kind regards|warm regards|"
     r"regards|sincerely|yours|all the best|talk soon|saludos|un saludo|gracias|muchas gracias|"
     r"atentamente|mit freundlichen gr(ü|ue)(ß|ss)en|viele gr(ü|ue)(ß|ss)e|liebe gr(ü|ue)(ß|ss)e|danke|"
     r"gr(ü|ue)(ß|ss)e|cordialement|bien (à vous|cordialement)|merci|obrigad[oa]|atenciosamente|"
@@ -124,8 +124,20 @@ def strip_signature(text: str) -> str:
     return result or normalize_whitespace(original)
 
 
-def clean_body(text: str) -> str:
-    return strip_signature(strip_quoted(normalize_whitespace(text)))
+def strip_trailing_name(text: str, display_name: str | None) -> str:
+    """Drop a last line that is just the sender's name ("Noah", "William Hayes"): a bare signature."""
+    if not display_name:
+        return text
+    names = {display_name.strip().lower(), display_name.split()[0].lower()} if display_name.split() else set()
+    head, _, last = text.rpartition("\n")
+    if head.strip() and last.strip().strip(",.!-").lower() in names:
+        return normalize_whitespace(head)
+    return text
+
+
+def clean_body(text: str, display_name: str | None = None) -> str:
+    cleaned = strip_signature(strip_quoted(normalize_whitespace(text)))
+    return strip_trailing_name(cleaned, display_name)
 
 
 def is_forwarded(text: str) -> bool:

@@ -1,0 +1,60 @@
+"""Tally what the parsers make of a folder of sample tickets.
+
+``python -m supportflow.connectors.ingress.samples [PATH] [--write]`` prints
+``{"valid_messages": N, "malformed_messages": M, ...}`` for the bundled samples (or PATH); ``--write``
+stores it as ``expected.json`` next to them, which a unit test then holds the parsers to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+from supportflow.connectors.ingress.files import events_from_path
+from supportflow.connectors.ingress.parse import count_messages, parse_event
+from supportflow.data import data_path
+from supportflow.schemas.errors import PermanentError
+
+
+def tally(path: Path) -> dict[str, object]:
+    """Tickets produced, messages dead-lettered (by error class) and events that carried nothing."""
+    now_ms = int(time.time() * 1000)
+    valid = malformed = empty_events = 0
+    by_channel: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+    for event in events_from_path(path, now_ms):
+        try:
+            tickets = parse_event(event, now_ms)
+        except PermanentError as exc:
+            malformed += count_messages(event)
+            errors[type(exc).__name__] += 1
+            continue
+        valid += len(tickets)
+        empty_events += not tickets
+        by_channel.update(t.channel.value for t in tickets)
+    return {
+        "valid_messages": valid,
+        "malformed_messages": malformed,
+        "events_without_messages": empty_events,
+        "valid_by_channel": dict(sorted(by_channel.items())),
+        "errors": dict(sorted(errors.items())),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("path", nargs="?", type=Path, default=data_path("samples"))
+    parser.add_argument("--write", action="store_true", help="store the tally as PATH/expected.json")
+    args = parser.parse_args(argv)
+    result = tally(args.path)
+    text = json.dumps(result, indent=2) + "\n"
+    print(text, end="")
+    if args.write:
+        (args.path / "expected.json").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
