@@ -1,0 +1,181 @@
+"""The resolve stage's model client: two LiteLLM tiers, bounded retries, fallback, a circuit breaker.
+
+For one ticket: try the requested tier's model; retry provider failures with exponential backoff and
+jitter (or the provider's ``Retry-After``) up to ``ModelTiers.max_retries`` times; re-ask once if the
+reply is not valid cited JSON; then try the other tier the same way; then raise
+:class:`LlmUnavailable` so the caller drafts or escalates. Worst case per ticket is bounded by
+``2 tiers x (max_retries + 2 calls) x timeout_s`` plus the backoff waits.
+
+Ticket text and customer facts arrive already redacted. Logs carry ids, models, error classes and
+statuses only, never prompt or reply text.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from supportflow.processors.llm.breaker import BreakerPolicy, CircuitBreaker
+from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
+from supportflow.processors.llm.prompt import build_messages, parse_model_answer, reask_messages
+from supportflow.processors.llm.provider import Completion, Endpoint, complete
+from supportflow.schemas.models import Answer, Source, Tier
+
+from supportflow.settings import ModelTiers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 8.0
+    # A Retry-After longer than this is not waited out inside one ticket: the other tier answers instead.
+    retry_after_cap_s: float = 10.0
+
+    def backoff_s(self, retry: int, rng: random.Random) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, so workers do not stampede."""
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2**retry))
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class _CircuitOpen(Exception):
+    pass
+
+
+@dataclass
+class TierClient:
+    """One per process: the circuit-breaker state is per model and shared by every ticket."""
+
+    tiers: ModelTiers
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    breaker: CircuitBreaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.breaker = CircuitBreaker(self.breaker_policy)
+
+    def enabled(self) -> bool:
+        return bool(self.tiers.commodity or self.tiers.frontier)
+
+    def answer(
+        self,
+        *,
+        ticket_text: str,
+        sources: list[Source],
+        customer_facts: list[str],
+        tier: Tier,
+        ticket_id: str,
+    ) -> Answer:
+        if not sources:
+            raise LlmUnavailable("no sources to ground an answer on", reasons=["no_sources"])
+        messages = build_messages(ticket_text, sources, customer_facts)
+        allowed = [s.chunk_id for s in sources]
+        reasons: list[str] = []
+        last: Exception | None = None
+        for attempt_tier, model in self._plan(tier):
+            try:
+                return self._answer_with(model, attempt_tier, messages, allowed, ticket_id)
+            except (LlmError, LlmRequestRejected, LlmOutputInvalid, _CircuitOpen) as exc:
+                reason = "circuit_open" if isinstance(exc, _CircuitOpen) else _describe(exc)
+                reasons.append(f"{attempt_tier.value}:{model}:{reason}")
+                log.warning(
+                    "llm tier failed ticket=%s tier=%s model=%s reason=%s",
+                    ticket_id,
+                    attempt_tier,
+                    model,
+                    reason,
+                )
+                last = exc
+        if not reasons:
+            raise LlmUnavailable("no model tier is configured", reasons=["not_configured"])
+        raise LlmUnavailable(f"all model tiers failed: {'; '.join(reasons)}", reasons=reasons) from last
+
+    def _plan(self, tier: Tier) -> list[tuple[Tier, str]]:
+        """The requested tier first, then the other; unconfigured tiers and repeated models skipped."""
+        order = [tier, Tier.FRONTIER if tier == Tier.COMMODITY else Tier.COMMODITY]
+        plan: list[tuple[Tier, str]] = []
+        for candidate in order:
+            model = self.tiers.commodity if candidate == Tier.COMMODITY else self.tiers.frontier
+            if model and model not in {m for _, m in plan}:
+                plan.append((candidate, model))
+        return plan
+
+    def _answer_with(
+        self, model: str, tier: Tier, messages: list[dict[str, str]], allowed: list[str], ticket_id: str
+    ) -> Answer:
+        completion = self._call_with_retries(model, messages, ticket_id)
+        tokens_in, tokens_out, cost = completion.tokens_in, completion.tokens_out, completion.cost_usd
+        try:
+            parsed = parse_model_answer(completion.content, allowed)
+        except LlmOutputInvalid as exc:
+            log.info("llm reply rejected, re-asking ticket=%s model=%s reason=%s", ticket_id, model, exc)
+            retry_messages = reask_messages(messages, completion.content, str(exc), allowed)
+            completion = self._call_with_retries(model, retry_messages, ticket_id)
+            tokens_in += completion.tokens_in
+            tokens_out += completion.tokens_out
+            cost += completion.cost_usd
+            parsed = parse_model_answer(completion.content, allowed)
+        return Answer(
+            text=parsed.answer,
+            citations=parsed.citations,
+            model=model,
+            tier=tier,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost_usd=cost,
+        )
+
+    def _call_with_retries(self, model: str, messages: list[dict[str, str]], ticket_id: str) -> Completion:
+        endpoint = Endpoint(
+            model=model,
+            api_base=self.tiers.api_base,
+            api_key=self.tiers.api_key.get_secret_value() if self.tiers.api_key else None,
+            timeout_s=self.tiers.timeout_s,
+        )
+        retry = 0
+        while True:
+            if not self.breaker.allow(model):
+                raise _CircuitOpen(model)
+            try:
+                completion = complete(endpoint, messages)
+            except LlmError as exc:
+                self.breaker.record_failure(model)
+                delay = self._delay_before_retry(exc, retry)
+                log.warning(
+                    "llm call failed ticket=%s model=%s retry=%d reason=%s next_wait_s=%s",
+                    ticket_id, model, retry, _describe(exc), None if delay is None else round(delay, 2),
+                )  # fmt: skip
+                if delay is None:
+                    raise
+                self.sleep(delay)
+                retry += 1
+                continue
+            except LlmRequestRejected:
+                self.breaker.record_success(model)  # the provider is up; it refused this request
+                raise
+            except BaseException:
+                self.breaker.record_failure(model)  # never leave a half-open probe dangling
+                raise
+            self.breaker.record_success(model)
+            return completion
+
+    def _delay_before_retry(self, exc: LlmError, retry: int) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up on this model now."""
+        if retry >= self.tiers.max_retries:
+            return None
+        if exc.retry_after_s is not None:
+            if exc.retry_after_s > self.retry.retry_after_cap_s:
+                return None  # retrying before the provider allows it is pointless; fall back instead
+            return exc.retry_after_s
+        return self.retry.backoff_s(retry, self.rng)
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__}({status})" if status else type(exc).__name__
