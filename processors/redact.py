@@ -128,7 +128,9 @@ def redact_customer_terms(customer: CustomerContext | None) -> list[str]:
     name = customer.name.strip()
     if name:
         terms.append(name)
-        terms.extend(part for part in re.split(r"[\s,]+", name) if len(part) >= MIN_KNOWN_CHARS)
+        parts = re.split(r"[\s,]+", name)
+        parts += [piece for part in parts if "-" in part for piece in part.split("-")]  # "Fernández-Ruiz"
+        terms.extend(part for part in parts if len(part) >= MIN_KNOWN_CHARS)
     if customer.email.strip():
         terms.append(customer.email.strip())
     if customer.phone.strip():
