@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 from confluent_kafka import Producer
@@ -27,7 +28,9 @@ def publish_events(
     events: Iterable[InboundEvent],
     on_sent: Callable[[int], None] | None = None,
     timeout_s: float = 30.0,
+    rate_per_s: float | None = None,
 ) -> int:
+    """Publish and wait for every acknowledgement; ``rate_per_s`` paces a sustained load (benchmarks)."""
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4", "acks": "all"}
     )
@@ -38,7 +41,14 @@ def publish_events(
             errors.append(str(err))
 
     sent = 0
+    start = time.monotonic()
     for event in events:
+        if rate_per_s:
+            delay = start + sent / rate_per_s - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        # Latency is measured from the moment an event enters ingress, not from when it was read from disk.
+        event = event.model_copy(update={"received_at_ms": int(time.time() * 1000)})
         producer.produce(topic, key=ingress_key(event), value=wire.encode(event), on_delivery=delivered)
         producer.poll(0)
         sent += 1

@@ -13,7 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from supportflow import __version__  # noqa: E402
-from supportflow.cli import audit, kb, pipeline, router, schemas_cmd  # noqa: E402
+from supportflow.cli import audit, bench, kb, pipeline, router, schemas_cmd  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     kb.add_parser(sub)
     schemas_cmd.add_parser(sub)
     audit.add_parser(sub)
+    bench.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
     )

@@ -1,0 +1,133 @@
+"""``supportflow bench``: the pipeline's throughput and latency next to its own two limits.
+
+1. raw Kafka: a bare confluent-kafka consume -> produce relay through the same number of hops;
+2. compute: the stage functions in a tight loop on the same tickets, no Kafka;
+3. pipeline: the real workers on the broker (max throughput), then latency at half that rate.
+All three run in one invocation on the same machine and broker, so the ratios are comparable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from itertools import cycle
+
+import numpy as np
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from supportflow.connectors.ingress import events_from_path, parse_event
+from supportflow.data import data_path
+from supportflow.schemas.errors import SupportflowError
+from supportflow.schemas.models import Channel, InboundEvent, Ticket
+from supportflow.settings import Settings
+from supportflow.streams.topics import TopicSpec, ensure_topics
+
+STAGES = 5  # normalize, route, retrieve, resolve, gate: five consume -> produce hops
+
+
+def sample_tickets() -> list[Ticket]:
+    tickets: list[Ticket] = []
+    for event in events_from_path(data_path("samples")):
+        try:
+            tickets += parse_event(event, event.received_at_ms)
+        except SupportflowError:
+            continue
+    return tickets
+
+
+def bench_events(n: int) -> list[InboundEvent]:
+    """``n`` API tickets cycling through the bundled samples' texts, each with its own id and conversation."""
+    run = uuid.uuid4().hex[:8]
+    events = []
+    for i, t in zip(range(n), cycle(sample_tickets()), strict=False):
+        body = {"ticket_id": f"bench-{run}-{i}", "conversation_id": f"bench-{run}-{i}", "subject": t.subject,
+                "text": t.text, ("email" if "@" in t.sender else "phone"): t.sender}  # fmt: skip
+        events.append(InboundEvent(event_id=f"bench-{run}-{i}", channel=Channel.API, received_at_ms=0,
+                                   payload=json.dumps(body).encode(), source="bench"))  # fmt: skip
+    return events
+
+
+def raw_kafka_tps(bootstrap: str, n: int, partitions: int, value_size: int = 1500) -> float:
+    """Messages/s through ``STAGES`` relay hops (each a consumer + producer thread), end to end."""
+    run = uuid.uuid4().hex[:8]
+    topics = [f"bench-raw-{run}-{h}" for h in range(STAGES + 1)]
+    ensure_topics(bootstrap, [TopicSpec(t, partitions, "bench") for t in topics])
+    done = threading.Event()
+
+    def relay(src: str, dst: str) -> None:
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{run}", "enable.auto.commit": False,
+                      "fetch.wait.max.ms": 10})  # fmt: skip
+        c.assign([TopicPartition(src, p, 0) for p in range(partitions)])
+        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2})
+        moved = 0
+        while moved < n and not done.is_set():
+            for m in c.consume(500, timeout=0.1):
+                if not m.error():
+                    p.produce(dst, key=m.key(), value=m.value())
+                    moved += 1
+            p.poll(0)
+        p.flush(30)
+        c.close()
+
+    threads = [threading.Thread(target=relay, args=(topics[h], topics[h + 1]), daemon=True) for h in range(STAGES)]
+    for th in threads:
+        th.start()
+    start = time.perf_counter()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2})
+    value = b"x" * value_size
+    for i in range(n):
+        producer.produce(topics[0], key=str(i).encode(), value=value)
+        producer.poll(0)
+    producer.flush(30)
+    for th in threads:
+        th.join(timeout=300)
+    elapsed = time.perf_counter() - start
+    done.set()
+    return n / elapsed
+
+
+@dataclass(frozen=True)
+class ComputeResult:
+    tickets_per_s: float
+    per_stage_ms: dict[str, float]
+
+
+def compute_tps(settings: Settings, events: list[InboundEvent], batch: int = 64) -> ComputeResult:
+    """The five stage functions over ``events`` in-process (embedding included), no Kafka, no Avro."""
+    from supportflow.processors.audit import audit_event
+    from supportflow.streams.runtime import Runtime
+
+    runtime = Runtime.build(settings, kb_in_memory=True)
+    from supportflow.schemas import wire
+
+    raws = [wire.encode(e) for e in events]
+    stage_s = dict.fromkeys(("normalize", "route", "retrieve", "resolve", "gate"), 0.0)
+    start = time.perf_counter()
+    for i in range(0, len(raws), batch):
+        t0 = time.perf_counter()
+        records = [r for raw in raws[i : i + batch] for r in runtime.normalize(raw)]
+        t1 = time.perf_counter()
+        records = runtime.route(records)
+        t2 = time.perf_counter()
+        records = runtime.retrieve(records)
+        t3 = time.perf_counter()
+        records = runtime.resolve(records)
+        t4 = time.perf_counter()
+        for r in records:
+            audit_event(r, runtime.gate(r))
+        t5 = time.perf_counter()
+        for name, (a, b) in zip(stage_s, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)], strict=True):
+            stage_s[name] += b - a
+    elapsed = time.perf_counter() - start
+    n = len(raws)
+    return ComputeResult(n / elapsed, {k: round(v * 1000 / n, 3) for k, v in stage_s.items()})
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    arr = np.asarray(values)
+    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 95, 99)}

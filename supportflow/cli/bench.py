@@ -1,0 +1,68 @@
+"""``supportflow bench [--tickets N] [--json]``: pipeline vs compute vs raw Kafka, one machine, one broker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from supportflow.cli.output import err
+from supportflow.settings import get_settings
+from supportflow.streams.embedded import broker_for
+
+
+def run_bench(tickets: int, workers: int, latency_tickets: int) -> dict[str, Any]:
+    from supportflow.cli.pipeline import run_events
+    from supportflow.evals.bench import bench_events, compute_tps, percentiles, raw_kafka_tps
+
+    settings = get_settings()
+    events = bench_events(tickets)
+    err(f"[1/4] compute only: {tickets} tickets through the stage functions")
+    compute = compute_tps(settings, events)
+    with broker_for(settings.broker) as (bootstrap, _embedded):
+        err(f"[2/4] raw Kafka: {tickets} messages through 5 relay hops")
+        raw = raw_kafka_tps(bootstrap, tickets, settings.topics.partitions)
+        err(f"[3/4] pipeline at full speed: {tickets} tickets, {workers} worker(s)")
+        n, collected, seconds = run_events(events, bootstrap=bootstrap, workers=workers, quiet=True)
+        pipeline = len(collected.outcomes) / seconds if seconds else 0.0
+        rate = max(1.0, pipeline / 2)
+        err(f"[4/4] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets")
+        lat_events = bench_events(latency_tickets)
+        _, lat, _ = run_events(lat_events, bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate)
+    latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
+    return {
+        "tickets": n, "workers": workers, "partitions": settings.topics.partitions,
+        "raw_kafka_tps": round(raw, 1), "compute_tps": round(compute.tickets_per_s, 1),
+        "pipeline_tps": round(pipeline, 1),
+        "pipeline_over_compute": round(pipeline / compute.tickets_per_s, 3),
+        "pipeline_over_raw": round(pipeline / raw, 3),
+        "latency_rate_tps": round(rate, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
+        "p99_ms": latency["p99"], "compute_ms_per_ticket_by_stage": compute.per_stage_ms,
+        "lost": n - collected.total, "duplicates": collected.duplicates,
+    }  # fmt: skip
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    result = run_bench(args.tickets, args.workers, args.latency_tickets or args.tickets)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"raw Kafka (5 hops)   {result['raw_kafka_tps']:>9.1f} tickets/s")
+    print(f"compute (no Kafka)   {result['compute_tps']:>9.1f} tickets/s   per stage ms: "
+          f"{result['compute_ms_per_ticket_by_stage']}")  # fmt: skip
+    print(f"pipeline             {result['pipeline_tps']:>9.1f} tickets/s   ({result['workers']} worker(s), "
+          f"{result['partitions']} partitions)")  # fmt: skip
+    print(f"pipeline / compute   {result['pipeline_over_compute']:>9.3f}")
+    print(f"pipeline / raw       {result['pipeline_over_raw']:>9.3f}")
+    print(f"latency at {result['latency_rate_tps']:.0f}/s    p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
+          f"p99 {result['p99_ms']} ms")  # fmt: skip
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="throughput and latency: pipeline vs compute vs raw Kafka")
+    p.add_argument("--tickets", type=int, default=2000)
+    p.add_argument("--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
