@@ -1,0 +1,354 @@
+"""Prometheus metrics for every worker: what the pipeline decides, how fast, at what cost, how far behind.
+
+All metrics live in prometheus-client's default registry and are served by :func:`start_metrics_server`
+(``SUPPORTFLOW_METRICS_PORT``; the Helm chart uses 9102). Labels are low-cardinality by construction:
+enums (channel, decision, band, tier), closed sets (stage, LLM call outcome, token direction), router
+intents, and reasons reduced to their kind and name by :func:`reason_label`. Values such as thresholds,
+amounts or exception text never become label values: every free-form label also passes a
+:class:`LabelGuard` that admits a bounded number of distinct values and folds the rest into ``other``,
+so an upstream bug cannot multiply the series count of every Prometheus that scrapes us.
+
+Consumer lag comes from :class:`LagSampler`, which reads committed offsets against high watermarks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from supportflow.schemas.errors import TransientError
+from supportflow.schemas.models import Outcome
+
+log = logging.getLogger(__name__)
+
+OTHER = "other"
+
+#: 0.5 ms (a dedupe lookup) to 10 s (a slow frontier-model call).
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Ingest to decision; 2 s is the latency objective, so it is a bucket boundary.
+END_TO_END_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+#: Dense near the top, where the auto-send floor (0.92 by default) lives.
+GROUNDEDNESS_BUCKETS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.96, 0.98, 1.0)
+#: Cosine similarity of the best help-center section; the auto floor defaults to 0.45.
+RETRIEVAL_BUCKETS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0)
+
+LLM_CALL_OUTCOMES = frozenset({"ok", "error", "timeout", "rate_limited", "invalid", "circuit_open"})
+WatermarkStrategy = Literal["list_offsets", "fetch"]
+
+
+class LabelGuard:
+    """Admits the first ``limit`` distinct values of one label; later new values become ``other``."""
+
+    def __init__(self, limit: int, max_len: int = 64) -> None:
+        self._limit = limit
+        self._max_len = max_len
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        value = value[: self._max_len] or "none"
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) < self._limit:
+                self._seen.add(value)
+                return value
+        return OTHER
+
+
+# ~30 router intents + oos + "unknown" (failed before routing); the limit leaves room for a retrain.
+intent_label = LabelGuard(64)
+# Reason kinds x names: rules in the policy file, gate checks, degradations per component.
+_reason_guard = LabelGuard(128)
+# Model names come from configuration (one or two per tier).
+model_label = LabelGuard(16)
+stage_label = LabelGuard(16)
+error_class_label = LabelGuard(32)
+channel_label = LabelGuard(8)
+
+TICKETS_IN = Counter("supportflow_tickets_in", "Tickets normalized from inbound events.", ["channel"])
+DECISIONS = Counter("supportflow_decisions", "Decisions made by the gate.", ["decision", "band", "intent"])
+DECISION_REASONS = Counter(
+    "supportflow_decision_reasons",
+    "Reasons attached to decisions (kind:name, values stripped); one decision counts each reason once.",
+    ["decision", "reason"],
+)
+STAGE_SECONDS = Histogram(
+    "supportflow_stage_seconds", "Processing time per record and stage.", ["stage"], buckets=STAGE_BUCKETS
+)
+END_TO_END_SECONDS = Histogram(
+    "supportflow_end_to_end_seconds",
+    "Time from the raw event reaching ingress to the decision.",
+    ["channel", "decision"],
+    buckets=END_TO_END_BUCKETS,
+)
+LLM_CALLS = Counter(
+    "supportflow_llm_calls", "LLM calls by tier, model and outcome.", ["tier", "model", "outcome"]
+)
+LLM_TOKENS = Counter(
+    "supportflow_llm_tokens", "LLM tokens by direction (in|out).", ["tier", "model", "direction"]
+)
+LLM_COST = Counter("supportflow_llm_cost_usd", "LLM spend in US dollars.", ["tier", "model"])
+GROUNDEDNESS = Histogram(
+    "supportflow_groundedness", "Groundedness of answers and drafts (0..1).", buckets=GROUNDEDNESS_BUCKETS
+)
+RETRIEVAL_TOP_SCORE = Histogram(
+    "supportflow_retrieval_top_score",
+    "Score of the best retrieved help-center section.",
+    buckets=RETRIEVAL_BUCKETS,
+)
+DEAD_LETTERS = Counter(
+    "supportflow_dead_letters", "Messages sent to the dead-letter topic.", ["stage", "error_class"]
+)
+DUPLICATES_SUPPRESSED = Counter(
+    "supportflow_duplicates_suppressed", "Redelivered records dropped by idempotency checks.", ["stage"]
+)
+CONSUMER_LAG = Gauge(
+    "supportflow_consumer_lag",
+    "Records not yet committed by the group, summed over partitions.",
+    ["topic", "group"],
+)
+AUTO_RESOLVE_ENABLED = Gauge("supportflow_auto_resolve_enabled", "1 when the kill switch allows auto-send.")
+FLAG_EFFECT_SECONDS = Gauge("supportflow_flag_effect_seconds", "Last measured delay from flag set to effect.")
+
+_COMPARATOR = re.compile(r"[<>=!]")
+_LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]+)?_")
+_UNSAFE = re.compile(r"[^a-z0-9_]+")
+
+
+def _clean(part: str) -> str:
+    return _UNSAFE.sub("_", part.strip().lower()).strip("_")
+
+
+def reason_label(reason: str) -> str:
+    """A reason reduced to ``kind:name``: thresholds, amounts, codes and exception classes dropped.
+
+    ``gate:groundedness<0.92`` -> ``gate:groundedness``;
+    ``rule:refund_over_threshold:900.00>200.00`` -> ``rule:refund_over_threshold``;
+    ``language:de_not_covered`` -> ``language:not_covered``; ``failure:route:TransientError`` ->
+    ``failure:route``.
+    """
+    kind, _, rest = reason.partition(":")
+    name = _COMPARATOR.split(rest.split(":", 1)[0], maxsplit=1)[0]
+    if kind.strip().lower() == "language":
+        name = _LANGUAGE_PREFIX.sub("", name.strip().lower())
+    kind, name = _clean(kind), _clean(name)
+    label = f"{kind}:{name}" if name else kind or "none"
+    return _reason_guard(label)
+
+
+def observe_ticket_in(channel: str, n: int = 1) -> None:
+    TICKETS_IN.labels(channel=channel_label(str(channel))).inc(n)
+
+
+def observe_outcome(outcome: Outcome) -> None:
+    """Count one decision: decision/band/intent, each distinct reason, latency, groundedness, cost."""
+    decision = str(outcome.decision)
+    DECISIONS.labels(decision=decision, band=str(outcome.band), intent=intent_label(outcome.intent)).inc()
+    for reason in sorted({reason_label(r) for r in outcome.reasons}):
+        DECISION_REASONS.labels(decision=decision, reason=reason).inc()
+    END_TO_END_SECONDS.labels(channel=channel_label(str(outcome.channel)), decision=decision).observe(
+        max(0.0, outcome.latency_ms) / 1000
+    )
+    if outcome.answer:
+        GROUNDEDNESS.observe(outcome.groundedness)
+    if outcome.cost_usd > 0:
+        # Counted here, where every ticket passes exactly once, even when resolve ran in another pod.
+        LLM_COST.labels(tier=str(outcome.tier), model=model_label(outcome.model)).inc(outcome.cost_usd)
+
+
+def observe_stage(stage: str, seconds: float, n: int = 1) -> None:
+    """``n`` records took ``seconds`` each (a batch's time divided by its size)."""
+    child = STAGE_SECONDS.labels(stage=stage_label(stage))
+    for _ in range(n):
+        child.observe(max(0.0, seconds))
+
+
+def observe_retrieval(top_score: float) -> None:
+    RETRIEVAL_TOP_SCORE.observe(top_score)
+
+
+def observe_dead_letter(stage: str, error_class: str) -> None:
+    DEAD_LETTERS.labels(stage=stage_label(stage), error_class=error_class_label(error_class)).inc()
+
+
+def observe_duplicates(stage: str, n: int = 1) -> None:
+    if n > 0:
+        DUPLICATES_SUPPRESSED.labels(stage=stage_label(stage)).inc(n)
+
+
+def observe_llm_call(
+    tier: str, model: str, outcome: str, tokens_in: int = 0, tokens_out: int = 0, cost_usd: float = 0.0
+) -> None:
+    """One provider call. Pass ``cost_usd`` only where outcomes are not observed, or cost counts twice:
+    the default wiring counts cost once, from the :class:`Outcome` in :func:`observe_outcome`."""
+    if outcome not in LLM_CALL_OUTCOMES:
+        raise ValueError(f"LLM call outcome {outcome!r} is not one of {sorted(LLM_CALL_OUTCOMES)}")
+    tier, model = str(tier), model_label(model)
+    LLM_CALLS.labels(tier=tier, model=model, outcome=outcome).inc()
+    if tokens_in > 0:
+        LLM_TOKENS.labels(tier=tier, model=model, direction="in").inc(tokens_in)
+    if tokens_out > 0:
+        LLM_TOKENS.labels(tier=tier, model=model, direction="out").inc(tokens_out)
+    if cost_usd > 0:
+        LLM_COST.labels(tier=tier, model=model).inc(cost_usd)
+
+
+def observe_kill_switch(auto_resolve_enabled: bool, effect_seconds: float | None = None) -> None:
+    AUTO_RESOLVE_ENABLED.set(1 if auto_resolve_enabled else 0)
+    if effect_seconds is not None:
+        FLAG_EFFECT_SECONDS.set(max(0.0, effect_seconds))
+
+
+def start_metrics_server(port: int, addr: str = "0.0.0.0") -> int:
+    """Serve ``/metrics`` in a daemon thread; ``port`` 0 means disabled. Returns the bound port (or 0)."""
+    if port == 0:
+        return 0
+    server, _thread = start_http_server(port, addr)
+    bound = int(server.server_port)
+    log.info("metrics on http://%s:%d/metrics", addr, bound)
+    return bound
+
+
+class LagSampler:
+    """Consumer lag per topic for one group: committed offsets against high watermarks, every N seconds.
+
+    ``watermarks`` picks where the high watermark comes from:
+
+    - ``"list_offsets"`` (default, real Kafka): ``get_watermark_offsets(tp, cached=False)``, a ListOffsets
+      request per partition.
+    - ``"fetch"`` (embedded Tansu only): Tansu 0.6.0 answers ListOffsets "latest" with the start of the
+      last batch + 1, not the log end (PLATFORM.md defect 1), so lag would read low. Fetch responses
+      carry the right high watermark, so a private consumer (its own group id, never committing) is
+      assigned the partitions, polls briefly, and reads ``get_watermark_offsets(tp, cached=True)``.
+
+    A partition the group never committed counts from the log start, as ``auto.offset.reset=earliest``
+    would read it. The sampler never joins or commits for the observed group: it only asks for offsets.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topics: Iterable[str],
+        *,
+        interval_s: float = 15.0,
+        watermarks: WatermarkStrategy = "list_offsets",
+        timeout_s: float = 5.0,
+    ) -> None:
+        if watermarks not in ("list_offsets", "fetch"):
+            raise ValueError(f"watermarks must be 'list_offsets' or 'fetch', got {watermarks!r}")
+        self._bootstrap = bootstrap
+        self._group = group
+        self._topics = list(topics)
+        self._interval_s = interval_s
+        self._watermarks: WatermarkStrategy = watermarks
+        self._timeout_s = timeout_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
+        # Used only for OffsetFetch (committed) and metadata; it never subscribes, so never joins the group.
+        self._offsets = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+        )
+
+    def start(self) -> LagSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._timeout_s + self._interval_s)
+        self._offsets.close()
+
+    def sample(self) -> dict[str, int]:
+        """Measure once, update ``supportflow_consumer_lag``, return lag per topic."""
+        try:
+            partitions = self._partitions()
+            committed = {
+                (tp.topic, tp.partition): tp.offset
+                for tp in self._offsets.committed(partitions, timeout=self._timeout_s)
+            }
+            marks = (
+                self._fetch_marks(partitions)
+                if self._watermarks == "fetch"
+                else self._listed_marks(partitions)
+            )
+        except KafkaException as exc:
+            raise TransientError(f"cannot sample lag of group {self._group}: {exc}") from exc
+        lag: dict[str, int] = {}
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            if key not in marks:  # no watermark within the timeout: leave the topic's last value standing
+                continue
+            low, high = marks[key]
+            position = committed.get(key, -1)
+            start = position if position >= 0 else max(low, 0)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - start)
+        for topic, value in lag.items():
+            CONSUMER_LAG.labels(topic=topic, group=self._group).set(value)
+        return lag
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sample()
+            except TransientError as exc:
+                log.warning("lag sample failed: %s", exc)
+            self._stop.wait(self._interval_s)
+
+    def _partitions(self) -> list[TopicPartition]:
+        meta = self._offsets.list_topics(timeout=self._timeout_s)
+        tps = []
+        for topic in self._topics:
+            info = meta.topics.get(topic)
+            if info is None or info.error is not None:
+                log.warning("lag sampler: topic %s not found", topic)
+                continue
+            tps += [TopicPartition(topic, p) for p in sorted(info.partitions)]
+        return tps
+
+    def _listed_marks(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
+        return {
+            (tp.topic, tp.partition): self._offsets.get_watermark_offsets(
+                tp, timeout=self._timeout_s, cached=False
+            )
+            for tp in partitions
+        }
+
+    def _fetch_marks(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
+        # A fresh consumer per sample starts with no cached watermarks, so whatever it reports came
+        # from a Fetch response of this sample. Starting at the (approximate) end keeps the fetch tiny;
+        # the Fetch response carries the true high watermark whatever offset it started from.
+        fetcher = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"{self._group}.lag-sampler",
+                "enable.auto.commit": False,
+                "enable.partition.eof": False,
+                "fetch.wait.max.ms": 100,  # Tansu returns nothing for a 0 ms wait (defect 3)
+                "max.partition.fetch.bytes": 65536,
+                "auto.offset.reset": "latest",
+            }
+        )
+        try:
+            fetcher.assign([TopicPartition(tp.topic, tp.partition, OFFSET_END) for tp in partitions])
+            marks: dict[tuple[str, int], tuple[int, int]] = {}
+            deadline = time.monotonic() + self._timeout_s
+            while len(marks) < len(partitions) and time.monotonic() < deadline:
+                fetcher.consume(
+                    num_messages=500, timeout=0.1
+                )  # records are discarded: only watermarks matter
+                for tp in partitions:
+                    low, high = fetcher.get_watermark_offsets(tp, cached=True)
+                    if high >= 0:
+                        marks[(tp.topic, tp.partition)] = (low, high)
+            return marks
+        finally:
+            fetcher.close()
