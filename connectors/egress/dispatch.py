@@ -1,0 +1,80 @@
+"""One consumed outcome in, one fate out: delivered, skipped as a duplicate, or dead-lettered. No Kafka.
+
+The idempotency store is consulted per request step before anything is sent and written right after each
+step succeeds, so a redelivered outcome (same ticket id and decision) posts nothing, and an outcome whose
+first step landed before a failure resumes at the step that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from supportflow.connectors.egress.base import Connector
+from supportflow.connectors.egress.delivery import Deliverer, idempotency_key
+from supportflow.connectors.egress.store import IdempotencyStore
+from supportflow.schemas import wire
+from supportflow.schemas.errors import SupportflowError
+from supportflow.schemas.models import Outcome
+from supportflow.streams.handlers import Emit, Message, dead_letter
+
+log = logging.getLogger(__name__)
+
+
+class Fate(StrEnum):
+    DELIVERED = "delivered"
+    DUPLICATE = "duplicate"  # every step was already in the store: nothing sent
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Handled:
+    fate: Fate
+    ticket_id: str = ""
+    requests_sent: int = 0
+    already_applied: int = 0  # steps the helpdesk reported as duplicates (409 / idempotent replay)
+    dead_letter: Emit | None = None
+
+
+class Dispatcher:
+    def __init__(self, connector: Connector, deliverer: Deliverer, store: IdempotencyStore) -> None:
+        self.connector = connector
+        self.deliverer = deliverer
+        self.store = store
+        self.stage = f"egress:{connector.name}"
+
+    def handle(self, msg: Message) -> Handled:
+        """Raises only :class:`~.delivery.DeliveryInterrupted` (the worker is stopping)."""
+        try:
+            outcome = wire.decode(msg.value, Outcome)
+            calls = self.connector.calls(outcome)
+        except SupportflowError as exc:
+            log.warning(
+                "%s: cannot apply %s[%d]@%d: %s", self.stage, msg.topic, msg.partition, msg.offset, exc
+            )
+            return Handled(Fate.DEAD_LETTERED, dead_letter=dead_letter(self.stage, msg, exc))
+        name, decision = self.connector.name, str(outcome.decision)
+        keyed = [(call, idempotency_key(name, outcome.ticket_id, decision, call.step)) for call in calls]
+        pending = [(call, key) for call, key in keyed if not self.store.contains(key)]
+        if not pending:
+            return Handled(Fate.DUPLICATE, outcome.ticket_id)
+        sent = applied = 0
+        for call, key in pending:
+            try:
+                result = self.deliverer.send(call, key)
+            except SupportflowError as exc:
+                log.error("%s: ticket %s: %s", self.stage, outcome.ticket_id, exc)
+                emit = dead_letter(self.stage, msg, exc, str(outcome.channel), f"{call.method} {call.url}")
+                return Handled(Fate.DEAD_LETTERED, outcome.ticket_id, sent, applied, emit)
+            sent += result.attempts
+            applied += result.already_applied
+            self.store.record(
+                key,
+                connector=name,
+                ticket_id=outcome.ticket_id,
+                decision=decision,
+                step=call.step,
+                status=result.status,
+            )
+        return Handled(Fate.DELIVERED, outcome.ticket_id, sent, applied)

@@ -1,0 +1,89 @@
+"""Generic signed webhook: ``POST`` the outcome as JSON to any URL.
+
+Headers on every attempt:
+
+- ``X-Supportflow-Timestamp``: unix seconds when this attempt was signed (fresh per retry, so a receiver
+  can reject replays older than a few minutes without rejecting our late retries);
+- ``X-Supportflow-Signature``: ``sha256=`` + hex HMAC-SHA256(secret, ``"{timestamp}." + body``);
+- ``Idempotency-Key``: sha256(connector, ticket id, decision): receivers dedupe on it.
+
+:func:`verify_signature` is the receiver's side, for integrators writing one in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+
+import httpx
+from supportflow.connectors.egress.delivery import HttpCall
+from supportflow.connectors.egress.settings import EgressSettings
+from supportflow.schemas.errors import PermanentError
+from supportflow.schemas.models import Outcome
+
+SIGNATURE_HEADER = "X-Supportflow-Signature"
+TIMESTAMP_HEADER = "X-Supportflow-Timestamp"
+
+
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(
+    secret: bytes,
+    timestamp: str,
+    body: bytes,
+    received: str,
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+) -> bool:
+    """True when ``received`` signs ``body`` at ``timestamp`` and the timestamp is within tolerance."""
+    try:
+        age = abs((now if now is not None else time.time()) - int(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_s and hmac.compare_digest(signature(secret, timestamp, body), received)
+
+
+def outcome_json(outcome: Outcome) -> bytes:
+    return json.dumps(outcome.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class WebhookConnector:
+    name = "webhook"
+    already_applied_statuses: frozenset[int] = frozenset()
+
+    def __init__(self, settings: EgressSettings, clock: Callable[[], float] = time.time) -> None:
+        if not settings.webhook_url or settings.webhook_secret is None:
+            raise PermanentError(
+                "webhook egress needs SUPPORTFLOW_EGRESS_WEBHOOK_URL and SUPPORTFLOW_EGRESS_WEBHOOK_SECRET"
+            )
+        self._url = settings.webhook_url
+        self._secret = settings.webhook_secret
+        self._clock = clock
+
+    def auth(self) -> httpx.Auth | None:
+        return None  # authenticity comes from the HMAC signature
+
+    def _sign(self, body: bytes) -> Mapping[str, str]:
+        timestamp = str(int(self._clock()))
+        return {
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(self._secret.get_secret_value().encode(), timestamp, body),
+        }
+
+    def calls(self, outcome: Outcome) -> list[HttpCall]:
+        return [
+            HttpCall(
+                step="",
+                method="POST",
+                url=self._url,
+                content=outcome_json(outcome),
+                headers={"Content-Type": "application/json"},
+                sign=self._sign,
+            )
+        ]

@@ -1,0 +1,94 @@
+"""``supportflow egress {zendesk|freshdesk|webhook}``: apply outcomes to a helpdesk or signed webhook.
+
+Runs until SIGINT/SIGTERM, then prints the counters as one JSON object on stdout. Credentials and
+retry knobs come from ``SUPPORTFLOW_EGRESS_*`` (see :class:`EgressSettings`); topics and the data
+directory (for the idempotency store) from the main settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from supportflow.cli.output import err
+from supportflow.connectors.egress import (
+    CONNECTORS,
+    EgressRunner,
+    EgressSettings,
+    IdempotencyStore,
+    build_dispatcher,
+    store_path,
+)
+from supportflow.schemas.errors import SupportflowError
+from supportflow.settings import get_settings
+from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+
+def cmd_egress(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    bootstrap = args.broker or settings.broker
+    if not bootstrap:
+        err("egress consumes a running pipeline's outcomes: pass --broker or set SUPPORTFLOW_BROKER")
+        return 2
+    t = settings.topics
+    outcomes, dead_letters = t.full(t.outcomes), t.full(t.dead_letter)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    store = IdempotencyStore(store_path(settings.data_dir, args.connector))
+    try:
+        dispatcher = build_dispatcher(args.connector, EgressSettings(), store, stop=stop)
+        ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name in (outcomes, dead_letters)])
+        runner = EgressRunner(
+            dispatcher, bootstrap, outcomes, dead_letters,
+            args.group or f"{settings.app_id}-egress-{args.connector}",
+            embedded_quirks=args.embedded_quirks, auto_offset_reset=args.start,
+        )  # fmt: skip
+        err(f"egress {args.connector}: {outcomes} -> {dispatcher.deliverer.policy}; Ctrl-C to stop")
+        stats = runner.run(stop)
+    except SupportflowError as exc:
+        err(f"egress {args.connector}: {type(exc).__name__}: {exc}")
+        return 1
+    finally:
+        store.close()
+    print(json.dumps(stats.as_dict()))
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "egress", help="post outcomes to Zendesk, Freshdesk or a signed webhook until Ctrl-C"
+    )
+    p.add_argument("connector", choices=CONNECTORS)
+    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER)")
+    p.add_argument("--group", help="consumer group (default: <app_id>-egress-<connector>)")
+    p.add_argument(
+        "--start", choices=["earliest", "latest"], default="earliest",
+        help="where a NEW group starts: earliest replays the topic (default), latest: only new outcomes",
+    )  # fmt: skip
+    p.add_argument(
+        "--embedded-quirks", action="store_true", help="apply the Tansu workarounds (embedded broker)"
+    )
+    p.set_defaults(func=cmd_egress)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Standalone entry (``python -m supportflow.cli.egress``), same arguments as ``supportflow egress``."""
+    import logging
+    import os
+
+    parser = argparse.ArgumentParser(prog="supportflow-egress")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["egress", *(argv if argv is not None else sys.argv[1:])])
+    logging.basicConfig(level=os.environ.get("SUPPORTFLOW_LOG_LEVEL", "WARNING"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
