@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
@@ -45,7 +47,9 @@ def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
     thread_root = references[0] if references else in_reply_to or own_id
 
     body_text, charset = _body_text(msg)
-    text = require_text(clean_body(body_text, display_name), f"email <{own_id}> (truncated or attachment-only?)")
+    text = require_text(
+        clean_body(body_text, display_name), f"email <{own_id}> (truncated or attachment-only?)"
+    )
     metadata = {"message_id": own_id, "id_source": id_source}
     if in_reply_to:
         metadata["in_reply_to"] = in_reply_to
@@ -83,8 +87,18 @@ def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
     except (ValueError, TypeError, IndexError, AttributeError):
-        return str(msg.get_all(name, [""])[0] or "")
+        # The stdlib header parser trips over some malformed headers: fall back to the raw value.
+        raw = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+        return _decode_words(str(raw))
     return str(value) if value is not None else ""
+
+
+def _decode_words(raw: str) -> str:
+    """Best-effort RFC 2047 decoding of a raw header value; undecodable words stay as they are."""
+    try:
+        return str(make_header(decode_header(raw)))
+    except (ValueError, LookupError, UnicodeError, HeaderParseError):
+        return raw
 
 
 def _first_id(value: str) -> str | None:

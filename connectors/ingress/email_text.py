@@ -51,7 +51,8 @@ _MOBILE_FOOTERS = re.compile(
     re.M | re.I,
 )
 _SIGN_OFFS = re.compile(
-    r"^\s*((thanks|thank you)( so much| a lot| in advance| again)?|many thanks|thx|cheers|best|best regards|kind regards|warm regards|"
+    r"^\s*((thanks|thank you)( so much| a lot| in advance| again)?|many thanks|thx|cheers|"
+    r"best|best regards|kind regards|warm regards|"
     r"regards|sincerely|yours|all the best|talk soon|saludos|un saludo|gracias|muchas gracias|"
     r"atentamente|mit freundlichen gr(ü|ue)(ß|ss)en|viele gr(ü|ue)(ß|ss)e|liebe gr(ü|ue)(ß|ss)e|danke|"
     r"gr(ü|ue)(ß|ss)e|cordialement|bien (à vous|cordialement)|merci|obrigad[oa]|atenciosamente|"
@@ -162,7 +163,7 @@ def decode_body(raw: bytes, declared: str | None) -> tuple[str, str]:
     for charset in candidates:
         try:
             text = raw.decode(charset)
-        except (UnicodeDecodeError, LookupError):
+        except (ValueError, LookupError):  # bad bytes, unknown charset, or a charset name with NULs
             continue
         if _looks_like_text(text):
             return text, charset

@@ -32,7 +32,8 @@ _PARSERS: dict[Channel, tuple[Parser, Counter]] = {
 }
 
 
-def _handlers(event: InboundEvent) -> tuple[Parser, Counter]:
+def handlers_for(event: InboundEvent) -> tuple[Parser, Counter]:
+    """The (parser, counter) pair for an event, unwrapped: tests use it to prove parsers need no net."""
     # The generic ticket shape can name any channel; its content type, not the channel, says how to read it.
     if event.content_type == TICKET_CONTENT_TYPE:
         return _PARSERS[Channel.API]
@@ -48,7 +49,7 @@ def parse_event(
     """The tickets an inbound event carries ([] when there is nothing to answer, e.g. receipts)."""
     try:
         check_size(event, max_body_bytes)
-        parser, _ = _handlers(event)
+        parser, _ = handlers_for(event)
         return parser(event, now_ms)
     except SupportflowError:
         raise
@@ -62,7 +63,7 @@ def parse_event(
 def count_messages(event: InboundEvent) -> int:
     """How many customer messages the raw event holds; an undecodable event counts as one."""
     try:
-        _, counter = _handlers(event)
+        _, counter = handlers_for(event)
         return counter(event)
     except Exception:
         return 1
