@@ -4,7 +4,7 @@ For one ticket: try the requested tier's model; retry provider failures with exp
 jitter (or the provider's ``Retry-After``) up to ``ModelTiers.max_retries`` times; re-ask once if the
 reply is not valid cited JSON; then try the other tier the same way; then raise
 :class:`LlmUnavailable` so the caller drafts or escalates. Worst case per ticket is bounded by
-``2 tiers x (max_retries + 2 calls) x timeout_s`` plus the backoff waits.
+``2 tiers x (max_retries + 2 calls: first, re-ask, retries) x timeout_s`` plus the backoff waits.
 
 Ticket text and customer facts arrive already redacted. Logs carry ids, models, error classes and
 statuses only, never prompt or reply text.
@@ -44,6 +44,11 @@ class RetryPolicy:
 
 class _CircuitOpen(Exception):
     pass
+
+
+@dataclass
+class _RetryCount:
+    used: int = 0
 
 
 @dataclass
@@ -109,14 +114,15 @@ class TierClient:
     def _answer_with(
         self, model: str, tier: Tier, messages: list[dict[str, str]], allowed: list[str], ticket_id: str
     ) -> Answer:
-        completion = self._call_with_retries(model, messages, ticket_id)
+        retries = _RetryCount()  # one budget per tier, shared by the ask and the re-ask
+        completion = self._call_with_retries(model, messages, ticket_id, retries)
         tokens_in, tokens_out, cost = completion.tokens_in, completion.tokens_out, completion.cost_usd
         try:
             parsed = parse_model_answer(completion.content, allowed)
         except LlmOutputInvalid as exc:
             log.info("llm reply rejected, re-asking ticket=%s model=%s reason=%s", ticket_id, model, exc)
             retry_messages = reask_messages(messages, completion.content, str(exc), allowed)
-            completion = self._call_with_retries(model, retry_messages, ticket_id)
+            completion = self._call_with_retries(model, retry_messages, ticket_id, retries)
             tokens_in += completion.tokens_in
             tokens_out += completion.tokens_out
             cost += completion.cost_usd
@@ -131,14 +137,15 @@ class TierClient:
             cost_usd=cost,
         )
 
-    def _call_with_retries(self, model: str, messages: list[dict[str, str]], ticket_id: str) -> Completion:
+    def _call_with_retries(
+        self, model: str, messages: list[dict[str, str]], ticket_id: str, retries: _RetryCount
+    ) -> Completion:
         endpoint = Endpoint(
             model=model,
             api_base=self.tiers.api_base,
             api_key=self.tiers.api_key.get_secret_value() if self.tiers.api_key else None,
             timeout_s=self.tiers.timeout_s,
         )
-        retry = 0
         while True:
             if not self.breaker.allow(model):
                 raise _CircuitOpen(model)
@@ -146,15 +153,16 @@ class TierClient:
                 completion = complete(endpoint, messages)
             except LlmError as exc:
                 self.breaker.record_failure(model)
-                delay = self._delay_before_retry(exc, retry)
+                delay = self._delay_before_retry(exc, retries.used)
+                wait = "give_up" if delay is None else f"{delay:.2f}"
                 log.warning(
                     "llm call failed ticket=%s model=%s retry=%d reason=%s next_wait_s=%s",
-                    ticket_id, model, retry, _describe(exc), None if delay is None else round(delay, 2),
+                    ticket_id, model, retries.used, _describe(exc), wait,
                 )  # fmt: skip
                 if delay is None:
                     raise
                 self.sleep(delay)
-                retry += 1
+                retries.used += 1
                 continue
             except LlmRequestRejected:
                 self.breaker.record_success(model)  # the provider is up; it refused this request

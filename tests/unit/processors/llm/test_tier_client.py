@@ -316,3 +316,19 @@ def test_answer_same_model_on_both_tiers_is_tried_once(server: FakeOpenAIServer)
 
     assert len(server.requests) == 1
     assert len(raised.value.reasons) == 1
+
+
+def test_answer_reask_shares_the_tier_retry_budget(server: FakeOpenAIServer) -> None:
+    server.script(CHEAP, Reply("no json"), Fail(500), Reply(GOOD))
+    server.script(BIG, Reply(GOOD))
+
+    answer = ask(make_client(server, max_retries=1))  # ask, re-ask hits a 500, one retry succeeds
+
+    assert answer.tier == Tier.COMMODITY
+    assert len(server.requests_for(CHEAP)) == 3
+
+    server.script(CHEAP, Fail(500), Reply("no json"), Fail(500), Reply(GOOD))
+    answer = ask(make_client(server, max_retries=1))  # the budget was spent before the re-ask
+
+    assert answer.tier == Tier.FRONTIER
+    assert len(server.requests_for(CHEAP)) == 3 + 3
