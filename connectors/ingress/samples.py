@@ -1,13 +1,15 @@
 """Tally what the parsers make of a folder of sample tickets.
 
-``python -m supportflow.connectors.ingress.samples [PATH] [--write]`` prints
+``python -m supportflow.connectors.ingress.samples [PATH] [--write] [--bench ROUNDS]`` prints
 ``{"valid_messages": N, "malformed_messages": M, ...}`` for the bundled samples (or PATH); ``--write``
-stores it as ``expected.json`` next to them, which a unit test then holds the parsers to.
+stores it as ``expected.json`` next to them, which a unit test then holds the parsers to. ``--bench``
+re-parses every event ROUNDS times and prints events/s per channel (single thread).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from collections import Counter
@@ -45,12 +47,35 @@ def tally(path: Path) -> dict[str, object]:
     }
 
 
+def bench(path: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Parse throughput per channel on the events under ``path`` (errors included: they cost time too)."""
+    events = list(events_from_path(path, 0))
+    result: dict[str, dict[str, float]] = {}
+    for channel in sorted({e.channel.value for e in events}):
+        subset = [e for e in events if e.channel.value == channel]
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for event in subset:
+                with contextlib.suppress(PermanentError):
+                    parse_event(event, 0)
+        elapsed = time.perf_counter() - started
+        result[channel] = {
+            "events": len(subset) * rounds,
+            "events_per_s": round(len(subset) * rounds / elapsed),
+            "mean_ms": round(elapsed * 1000 / (len(subset) * rounds), 3),
+        }
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("path", nargs="?", type=Path, default=data_path("samples"))
     parser.add_argument("--write", action="store_true", help="store the tally as PATH/expected.json")
+    parser.add_argument("--bench", type=int, metavar="ROUNDS", help="also time ROUNDS passes over the events")
     args = parser.parse_args(argv)
     result = tally(args.path)
+    if args.bench:
+        print(json.dumps({"parse_throughput": bench(args.path, args.bench)}, indent=2))
     text = json.dumps(result, indent=2) + "\n"
     print(text, end="")
     if args.write:
