@@ -149,17 +149,26 @@ def _attachments(msg: EmailMessage) -> list[Attachment]:
     """Files are listed (name, type, size) so agents know they exist; their bytes never enter a ticket."""
     found: list[Attachment] = []
     for part in msg.walk():
+        content_type = part.get_content_type()
+        filename = part.get_filename()
+        if content_type == "message/rfc822":
+            # A message forwarded "as attachment": listed whole (its own parts are walked next).
+            inner = part.get_payload()
+            size = len(inner[0].as_bytes()) if isinstance(inner, list) and inner else 0
+            found.append(
+                Attachment(filename=filename or "forwarded.eml", content_type=content_type, size_bytes=size)
+            )
+            continue
         if part.is_multipart():
             continue
         disposition = part.get_content_disposition()
-        filename = part.get_filename()
         if disposition != "attachment" and not (filename and part.get_content_maintype() != "text"):
             continue
         payload = part.get_payload(decode=True)
         found.append(
             Attachment(
                 filename=filename or f"attachment-{len(found) + 1}",
-                content_type=part.get_content_type(),
+                content_type=content_type,
                 size_bytes=len(payload) if isinstance(payload, bytes) else 0,
             )
         )

@@ -286,3 +286,15 @@ def test_clean_body_drops_bare_sender_name_line() -> None:
 def test_clean_body_keeps_forwarded_content() -> None:
     body = "See below?\n\n---------- Forwarded message ---------\nFrom: DHL\nDate: Mon\n\nParcel held."
     assert clean_body(body).endswith("Parcel held.")
+
+
+def test_email_forwarded_as_attachment_is_listed_not_inlined() -> None:
+    ticket = one(
+        HEAD + "Subject: Fwd: carrier\nMessage-ID: <f@x.com>\nMIME-Version: 1.0\nContent-Type: "
+        'multipart/mixed; boundary="m"\n\n--m\nContent-Type: text/plain\n\nSee the carrier mail.\n--m\n'
+        "Content-Type: message/rfc822\nContent-Disposition: attachment\n\n"
+        "From: dhl@example.com\nSubject: held\n\nParcel held at depot.\n--m--\n"
+    )
+    assert ticket.text == "See the carrier mail."
+    assert [(a.filename, a.content_type) for a in ticket.attachments] == [("forwarded.eml", "message/rfc822")]
+    assert ticket.attachments[0].size_bytes > 0
