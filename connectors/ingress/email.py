@@ -154,7 +154,11 @@ def _attachments(msg: EmailMessage) -> list[Attachment]:
         if content_type == "message/rfc822":
             # A message forwarded "as attachment": listed whole (its own parts are walked next).
             inner = part.get_payload()
-            size = len(inner[0].as_bytes()) if isinstance(inner, list) and inner else 0
+            size = (
+                len(inner[0].as_bytes())
+                if isinstance(inner, list) and inner and isinstance(inner[0], Message)
+                else 0
+            )
             found.append(
                 Attachment(filename=filename or "forwarded.eml", content_type=content_type, size_bytes=size)
             )
