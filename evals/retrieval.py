@@ -1,0 +1,97 @@
+"""Retrieval quality on a labelled query set: recall@1, recall@5 and MRR at the article level.
+
+A query counts as answered at rank r when the r-th *distinct article* among the retrieved chunks is
+the labelled one (several chunks of one article are one hit). Chunks are fetched deep enough
+(``FETCH_K``) that five distinct articles are almost always present.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from supportflow.processors.embedding import get_embedder
+from supportflow.processors.knowledge.index import KnowledgeBase
+from supportflow.schemas.errors import InvalidInputError
+
+FETCH_K = 25
+
+
+@dataclass(frozen=True)
+class LabelledQuery:
+    text: str
+    article_id: str
+
+
+@dataclass(frozen=True)
+class RetrievalReport:
+    queries: int
+    recall_at_1: float
+    recall_at_5: float
+    mrr: float
+    mode: str
+    top1_score_correct: float  # mean Source.score of the first chunk when rank 1 is right
+    top1_score_wrong: float  # ... and when it is wrong: the gap is what a score gate can use
+    seconds: float
+    misses: list[dict[str, str]]
+
+    def as_dict(self, with_misses: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        if not with_misses:
+            data.pop("misses")
+        return data
+
+
+def load_queries(path: Path) -> list[LabelledQuery]:
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"text", "article_id"} <= set(reader.fieldnames):
+                raise InvalidInputError(f"{path}: expected CSV columns text,article_id")
+            queries = [
+                LabelledQuery(row["text"].strip(), row["article_id"].strip())
+                for row in reader
+                if row["text"].strip()
+            ]
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc}") from exc
+    if not queries:
+        raise InvalidInputError(f"{path}: no queries")
+    return queries
+
+
+def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery]) -> RetrievalReport:
+    started = time.monotonic()
+    # Embed once in a batch, like the router does for a batch of tickets; search reuses the vectors.
+    vectors = get_embedder().encode([q.text for q in queries])
+    reciprocal: list[float] = []
+    correct_scores: list[float] = []
+    wrong_scores: list[float] = []
+    misses: list[dict[str, str]] = []
+    for query, vector in zip(queries, vectors, strict=True):
+        sources = kb.search(query.text, k=FETCH_K, vector=vector)
+        ranking = list(dict.fromkeys(s.article_id for s in sources))
+        rank = ranking.index(query.article_id) + 1 if query.article_id in ranking else 0
+        reciprocal.append(1.0 / rank if rank else 0.0)
+        if sources:
+            (correct_scores if rank == 1 else wrong_scores).append(sources[0].score)
+        if rank != 1:
+            misses.append(
+                {"text": query.text, "expected": query.article_id, "got": ranking[0] if ranking else ""}
+            )
+    ranks = np.array(reciprocal)
+    return RetrievalReport(
+        queries=len(queries),
+        recall_at_1=round(float(np.mean(ranks == 1.0)), 4),
+        recall_at_5=round(float(np.mean(ranks >= 0.2)), 4),
+        mrr=round(float(np.mean(ranks)), 4),
+        mode="hybrid" if kb.hybrid else "dense",
+        top1_score_correct=round(float(np.mean(correct_scores)), 4) if correct_scores else 0.0,
+        top1_score_wrong=round(float(np.mean(wrong_scores)), 4) if wrong_scores else 0.0,
+        seconds=round(time.monotonic() - started, 3),
+        misses=misses,
+    )

@@ -1,0 +1,133 @@
+"""``supportflow kb index|search`` and ``supportflow eval retrieval``: the help center from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from supportflow.cli.output import err
+from supportflow.schemas.errors import InvalidInputError
+from supportflow.settings import Settings, get_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = get_settings()
+    collection = getattr(args, "collection", None)
+    return settings.model_copy(update={"collection": collection}) if collection else settings
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from supportflow.processors.knowledge import KnowledgeBase, load_articles
+
+    try:
+        articles = load_articles(Path(args.path))
+    except InvalidInputError as exc:
+        err(f"kb index: {exc}")
+        return 2
+    settings = _settings(args)
+    kb = KnowledgeBase.open(settings)
+    try:
+        report = kb.index(articles, progress=not args.json)
+    finally:
+        kb.close()
+    if args.json:
+        print(json.dumps({"collection": settings.collection, **report.as_dict()}))
+    else:
+        print(
+            f"{report.articles} articles -> collection {settings.collection!r}: {report.added} chunks added, "
+            f"{report.updated} updated, {report.unchanged} unchanged, {report.deleted} deleted "
+            f"in {report.seconds:.1f} s"
+        )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from supportflow.processors.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase.open(_settings(args), hybrid=args.mode == "hybrid")
+    try:
+        if not args.collection:  # only the default collection falls back to the bundled help center
+            kb.ensure_default_index()
+        sources = kb.search(args.query, k=args.k)
+    finally:
+        kb.close()
+    if args.json:
+        print(json.dumps([s.model_dump() for s in sources], ensure_ascii=False))
+        return 0
+    for rank, s in enumerate(sources, start=1):
+        preview = " ".join(s.text.split())[:160]
+        print(f"{rank}. [{s.score:.3f}] {s.chunk_id}  ({s.title} › {s.section})\n   {preview}")
+    if not sources:
+        err("no results (is the collection indexed? run: supportflow kb index PATH)")
+    return 0
+
+
+def cmd_eval_retrieval(args: argparse.Namespace) -> int:
+    from supportflow.evals.retrieval import evaluate, load_queries
+    from supportflow.processors.knowledge import KnowledgeBase
+
+    try:
+        queries = load_queries(Path(args.queries))
+    except InvalidInputError as exc:
+        err(f"eval retrieval: {exc}")
+        return 2
+    kb = KnowledgeBase.open(_settings(args), hybrid=args.mode == "hybrid")
+    try:
+        if not args.collection:
+            kb.ensure_default_index()
+        report = evaluate(kb, queries)
+    finally:
+        kb.close()
+    if args.json:
+        print(json.dumps(report.as_dict(with_misses=args.misses)))
+        return 0
+    print(f"queries:     {report.queries} ({report.mode})")
+    print(f"recall@1:    {report.recall_at_1:.4f}")
+    print(f"recall@5:    {report.recall_at_5:.4f}")
+    print(f"MRR:         {report.mrr:.4f}")
+    print(
+        f"top-1 score: {report.top1_score_correct:.3f} when right, {report.top1_score_wrong:.3f} when wrong"
+    )
+    if args.misses:
+        for miss in report.misses:
+            print(f"  miss: {miss['text']!r} expected {miss['expected']} got {miss['got']}")
+    return 0
+
+
+def _mode_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=("hybrid", "dense"), default="hybrid",
+        help="hybrid: dense + BM25 keywords fused by rank (default); dense: embeddings only",
+    )  # fmt: skip
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kb = subparsers.add_parser("kb", help="help center: index articles, search them")
+    sub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB")
+
+    index = sub.add_parser("index", help="index a folder of .md/.html, a Zendesk export or a JSON list")
+    index.add_argument(
+        "path", help="folder, Zendesk Help Center articles JSON, or JSON list of {id,title,body}"
+    )
+    index.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
+    index.add_argument("--json", action="store_true", help="print the index report as JSON")
+    index.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", help="top-k help-center sections for a query")
+    search.add_argument("query")
+    search.add_argument("--k", type=int, default=5)
+    search.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
+    search.add_argument("--json", action="store_true", help="print the sources as a JSON list")
+    _mode_arg(search)
+    search.set_defaults(func=cmd_search)
+
+
+def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    retrieval = eval_subparsers.add_parser("retrieval", help="recall@1, recall@5 and MRR on text,article_id")
+    retrieval.add_argument("--queries", required=True, help="CSV with columns text,article_id")
+    retrieval.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
+    retrieval.add_argument("--json", action="store_true", help="keys recall_at_1, recall_at_5, mrr, ...")
+    retrieval.add_argument("--misses", action="store_true", help="also list the queries not ranked first")
+    _mode_arg(retrieval)
+    retrieval.set_defaults(func=cmd_eval_retrieval)
