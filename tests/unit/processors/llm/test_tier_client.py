@@ -6,7 +6,6 @@ import logging
 import time
 
 import pytest
-from fakes.openai_server import Fail, FakeOpenAIServer, Hang, Reply, answer_json
 from pydantic import SecretStr
 from supportflow.processors.llm import (
     BreakerPolicy,
@@ -20,6 +19,7 @@ from supportflow.processors.llm.provider import litellm_module
 from supportflow.schemas.models import Answer, Source, Tier
 
 from supportflow.settings import ModelTiers
+from tests.fakes.openai_server import Fail, FakeOpenAIServer, Hang, Reply, answer_json
 
 CHEAP = "openai/cheap-model"
 BIG = "openai/big-model"
