@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import CustomerContext
 
@@ -113,3 +115,55 @@ def test_redact_counts_repeated_kinds() -> None:
     result = redact("a@b.io, c@d.io and 10.0.0.1")
     assert result.found == {"EMAIL": 2, "IP": 1}
     assert result.text == "[EMAIL], [EMAIL] and [IP]"
+
+
+def _luhn_complete(prefix_and_body: str) -> str:
+    """Append the check digit that makes the number Luhn-valid."""
+    for check in "0123456789":
+        candidate = prefix_and_body + check
+        total = 0
+        for i, ch in enumerate(reversed(candidate)):
+            d = int(ch) * (2 if i % 2 else 1)
+            total += d - 9 if d > 9 else d
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+_words = st.lists(st.text(alphabet="abcdefghij klmnop,.?!", max_size=12), max_size=6).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_redact_any_text_never_raises_and_counts_every_placeholder(text: str) -> None:
+    result = redact(text, ["Maya Thompson", "maya@example.com"])
+    placeholders = sum(result.text.count(f"[{kind}]") - text.count(f"[{kind}]") for kind in result.found)
+    assert placeholders == sum(result.found.values())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=_words,
+    after=_words,
+    body=st.text(alphabet="0123456789", min_size=14, max_size=14),
+    sep=st.sampled_from(["", " ", "-"]),
+)
+def test_redact_generated_visa_numbers_in_random_text_never_survive(
+    before: str, after: str, body: str, sep: str
+) -> None:
+    number = _luhn_complete("4" + body)
+    shown = sep.join(number[i : i + 4] for i in range(0, 16, 4))
+    result = redact(f"{before} {shown} {after}")
+    assert number not in result.text.replace(" ", "").replace("-", "")
+    assert result.found.get("CARD") == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=_words,
+    user=st.from_regex(r"[a-z][a-z0-9._]{0,15}", fullmatch=True),
+    domain=st.from_regex(r"[a-z]{2,10}\.(com|de|es|co\.uk)", fullmatch=True),
+)
+def test_redact_generated_emails_never_survive(before: str, user: str, domain: str) -> None:
+    address = f"{user}@{domain}"
+    assert address not in redact(f"{before} {address}, thanks").text
