@@ -54,7 +54,8 @@ class IdempotencyStore:
                 (key, connector, ticket_id, decision, step, status, int(time.time() * 1000)),
             )
 
-    def __len__(self) -> int:
+    def count(self) -> int:
+        """Requests recorded as delivered. (Not ``__len__``: an empty store must still be truthy.)"""
         with self._lock:
             row = self._db.execute("SELECT COUNT(*) FROM delivered").fetchone()
             return int(row[0])
