@@ -1,0 +1,47 @@
+"""``supportflow serve``: the ingress HTTP service (webhooks, ticket API, admin flags)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from supportflow.cli.output import err
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # Imported here so other commands do not pay for aiohttp.
+    from supportflow.connectors.webhook.openapi import OPENAPI_PATH, write_openapi
+
+    if args.write_openapi is not None:
+        path = write_openapi(Path(args.write_openapi) if args.write_openapi else OPENAPI_PATH)
+        err(f"wrote {path}")
+        return 0
+
+    from supportflow.connectors.webhook.service import serve, unconfigured_endpoints
+    from supportflow.connectors.webhook.settings import WebhookSettings
+    from supportflow.settings import get_settings
+    from supportflow.streams.embedded import broker_for
+    from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+    settings = get_settings()
+    webhook = WebhookSettings()
+    with broker_for(args.broker or settings.broker) as (bootstrap, embedded):
+        ensure_topics(bootstrap, pipeline_topics(settings))
+        err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'})")
+        for endpoint in unconfigured_endpoints(webhook):
+            err(f"  not configured, answers 503: {endpoint}")
+        err(f"serving on http://{args.host}:{args.port} (OpenAPI at /openapi.json); Ctrl-C to stop")
+        serve(settings, webhook, bootstrap, args.host, args.port)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the ingress HTTP service: webhooks, ticket API, admin flags")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER, else embedded)")
+    p.add_argument(
+        "--write-openapi", nargs="?", const="", default=None, metavar="PATH",
+        help="write the OpenAPI document (default: the shipped supportflow/data/openapi.json) and exit",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_serve)
