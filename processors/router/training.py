@@ -1,0 +1,236 @@
+"""Training: fit the heads, calibrate on held-out data, choose thresholds, refit on everything.
+
+Why the held-out step: temperature, the out-of-scope cut and the auto-band threshold are all chosen
+on predictions the heads did not see. When no validation set is given, a stratified 20% of the
+training rows is held out for that, then the heads are refitted on all rows with the chosen settings.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+
+from supportflow.processors.embedding import get_embedder
+from supportflow.processors.router.calibration import (
+    choose_auto_threshold,
+    choose_oos_threshold,
+    fit_temperature,
+    softmax,
+)
+from supportflow.processors.router.model import Calibration, IntentRouter, LinearHead, RouterParts
+from supportflow.processors.router.text_features import DEFAULT_FEATURES, HashedTfidf
+from supportflow.schemas.errors import InvalidInputError
+
+# Inverse regularisation strengths tried for the embedding head; few-shot data wants weak
+# regularisation (high C), large data sets a little more. Chosen by held-out log-loss.
+EMBEDDING_C_GRID = (10.0, 30.0, 100.0)
+TEXT_C = 30.0
+TEXT_WEIGHT_GRID = (0.0, 0.3, 0.5, 0.7)
+VAL_FRACTION = 0.2
+SEED = 20261123
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    use_text: bool = True
+    text_features: int = DEFAULT_FEATURES
+    oos_weight: float = 0.5
+    min_support: int = 20
+
+
+def _log(progress: bool, message: str) -> None:
+    if progress:
+        print(f"[router] {message}", file=sys.stderr, flush=True)
+
+
+def _embed(texts: Sequence[str], progress: bool, what: str) -> npt.NDArray[np.float32]:
+    started = time.perf_counter()
+    _log(progress, f"embedding {len(texts)} {what} texts ...")
+    vectors = get_embedder().encode(list(texts))
+    _log(progress, f"embedded {len(texts)} {what} texts in {time.perf_counter() - started:.1f}s")
+    return vectors
+
+
+def _fit_head(x: Any, y: npt.NDArray[np.int64], n_classes: int, c: float) -> LinearHead:
+    n_features = x.shape[1]
+    # Hashed n-grams use a few thousand of the 65k buckets: fitting only those is ~5x faster and
+    # gives the same model (an unused bucket's weight would stay 0 under L2 anyway).
+    used = np.unique(x.indices) if sp.issparse(x) else np.arange(n_features)
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit(x[:, used] if sp.issparse(x) else x, y)
+    weights = np.zeros((len(model.coef_), n_features), dtype=np.float32)
+    weights[:, used] = model.coef_
+    # A class absent from this fit (possible on a split) gets a very negative bias, not a crash.
+    coef = np.zeros((n_classes, n_features), dtype=np.float32)
+    intercept = np.full(n_classes, -30.0, dtype=np.float32)
+    if len(model.classes_) == 2:  # sklearn stores one row for binary problems
+        coef[model.classes_[1]], intercept[model.classes_[1]] = weights[0], model.intercept_[0]
+        intercept[model.classes_[0]] = 0.0
+    else:
+        coef[model.classes_] = weights
+        intercept[model.classes_] = model.intercept_
+    # Round to the artifact's float16 now so an in-memory router equals the saved one.
+    return LinearHead(coef.astype(np.float16).astype(np.float32), intercept)
+
+
+def _nll(log_p: npt.NDArray[np.float64], y: npt.NDArray[np.int64]) -> float:
+    return float(-log_p[np.arange(len(y)), y].mean())
+
+
+def _calibrate(
+    log_p: npt.NDArray[np.float64],
+    y: npt.NDArray[np.int64],
+    oos_index: int,
+    target_precision: float,
+    options: TrainOptions,
+) -> Calibration:
+    temperature = fit_temperature(log_p, y)
+    proba = softmax(log_p, temperature)
+    pred = proba.argmax(axis=1)
+    confidence = proba.max(axis=1)
+    is_oos = y == oos_index
+    predicted_oos = pred == oos_index
+    correct = pred == y
+    oos_threshold = choose_oos_threshold(confidence, predicted_oos, correct, is_oos, options.oos_weight)
+    # The auto band only ever holds in-scope predictions that survived the out-of-scope cut.
+    kept = ~predicted_oos & (confidence >= oos_threshold)
+    auto = choose_auto_threshold(confidence[kept], correct[kept], target_precision, options.min_support)
+    return Calibration(temperature, oos_threshold, max(auto, oos_threshold))
+
+
+def train_router(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    val_texts: Sequence[str] | None = None,
+    val_labels: Sequence[str] | None = None,
+    oos_label: str = "oos",
+    target_precision: float = 0.99,
+    progress: bool = True,
+    vectors: npt.NDArray[np.float32] | None = None,
+    val_vectors: npt.NDArray[np.float32] | None = None,
+    options: TrainOptions | None = None,
+    info: dict[str, object] | None = None,
+) -> IntentRouter:
+    """Train a router from labelled texts. ``vectors``/``val_vectors`` skip embedding when the caller
+    already has them (they must be ``get_embedder().encode`` of the same texts)."""
+    options = options or TrainOptions()
+    texts, labels = list(texts), list(labels)
+    if len(texts) != len(labels) or not texts:
+        raise InvalidInputError(f"need equal, non-zero numbers of texts and labels (got {len(texts)}, {len(labels)})")
+    if (val_texts is None) != (val_labels is None):
+        raise InvalidInputError("pass both val_texts and val_labels, or neither")
+    classes = sorted(set(labels) | set(val_labels or []))
+    if len([c for c in classes if c != oos_label]) < 2:
+        raise InvalidInputError("need at least two in-scope intents to train a router")
+    index = {c: i for i, c in enumerate(classes)}
+    oos_index = index.get(oos_label, -1)
+    started = time.perf_counter()
+    x_all = vectors if vectors is not None else _embed(texts, progress, "training")
+    y_all = np.array([index[lab] for lab in labels], dtype=np.int64)
+
+    if val_texts is not None and val_labels is not None:
+        refit = False
+        val_texts = list(val_texts)
+        x_val = val_vectors if val_vectors is not None else _embed(val_texts, progress, "validation")
+        y_val = np.array([index[lab] for lab in val_labels], dtype=np.int64)
+        fit_idx = np.arange(len(texts))
+        x_fit, y_fit, fit_texts = x_all, y_all, texts
+    else:
+        refit = True
+        fit_idx, val_idx = _stratified_split(y_all)
+        x_fit, y_fit, fit_texts = x_all[fit_idx], y_all[fit_idx], [texts[i] for i in fit_idx]
+        x_val, y_val, val_texts = x_all[val_idx], y_all[val_idx], [texts[i] for i in val_idx]
+    _log(progress, f"{len(classes)} classes, {len(fit_idx)} rows to fit, {len(y_val)} held out for calibration")
+
+    heads = {c: _fit_head(x_fit, y_fit, len(classes), c) for c in EMBEDDING_C_GRID}
+    scored = {c: _nll(h.log_proba(x_val), y_val) for c, h in heads.items()}
+    best_c = min(scored, key=lambda c: scored[c])
+    emb_head = heads[best_c]
+    emb_log_p = emb_head.log_proba(x_val)
+    _log(progress, f"embedding head C={best_c:g} (held-out NLL {scored[best_c]:.3f})")
+
+    tfidf, text_head, text_weight = None, None, 0.0
+    combined_log_p = emb_log_p
+    if options.use_text:
+        _log(progress, "fitting the n-gram head ...")
+        tfidf = HashedTfidf(options.text_features).fit(fit_texts)
+        text_head = _fit_head(tfidf.transform(fit_texts), y_fit, len(classes), TEXT_C)
+        text_log_p = text_head.log_proba(tfidf.transform(val_texts))
+
+        def blended(w: float) -> npt.NDArray[np.float64]:
+            return (1 - w) * emb_log_p + w * text_log_p
+
+        def blend_score(w: float) -> float:
+            return _nll(np.log(softmax(blended(w), fit_temperature(blended(w), y_val)) + 1e-12), y_val)
+
+        text_weight = min(TEXT_WEIGHT_GRID, key=blend_score)
+        combined_log_p = blended(text_weight)
+        _log(progress, f"n-gram weight {text_weight:g}")
+
+    embedding_cal = _calibrate(emb_log_p, y_val, oos_index, target_precision, options)
+    combined_cal = _calibrate(combined_log_p, y_val, oos_index, target_precision, options)
+
+    if refit:
+        _log(progress, "refitting on all training rows ...")
+        emb_head = _fit_head(x_all, y_all, len(classes), best_c)
+        if tfidf is not None and text_weight > 0:
+            tfidf = HashedTfidf(options.text_features).fit(texts)
+            text_head = _fit_head(tfidf.transform(texts), y_all, len(classes), TEXT_C)
+    if text_weight == 0:  # the n-gram view did not help on held-out data: do not ship it
+        tfidf, text_head = None, None
+        combined_cal = embedding_cal
+
+    provenance: dict[str, object] = {
+        "train_rows": len(texts),
+        "calibration_rows": len(y_val),
+        "calibration_source": "split of training rows" if refit else "validation set",
+        "embedding_C": best_c,
+        "text_C": TEXT_C if text_head is not None else None,
+        "target_precision": target_precision,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        **(info or {}),
+    }
+    parts = RouterParts(
+        classes=classes,
+        oos_label=oos_label if oos_label in index else None,
+        embedding_head=emb_head,
+        text_head=text_head,
+        tfidf=tfidf,
+        text_weight=text_weight,
+        embedding_calibration=embedding_cal,
+        combined_calibration=combined_cal,
+        info=provenance,
+    )
+    router = IntentRouter(parts)
+    cal = router.calibration
+    _log(
+        progress,
+        f"done in {time.perf_counter() - started:.1f}s: T={cal.temperature:.2f}, "
+        f"oos<{cal.oos_threshold:.3f}, auto>={cal.auto_threshold:.3f}, {router.version}",
+    )
+    return router
+
+
+def _stratified_split(y: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Hold out ~20% per class; classes with a single row stay entirely in the fitting part."""
+    idx = np.arange(len(y))
+    counts = np.bincount(y)
+    splittable = counts[y] >= 2
+    n, k = int(splittable.sum()), int((counts >= 2).sum())
+    # Stratification needs at least one held-out row per class and one left to fit.
+    n_val = min(max(math.ceil(VAL_FRACTION * n), k), n - k)
+    fit_part, val_part = train_test_split(
+        idx[splittable], test_size=n_val, stratify=y[splittable], random_state=SEED
+    )
+    return np.sort(np.concatenate([fit_part, idx[~splittable]])), np.sort(val_part)
