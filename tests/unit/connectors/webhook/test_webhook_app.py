@@ -26,7 +26,11 @@ def wa_headers(body: bytes, secret: bytes = WA_SECRET) -> dict[str, str]:
 
 def chat_headers(body: bytes, ts: int | None = None, secret: bytes = CHAT_SECRET) -> dict[str, str]:
     stamp = str(int(time.time()) if ts is None else ts)
-    return {**JSON, "X-Supportflow-Timestamp": stamp, "X-Supportflow-Signature": chat_signature(secret, stamp, body)}
+    return {
+        **JSON,
+        "X-Supportflow-Timestamp": stamp,
+        "X-Supportflow-Signature": chat_signature(secret, stamp, body),
+    }
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -95,7 +99,11 @@ async def test_whatsapp_without_app_secret_503_not_configured(client_for, sink):
 
 async def test_whatsapp_verify_handshake_echoes_challenge(client_for, sink):
     client = await client_for(sink)
-    params = {"hub.mode": "subscribe", "hub.verify_token": SECRETS["whatsapp_verify_token"], "hub.challenge": "1158201444"}
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": SECRETS["whatsapp_verify_token"],
+        "hub.challenge": "1158201444",
+    }
     resp = await client.get("/webhooks/whatsapp", params=params)
     assert resp.status == 200
     assert resp.content_type == "text/plain"
@@ -106,7 +114,11 @@ async def test_whatsapp_verify_handshake_echoes_challenge(client_for, sink):
     "params",
     [
         {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
-        {"hub.mode": "unsubscribe", "hub.verify_token": SECRETS["whatsapp_verify_token"], "hub.challenge": "1"},
+        {
+            "hub.mode": "unsubscribe",
+            "hub.verify_token": SECRETS["whatsapp_verify_token"],
+            "hub.challenge": "1",
+        },
         {"hub.challenge": "1"},
     ],
     ids=["wrong-token", "wrong-mode", "no-params"],
@@ -120,7 +132,9 @@ async def test_whatsapp_verify_handshake_wrong_token_403(client_for, sink, param
 
 async def test_whatsapp_verify_without_token_configured_503(client_for, sink):
     client = await client_for(sink, whatsapp_verify_token=None)
-    resp = await client.get("/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"})
+    resp = await client.get(
+        "/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
+    )
     assert resp.status == 503
 
 
@@ -242,7 +256,9 @@ async def test_tickets_json_with_api_key_accepted_202(client_for, sink):
     assert resp.status == 202, await resp.text()
     [event] = decoded(sink)
     assert (event.channel, event.payload, event.content_type) == (
-        Channel.API, body, "application/vnd.supportflow.ticket+json"
+        Channel.API,
+        body,
+        "application/vnd.supportflow.ticket+json",
     )
 
 
@@ -260,8 +276,12 @@ async def test_tickets_jsonl_one_event_per_line(client_for, sink):
 
 
 @pytest.mark.parametrize(
-    ("token", "code"), [(None, "missing_credentials"), ("nope", "invalid_credentials"),
-                        (SECRETS["admin_token"], "invalid_credentials")],
+    ("token", "code"),
+    [
+        (None, "missing_credentials"),
+        ("nope", "invalid_credentials"),
+        (SECRETS["admin_token"], "invalid_credentials"),
+    ],
 )
 async def test_tickets_without_valid_api_key_401(client_for, sink, token, code):
     client = await client_for(sink)
@@ -293,7 +313,9 @@ async def test_tickets_bad_body_rejected_before_persisting(client_for, sink, bod
 async def test_tickets_jsonl_bad_line_rejects_whole_batch(client_for, sink):
     client = await client_for(sink)
     body = b'{"text":"hi","email":"a@b.co"}\n{"text":\n'
-    resp = await client.post("/tickets", data=body, headers={"Content-Type": "application/jsonl", **bearer(SECRETS["api_key"])})
+    resp = await client.post(
+        "/tickets", data=body, headers={"Content-Type": "application/jsonl", **bearer(SECRETS["api_key"])}
+    )
     assert resp.status == 400
     assert "line 2" in (await resp.json())["message"]
     assert sink.records == []
@@ -331,7 +353,8 @@ async def test_admin_without_token_configured_503(client_for, sink):
 
 
 @pytest.mark.parametrize(
-    "doc", [{"name": "auto_resolve"}, {"value": 1}, {"name": "", "value": 1}, {"name": "a b", "value": 1}, [1]]
+    "doc",
+    [{"name": "auto_resolve"}, {"value": 1}, {"name": "", "value": 1}, {"name": "a b", "value": 1}, [1]],
 )
 async def test_admin_set_flag_invalid_body_422(client_for, sink, doc):
     client = await client_for(sink)

@@ -1,0 +1,133 @@
+"""The ingress service on real loopback HTTP against the real embedded broker (Tansu)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+import pytest
+from aiohttp import web
+from confluent_kafka import Consumer, TopicPartition
+from supportflow.connectors.webhook import (
+    KafkaEventSink,
+    KafkaFlagStore,
+    ServiceConfig,
+    WebhookSettings,
+    build_app,
+    whatsapp_signature,
+)
+from supportflow.schemas import wire
+from supportflow.schemas.models import Channel, InboundEvent
+from supportflow.streams.embedded import free_port
+from supportflow.streams.ingest import ingress_key
+from supportflow.streams.topics import TopicSpec, ensure_topics
+
+from supportflow.data import data_path
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+APP_SECRET = "integration-app-secret"
+ADMIN = "integration-admin-token"
+PARTITIONS = 2
+
+
+def read_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 15.0) -> list[tuple[bytes, bytes]]:
+    """Every record from offset 0 of each partition (explicit offsets: Tansu's 'earliest' is unreliable)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "webhook-it", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(PARTITIONS)])
+    records: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                records.append((msg.key(), msg.value()))
+    finally:
+        consumer.close()
+    return records
+
+
+async def start_service(broker, unique, **overrides) -> tuple[web.AppRunner, str, str]:
+    ingress, control = unique("ingress"), unique("control")
+    ensure_topics(
+        broker.bootstrap, [TopicSpec(ingress, PARTITIONS, "ingress"), TopicSpec(control, 1, "control")]
+    )
+    settings = WebhookSettings(whatsapp_app_secret=APP_SECRET, admin_token=ADMIN, rate_per_s=0, **overrides)
+    sink = KafkaEventSink(broker.bootstrap, delivery_timeout_s=10)
+    flags = KafkaFlagStore(broker.bootstrap, control)
+    await flags.start()
+    runner = web.AppRunner(build_app(ServiceConfig(settings, ingress, 256_000), sink, flags))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}", ingress
+
+
+async def test_signed_whatsapp_webhook_lands_on_topic_with_raw_body(broker, unique):
+    runner, base, topic = await start_service(broker, unique)
+    body = data_path("samples", "whatsapp", "w13_two_customers_one_webhook.json").read_bytes()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": whatsapp_signature(APP_SECRET.encode(), body),
+    }
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+            async with http.get(f"{base}/readyz") as ready:
+                assert ready.status == 200, await ready.text()
+            async with http.post(f"{base}/webhooks/whatsapp", data=body, headers=headers) as resp:
+                assert resp.status == 200, await resp.text()
+                event_ids = (await resp.json())["event_ids"]
+            async with http.post(f"{base}/webhooks/whatsapp", data=body + b" ", headers=headers) as forged:
+                assert forged.status == 401
+    finally:
+        await runner.cleanup()
+
+    records = await asyncio.to_thread(read_all, broker.bootstrap, topic, 1)
+    assert len(records) == 1  # the forged request never reached the topic
+    key, value = records[0]
+    event = wire.decode(value, InboundEvent)
+    assert event.payload == body
+    assert event.channel == Channel.WHATSAPP
+    assert event.source == "/webhooks/whatsapp"
+    assert [event.event_id] == event_ids
+    assert key == ingress_key(event)
+
+
+async def test_admin_flag_set_reaches_control_topic_and_reads_back(broker, unique):
+    runner, base, _topic = await start_service(broker, unique)
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http:
+            async with http.post(
+                f"{base}/admin/flags", json={"name": "auto_resolve", "value": False}, headers=auth
+            ) as r:
+                assert r.status == 200, await r.text()
+            flags = None
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                async with http.get(f"{base}/admin/flags", headers=auth) as r:
+                    flags = (await r.json())["flags"]
+                if flags.get("auto_resolve") is False:
+                    break
+                await asyncio.sleep(0.1)
+            assert flags == {"auto_resolve": False}
+    finally:
+        await runner.cleanup()
+
+
+async def test_readyz_503_when_ingress_topic_missing(broker, unique):
+    settings = WebhookSettings(rate_per_s=0)
+    sink = KafkaEventSink(broker.bootstrap, delivery_timeout_s=2)
+    runner = web.AppRunner(build_app(ServiceConfig(settings, unique("never-created"), 256_000), sink))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/readyz") as resp:
+            assert resp.status == 503
+            assert "does not exist" in (await resp.json())["message"]
+    finally:
+        await runner.cleanup()
