@@ -166,6 +166,14 @@ def _text_and_media(msg: WaMessage) -> tuple[str, list[Attachment], dict[str, st
     return "", [], meta
 
 
+def _sender_phone(msg: WaMessage) -> str:
+    """E.164 of ``from``; a number libphonenumber does not know yet is kept as ``+digits``."""
+    digits = "".join(c for c in msg.from_ if c.isdigit())
+    if not digits:
+        raise SchemaError(f"whatsapp message {msg.id} has no phone number in 'from' ({msg.from_[:40]!r})")
+    return normalize_phone(msg.from_) or "+" + digits
+
+
 def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
     hook = _read(event)
     tickets: list[Ticket] = []
@@ -181,7 +189,7 @@ def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
                     raise InvalidInputError(
                         f"whatsapp message {msg.id} of type {msg.type!r} has no text or caption to answer"
                     )
-                phone = normalize_phone(msg.from_) or "+" + "".join(c for c in msg.from_ if c.isdigit())
+                phone = _sender_phone(msg)
                 meta["message_id"] = msg.id
                 if value.metadata.phone_number_id:
                     meta["phone_number_id"] = value.metadata.phone_number_id

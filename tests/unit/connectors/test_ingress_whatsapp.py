@@ -173,6 +173,7 @@ def test_whatsapp_reaction_is_ignored_like_a_status() -> None:
         (webhook([{"id": "w", "type": "text", "text": {"body": "no sender"}}]), "from"),
         (webhook([message("text", {"text": {"body": 5}})]), "body"),
         (b"[]", "must be a JSON object"),
+        (webhook([message("text", {"text": {"body": "hi"}}, sender="anonymous")]), "no phone number"),
     ],
 )
 def test_whatsapp_bad_envelopes_are_schema_errors(payload: Any, message_part: str) -> None:
