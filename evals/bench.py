@@ -17,13 +17,13 @@ from itertools import cycle
 
 import numpy as np
 from confluent_kafka import Consumer, Producer, TopicPartition
-
 from supportflow.connectors.ingress import events_from_path, parse_event
-from supportflow.data import data_path
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
-from supportflow.settings import Settings
 from supportflow.streams.topics import TopicSpec, ensure_topics
+
+from supportflow.data import data_path
+from supportflow.settings import Settings
 
 STAGES = 5  # normalize, route, retrieve, resolve, gate: five consume -> produce hops
 
@@ -72,7 +72,9 @@ def raw_kafka_tps(bootstrap: str, n: int, partitions: int, value_size: int = 150
         p.flush(30)
         c.close()
 
-    threads = [threading.Thread(target=relay, args=(topics[h], topics[h + 1]), daemon=True) for h in range(STAGES)]
+    threads = [
+        threading.Thread(target=relay, args=(topics[h], topics[h + 1]), daemon=True) for h in range(STAGES)
+    ]
     for th in threads:
         th.start()
     start = time.perf_counter()

@@ -21,7 +21,9 @@ class GatePolicy:
     auto_send_enabled: bool = True
 
 
-def _auto_blockers(record: PipelineRecord, policy: GatePolicy, chunk_exists: Callable[[str], bool]) -> list[str]:
+def _auto_blockers(
+    record: PipelineRecord, policy: GatePolicy, chunk_exists: Callable[[str], bool]
+) -> list[str]:
     answer = record.answer
     blockers = [f"degraded:{f}" for f in record.failures]
     if answer is None or not answer.text.strip():

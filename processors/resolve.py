@@ -27,7 +27,10 @@ def customer_facts(customer: CustomerContext | None, limit: int = 5) -> list[str
         return []
     facts = [f"customer tier: {customer.tier}"]
     for order in customer.orders[:limit]:
-        parts = [f"order {order.order_id}: status {order.status}", f"total {order.total:.2f} {order.currency}"]
+        parts = [
+            f"order {order.order_id}: status {order.status}",
+            f"total {order.total:.2f} {order.currency}",
+        ]
         if order.placed_at:
             parts.append(f"placed {order.placed_at}")
         if order.carrier or order.tracking_number:

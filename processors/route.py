@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from supportflow.connectors.crm import CrmConnector
 from supportflow.processors.embedding import Embedder
 from supportflow.processors.router import IntentRouter, Policy, decide
 from supportflow.schemas.models import PipelineRecord, Ticket
+
 from supportflow.settings import Thresholds
 
 
@@ -32,7 +32,9 @@ class RouteContext:
 def ticket_query(ticket: Ticket) -> str:
     """The text that represents a ticket for classification and retrieval."""
     subject = ticket.subject.strip()
-    return f"{subject}\n{ticket.text}" if subject and subject.lower() not in ticket.text.lower() else ticket.text
+    return (
+        f"{subject}\n{ticket.text}" if subject and subject.lower() not in ticket.text.lower() else ticket.text
+    )
 
 
 def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[PipelineRecord]:

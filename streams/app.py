@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
-
 from supportflow.processors.audit import audit_event
-from supportflow.settings import Settings
 from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
 from supportflow.streams.runtime import Runtime
+
+from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ BATCH_WITHIN_S = 0.01
 
 def _messages(events: Sequence[Any]) -> list[Message]:
     return [
-        Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value) for e in events
+        Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
+        for e in events
     ]
 
 
@@ -67,11 +68,14 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App
             assert target is not None, f"stage emitted {emit.sink} without a next topic"
             await target.send(key=emit.key, value=emit.value)
 
-    def stage(name: str, source: str, next_name: str | None, handle: Callable[[list[Message]], list[Emit]]) -> None:
+    def stage(
+        name: str, source: str, next_name: str | None, handle: Callable[[list[Message]], list[Emit]]
+    ) -> None:
         next_topic = topic(next_name) if next_name else None
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            # take_events is on faust's Stream, not on the StreamT protocol.
+            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
                 await publish(handle(_messages(events)), next_topic)
 
         agent.__name__ = f"{name}_agent"

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
-
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import DeadLetter, Outcome
@@ -84,7 +83,9 @@ class OutcomeReader:
         self._consumer.close()
 
 
-def read_to_end(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes]]:
+def read_to_end(
+    bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0
+) -> list[tuple[bytes | None, bytes]]:
     """Every (key, value) of ``topic`` from offset 0 to the end.
 
     The end is the high watermark carried by Fetch responses (``cached=True``): Tansu's ListOffsets

@@ -36,7 +36,9 @@ def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: f
     """Write one flag; returns the set time in ms (the effect is measured from here)."""
     set_at = int(time.time() * 1000)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(topic, key=name.encode(), value=json.dumps({"value": value, "set_at_ms": set_at}).encode())
+    producer.produce(
+        topic, key=name.encode(), value=json.dumps({"value": value, "set_at_ms": set_at}).encode()
+    )
     if producer.flush(timeout_s) != 0:
         raise TimeoutError(f"flag {name} not acknowledged by {bootstrap} within {timeout_s}s")
     return set_at
@@ -76,8 +78,9 @@ class FlagWatcher:
             if msg is None:
                 self._mark_loaded_if_caught_up()
                 continue
-            if msg.error():
-                if msg.error().code() == KafkaError._PARTITION_EOF:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
                     self._loaded.set()
                 continue
             self._apply(msg.key(), msg.value())
@@ -87,7 +90,7 @@ class FlagWatcher:
         if self._loaded.is_set():
             return
         # The high watermark cached from Fetch responses is right on Tansu; ListOffsets is not.
-        low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), cached=True)
+        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), cached=True)
         position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
         if high >= 0 and (position >= high or high == 0):
             self._loaded.set()

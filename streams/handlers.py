@@ -84,7 +84,9 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
     return Emit(Sink.OUTCOME, ticket.conversation_id.encode(), wire.encode(outcome))
 
 
-def _with_retries(fn: Callable[[], list[PipelineRecord]], attempts: int, backoff_s: float) -> list[PipelineRecord]:
+def _with_retries(
+    fn: Callable[[], list[PipelineRecord]], attempts: int, backoff_s: float
+) -> list[PipelineRecord]:
     for attempt in range(attempts):
         try:
             return fn()
@@ -127,7 +129,9 @@ def run_record_stage(
                 for r in _with_retries(lambda rec=record: process([rec]), attempts, backoff_s):  # type: ignore[misc]
                     done.append((r, (time.perf_counter() - t0) * 1000))
             except Exception as exc:
-                log.error("stage %s: ticket %s failed: %s", stage, record.ticket.ticket_id, type(exc).__name__)
+                log.error(
+                    "stage %s: ticket %s failed: %s", stage, record.ticket.ticket_id, type(exc).__name__
+                )
                 emits.append(failure_outcome(stage, record, exc))
     for record, ms in done:
         timed = record.model_copy(update={"timings_ms": {**record.timings_ms, stage: round(ms, 3)}})
@@ -135,7 +139,9 @@ def run_record_stage(
     return emits
 
 
-def run_normalize(messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]) -> list[Emit]:
+def run_normalize(
+    messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
+) -> list[Emit]:
     emits: list[Emit] = []
     for msg in messages:
         start = time.perf_counter()

@@ -21,8 +21,9 @@ from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy
 from supportflow.schemas.models import Outcome, PipelineRecord
-from supportflow.settings import Settings
 from supportflow.streams.flags import FlagWatcher
+
+from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
 

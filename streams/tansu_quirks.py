@@ -16,7 +16,6 @@ import logging
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-
 from supportflow.schemas.errors import TransientError
 
 log = logging.getLogger(__name__)

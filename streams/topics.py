@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
-
 from supportflow.schemas.errors import PermanentError, TransientError
+
 from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
         TopicSpec(t.full(t.control), 1, "kill switch and feature flags (last write wins)", compacted=True),
     ]
     specs += [
-        TopicSpec(f"{settings.app_id}-{table}-changelog", n, f"Faust changelog of table {table}", compacted=True)
+        TopicSpec(
+            f"{settings.app_id}-{table}-changelog", n, f"Faust changelog of table {table}", compacted=True
+        )
         for table in FAUST_TABLES
     ]
     rf = t.replication_factor
@@ -93,4 +95,3 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 15.
                 raise TransientError(f"cannot create topic {name}: {exc}") from exc
     log.info("created topics: %s", ", ".join(created) or "none")
     return created
-

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 import faust
-
-from supportflow.settings import Settings
 from supportflow.streams.app import build_app, source_topics
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.runtime import Runtime
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,9 @@ class Thresholds(BaseModel):
     auto_target_precision: float = Field(0.99, gt=0, le=1)
     refund_escalation_amount: float = Field(200.0, ge=0, description="Refunds/disputes above this escalate.")
     groundedness_floor: float = Field(0.92, ge=0, le=1)
-    retrieval_min_score: float = Field(0.45, ge=-1, le=1, description="No source above this -> no auto answer.")
+    retrieval_min_score: float = Field(
+        0.45, ge=-1, le=1, description="No source above this -> no auto answer."
+    )
     max_body_bytes: int = Field(256_000, ge=1024, description="Larger inbound events are dead-lettered.")
 
 

@@ -55,7 +55,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
             print(f"  {stage:<10} {ms:8.2f} ms")
         print(f"  sources: {', '.join(a.sources) or 'none'}")
         print(f"  CRM facts shown: {'; '.join(a.crm_fields_shown) or 'none'}")
-        print(f"  model: {a.model or 'none'}; groundedness {a.groundedness:.2f}; cites {', '.join(a.citations) or 'none'}")
+        print(
+            f"  model: {a.model or 'none'}; groundedness {a.groundedness:.2f}; cites {', '.join(a.citations) or 'none'}"
+        )
         if a.unsupported_claims:
             print(f"  unsupported claims: {a.unsupported_claims}")
         print(f"  output (redacted): {a.model_output[:400]!r}")
@@ -65,7 +67,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="reconstruct one ticket's journey (audit, outcome)")
     p.add_argument("ticket_id")
     p.add_argument("--broker")

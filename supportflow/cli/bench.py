@@ -59,10 +59,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="throughput and latency: pipeline vs compute vs raw Kafka")
     p.add_argument("--tickets", type=int, default=2000)
-    p.add_argument("--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)")
+    p.add_argument(
+        "--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)"
+    )
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)

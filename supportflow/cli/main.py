@@ -12,8 +12,8 @@ from collections.abc import Sequence
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from supportflow import __version__  # noqa: E402
-from supportflow.cli import audit, bench, kb, pipeline, router, schemas_cmd  # noqa: E402
+from supportflow import __version__
+from supportflow.cli import audit, bench, kb, pipeline, router, schemas_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.DEBUG if args.verbose else getattr(logging, os.environ.get("SUPPORTFLOW_LOG_LEVEL", "WARNING"))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.DEBUG
+        if args.verbose
+        else getattr(logging, os.environ.get("SUPPORTFLOW_LOG_LEVEL", "WARNING"))
+    )
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     code: int = args.func(args)
     return code
 

@@ -34,7 +34,9 @@ class Progress:
         filled = int(width * min(done, self.total) / self.total)
         rate = done / max(now - self._start, 1e-6)
         line = f"{'#' * filled}{'.' * (width - filled)} {done}/{self.total} {self.label} ({rate:.0f}/s)"
-        print(("\r" + line) if self._tty else line, end="" if self._tty else "\n", file=sys.stderr, flush=True)
+        print(
+            ("\r" + line) if self._tty else line, end="" if self._tty else "\n", file=sys.stderr, flush=True
+        )
 
     def close(self) -> None:
         if self.enabled and self._tty:

@@ -48,7 +48,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _start_workers(bootstrap: str, embedded: bool, count: int, log_dir: Path) -> list[WorkerProcess]:
     return [
-        WorkerProcess(bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log") for i in range(count)
+        WorkerProcess(bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log")
+        for i in range(count)
     ]
 
 
@@ -74,7 +75,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 reader.poll(0.5)
                 outcomes = list(reader.collected.outcomes.values())
                 for o in outcomes[shown:]:
-                    err(f"  {o.decision:<13} {o.channel:<8} {o.intent:<24} {o.confidence:.2f}  {', '.join(o.reasons)[:70]}")
+                    err(
+                        f"  {o.decision:<13} {o.channel:<8} {o.intent:<24} {o.confidence:.2f}  {', '.join(o.reasons)[:70]}"
+                    )
                 shown = len(outcomes)
                 if not any(w.alive() for w in workers):
                     err(f"all workers exited; see {log_dir}")
@@ -97,7 +100,12 @@ def _record(o: Outcome) -> dict[str, Any]:
 
 
 def run_demo(
-    tickets: Path, *, bootstrap: str | None = None, workers: int = 1, timeout_s: float = 180.0, quiet: bool = False
+    tickets: Path,
+    *,
+    bootstrap: str | None = None,
+    workers: int = 1,
+    timeout_s: float = 180.0,
+    quiet: bool = False,
 ) -> tuple[int, Collected, float]:
     """Run the pipeline over the tickets at ``tickets``; returns (messages in, what came out, seconds)."""
     return run_events(list(events_from_path(tickets)), bootstrap=bootstrap, workers=workers,
@@ -141,7 +149,9 @@ def run_events(
             progress.close()
             if collected.total < expected:
                 alive = sum(w.alive() for w in procs)
-                err(f"timed out: {collected.total}/{expected} decided; {alive} workers alive; logs in {log_dir}")
+                err(
+                    f"timed out: {collected.total}/{expected} decided; {alive} workers alive; logs in {log_dir}"
+                )
         finally:
             reader.close()
             stop_all(procs)
@@ -149,8 +159,14 @@ def run_events(
 
 
 def _wait_ready(
-    bootstrap: str, settings: Settings, procs: list[WorkerProcess], reader: OutcomeReader, *, quiet: bool,
-    log_dir: Path, timeout_s: float = 120.0,
+    bootstrap: str,
+    settings: Settings,
+    procs: list[WorkerProcess],
+    reader: OutcomeReader,
+    *,
+    quiet: bool,
+    log_dir: Path,
+    timeout_s: float = 120.0,
 ) -> None:
     """Send one canary ticket and wait for its outcome: proves the workers joined and the models loaded."""
     t = settings.topics
@@ -190,10 +206,16 @@ def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[st
         "by_channel": dict(Counter(str(o.channel) for o in outcomes)),
         "by_reason": dict(reasons.most_common()),
         "dead_letters": [
-            {"stage": d.stage, "error_class": d.error_class, "error_message": d.error_message[:200],
-             "channel": d.channel, "source": d.source, "original_bytes": len(d.original)}
+            {
+                "stage": d.stage,
+                "error_class": d.error_class,
+                "error_message": d.error_message[:200],
+                "channel": d.channel,
+                "source": d.source,
+                "original_bytes": len(d.original),
+            }
             for d in collected.dead_letters
-        ],  # fmt: skip
+        ],
         "records": [_record(o) for o in sorted(outcomes, key=lambda o: o.ticket_id)],
     }
 
@@ -203,7 +225,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not path.exists():
         err(f"no such file or folder: {path}")
         return 2
-    expected, collected, seconds = run_demo(path, workers=args.workers, timeout_s=args.timeout, quiet=args.json)
+    expected, collected, seconds = run_demo(
+        path, workers=args.workers, timeout_s=args.timeout, quiet=args.json
+    )
     summary = demo_summary(expected, collected, seconds)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -221,7 +245,9 @@ def _print_summary(s: dict[str, Any]) -> None:
     if s["dead_letters"]:
         print("\ndead letters:")
         for d in s["dead_letters"]:
-            print(f"  [{d['stage']}] {d['error_class']}: {d['error_message'][:90]}  ({d['source'] or d['channel']})")
+            print(
+                f"  [{d['stage']}] {d['error_class']}: {d['error_message'][:90]}  ({d['source'] or d['channel']})"
+            )
     auto = [r for r in s["records"] if r["decision"] == "auto_resolved"][:3]
     for r in auto:
         print(f"\nexample auto-resolved ({r['intent']}, groundedness {r['groundedness']:.2f}, cites "
@@ -275,9 +301,11 @@ def cmd_flags(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def broker(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER, else embedded)")
+        p.add_argument(
+            "--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER, else embedded)"
+        )
 
     p = sub.add_parser("run", help="start the pipeline (embedded broker unless configured) until Ctrl-C")
     broker(p)
@@ -308,7 +336,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--create", action="store_true")
     p.set_defaults(func=cmd_topics)
 
-    p = sub.add_parser("flags", help="kill switch and feature flags: flags set auto_resolve=false | flags show")
+    p = sub.add_parser(
+        "flags", help="kill switch and feature flags: flags set auto_resolve=false | flags show"
+    )
     broker(p)
     p.add_argument("action", choices=["set", "show"])
     p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")

@@ -15,7 +15,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("schemas", help="Avro schemas of the wire records")
     actions = p.add_subparsers(dest="schemas_command", required=True)
     d = actions.add_parser("dump", help="write <Record>.v<N>.avsc files")

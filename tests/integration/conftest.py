@@ -1,7 +1,6 @@
 import uuid
 
 import pytest
-
 from supportflow.streams.embedded import EmbeddedBroker
 
 

@@ -3,7 +3,6 @@
 import time
 
 import pytest
-
 from supportflow.streams.flags import FlagWatcher, parse_assignment, publish_flag
 from supportflow.streams.topics import TopicSpec, ensure_topics
 
@@ -45,7 +44,13 @@ def test_flag_watcher_new_worker_reads_last_write(broker, unique):
         watcher.stop()
 
 
-@pytest.mark.parametrize(("text", "expected"), [("auto_resolve=false", ("auto_resolve", False)),
-                                                ("tier=frontier", ("tier", "frontier")), ("n=3", ("n", 3))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("auto_resolve=false", ("auto_resolve", False)),
+        ("tier=frontier", ("tier", "frontier")),
+        ("n=3", ("n", 3)),
+    ],
+)
 def test_parse_assignment_json_values(text, expected):
     assert parse_assignment(text) == expected

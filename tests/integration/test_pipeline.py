@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from supportflow.schemas.models import Decision
 
 from supportflow.cli.pipeline import demo_summary, run_demo
 from supportflow.data import data_path
-from supportflow.schemas.models import Decision
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,11 +45,17 @@ def test_pipeline_outcomes_carry_reasons_timings_and_trace(demo):
     for o in collected.outcomes.values():
         assert o.reasons and o.trace_id and o.intent
         assert {"normalize", "route", "retrieve", "resolve", "gate"} <= set(o.timings_ms) or any(
-            r.startswith("failure:") for r in o.reasons)
+            r.startswith("failure:") for r in o.reasons
+        )
 
 
 def test_pipeline_policy_cases_escalate(demo):
     _, collected, _ = demo
-    escalated_reasons = {r.split(":")[1] for o in collected.outcomes.values() if o.decision == Decision.ESCALATED
-                         for r in o.reasons if r.startswith("rule:")}
+    escalated_reasons = {
+        r.split(":")[1]
+        for o in collected.outcomes.values()
+        if o.decision == Decision.ESCALATED
+        for r in o.reasons
+        if r.startswith("rule:")
+    }
     assert {"legal", "vip"} <= escalated_reasons

@@ -2,7 +2,6 @@
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-
 from supportflow.streams.tansu_quirks import FAST_GROUP_CONFIG, seed_group_offsets
 from supportflow.streams.topics import TopicSpec, ensure_topics
 
@@ -17,8 +16,15 @@ def _produce(bootstrap, topic, n):
 
 
 def _consume_all(bootstrap, topic, group, expected, idle_s=8.0):
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                  "enable.auto.commit": False, **FAST_GROUP_CONFIG})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **FAST_GROUP_CONFIG,
+        }
+    )
     c.subscribe([topic])
     seen = set()
     import time
@@ -49,7 +55,9 @@ def test_seed_group_offsets_committed_partitions_left_alone(broker, unique):
     c.close()
     assert seed_group_offsets(broker.bootstrap, group, [topic]) == 1
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group})
-    offsets = {tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)])}
+    offsets = {
+        tp.partition: tp.offset for tp in c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+    }
     c.close()
     assert offsets == {0: 7, 1: 0}
 

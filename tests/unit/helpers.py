@@ -13,24 +13,57 @@ from supportflow.schemas.models import (
 
 
 def ticket(text="Where is my order NW-100234?", **kw) -> Ticket:
-    base = dict(ticket_id="tkt_1", conversation_id="conv_1", channel=Channel.EMAIL, sender="ana@example.com",
-                text=text, received_at_ms=1_000, ingested_at_ms=1_000, trace_id="trace")
+    base = dict(
+        ticket_id="tkt_1",
+        conversation_id="conv_1",
+        channel=Channel.EMAIL,
+        sender="ana@example.com",
+        text=text,
+        received_at_ms=1_000,
+        ingested_at_ms=1_000,
+        trace_id="trace",
+    )
     base.update(kw)
     return Ticket(**base)
 
 
 def source(chunk_id="order-tracking#where-is-my-order", score=0.8) -> Source:
-    return Source(chunk_id=chunk_id, article_id=chunk_id.split("#")[0], title="Tracking", section="Where",
-                  text="Track your order from Account > Orders.", score=score)
+    return Source(
+        chunk_id=chunk_id,
+        article_id=chunk_id.split("#")[0],
+        title="Tracking",
+        section="Where",
+        text="Track your order from Account > Orders.",
+        score=score,
+    )
 
 
-def record(band=Band.AUTO, groundedness=0.97, citations=("order-tracking#where-is-my-order",), score=0.8,
-           failures=(), answer=True, reasons=("policy:intent_band=auto",)) -> PipelineRecord:
-    ans = Answer(text="Track your order from Account > Orders.", citations=list(citations),
-                 groundedness=groundedness, model="offline-extractive") if answer else None
+def record(
+    band=Band.AUTO,
+    groundedness=0.97,
+    citations=("order-tracking#where-is-my-order",),
+    score=0.8,
+    failures=(),
+    answer=True,
+    reasons=("policy:intent_band=auto",),
+) -> PipelineRecord:
+    ans = (
+        Answer(
+            text="Track your order from Account > Orders.",
+            citations=list(citations),
+            groundedness=groundedness,
+            model="offline-extractive",
+        )
+        if answer
+        else None
+    )
     return PipelineRecord(
         ticket=ticket(),
-        route=RouteDecision(intent="track_order", confidence=0.97, band=band, tier=Tier.COMMODITY,
-                            reasons=list(reasons)),
-        sources=[source(score=score)], answer=ans, failures=list(failures), received_at_ms=1_000,
+        route=RouteDecision(
+            intent="track_order", confidence=0.97, band=band, tier=Tier.COMMODITY, reasons=list(reasons)
+        ),
+        sources=[source(score=score)],
+        answer=ans,
+        failures=list(failures),
+        received_at_ms=1_000,
     )

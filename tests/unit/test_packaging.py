@@ -2,8 +2,14 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = {"supportflow": "supportflow", "schemas": "supportflow.schemas", "processors": "supportflow.processors",
-           "streams": "supportflow.streams", "connectors": "supportflow.connectors", "evals": "supportflow.evals"}
+FOLDERS = {
+    "supportflow": "supportflow",
+    "schemas": "supportflow.schemas",
+    "processors": "supportflow.processors",
+    "streams": "supportflow.streams",
+    "connectors": "supportflow.connectors",
+    "evals": "supportflow.evals",
+}
 
 
 def test_packaging_every_package_folder_is_listed():

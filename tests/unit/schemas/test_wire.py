@@ -3,7 +3,6 @@ import json
 
 import fastavro
 import pytest
-
 from supportflow.schemas import models, wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
@@ -11,9 +10,18 @@ from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
 
 def _outcome(**kw):
     base = dict(
-        ticket_id="tkt_1", conversation_id="conv_1", channel=Channel.EMAIL, decision=Decision.SUGGESTED,
-        intent="track_order", confidence=0.91, band=Band.SUGGEST, tier=Tier.COMMODITY, trace_id="abc",
-        reasons=["policy:intent_band=suggest"], citations=["shipping#tracking"], timings_ms={"route": 1.5},
+        ticket_id="tkt_1",
+        conversation_id="conv_1",
+        channel=Channel.EMAIL,
+        decision=Decision.SUGGESTED,
+        intent="track_order",
+        confidence=0.91,
+        band=Band.SUGGEST,
+        tier=Tier.COMMODITY,
+        trace_id="abc",
+        reasons=["policy:intent_band=suggest"],
+        citations=["shipping#tracking"],
+        timings_ms={"route": 1.5},
     )
     base.update(kw)
     return Outcome(**base)

@@ -2,6 +2,7 @@ from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import DeadLetter, Decision, Outcome, PipelineRecord
 from supportflow.streams.handlers import Message, Sink, run_gate, run_normalize, run_record_stage
+
 from tests.unit.helpers import record
 
 
@@ -14,11 +15,20 @@ def test_run_record_stage_undecodable_dead_letters_original_bytes():
     assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
     dl = wire.decode(emits[0].value, DeadLetter)
     assert (dl.stage, dl.error_class, dl.original, dl.topic, dl.partition, dl.offset) == (
-        "route", "SchemaError", b"\x00garbage", "t", 1, 42)
+        "route",
+        "SchemaError",
+        b"\x00garbage",
+        "t",
+        1,
+        42,
+    )
 
 
 def test_run_record_stage_one_bad_record_escalates_only_it():
-    good, bad = record(), record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})})
+    good, bad = (
+        record(),
+        record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})}),
+    )
 
     def process(rs):
         if any(r.ticket.ticket_id == "bad" for r in rs):
