@@ -26,10 +26,11 @@ ORDER_INTENTS = frozenset(
     }
 )  # fmt: skip
 MAX_SOURCES = 3  # sources considered, best first
-SOURCE_SCORE_SPREAD = 0.12  # ignore sources this far below the best retrieval score
+SOURCE_SCORE_SPREAD = 0.2  # ignore sources this far below the best retrieval score
 MAX_UNITS = 3
 MAX_CHARS = 900
 MIN_RELEVANCE = 0.30  # ticket-to-unit cosine below which a unit is off-topic
+RELATIVE_DROP = 0.15  # ... and units this far below the best unit are filler, not the answer
 RANK_BONUS = 0.04  # per source rank: prefer the best-retrieved section on near ties
 PROCEDURE_BONUS = 0.05  # a how-to list usually answers "how do I ..." better than one sentence
 SIGN_OFF = "Best regards,\nNorthwind Outfitters Support"
@@ -55,6 +56,7 @@ def compose_answer(
         _Unit(i, j, text)
         for i, source in enumerate(considered)
         for j, text in enumerate(answer_units(source.text))
+        if not text.endswith("?")  # an article's rhetorical question is not an answer
     ]
     if not units:
         return None
@@ -67,9 +69,10 @@ def compose_answer(
     )
     chosen: list[_Unit] = []
     size = 0
+    cutoff = max(MIN_RELEVANCE, float(cosine.max()) - RELATIVE_DROP)
     for idx in np.argsort(-relevance):
         unit = units[int(idx)]
-        if cosine[idx] < MIN_RELEVANCE or len(chosen) >= MAX_UNITS:
+        if cosine[idx] < cutoff or len(chosen) >= MAX_UNITS:
             break
         if chosen and size + len(unit.text) > MAX_CHARS:
             continue

@@ -88,7 +88,9 @@ class Fact:
 
     def supported_by(self, keys: set[str], haystack: str) -> bool:
         """True when the evidence (its fact ``keys`` and lower-cased text) states this fact."""
-        if self.kind in _CONTAINMENT:
+        if self.kind == "entity":  # whole word: "UPS" must not be found inside "groups"
+            return re.search(rf"(?<!\w){re.escape(self.key)}(?!\w)", haystack) is not None
+        if self.kind in _CONTAINMENT:  # whole token: "NW-1002" must not be found inside "NW-100231"
             return re.search(rf"(?<![\w.-]){re.escape(self.key)}(?![\w-])", haystack) is not None
         if self.key in keys:
             return True

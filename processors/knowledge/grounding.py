@@ -10,7 +10,9 @@ Per content sentence (greetings and sign-offs are neutral and not scored):
    (MiniLM), mapped linearly from [SEMANTIC_FLOOR, SEMANTIC_FULL] to [0, 1]. A verbatim extract scores
    1; a paraphrase ~0.8-1; an unrelated claim 0.
 
-The answer's score is the mean over content sentences; 0 when nothing is cited.
+The answer's score is the mean over content sentences, capped at ``HARD_FACT_CAP`` when any sentence
+has an unsupported hard fact (so twenty faithful sentences cannot dilute one invented refund amount
+past the auto-send floor); 0 when nothing is cited.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from supportflow.schemas.models import CustomerContext, Source
 SEMANTIC_FLOOR = 0.35
 SEMANTIC_FULL = 0.75
 WEAK_SUPPORT = 0.5  # sentences below this are reported as unsupported claims too
+HARD_FACT_CAP = 0.5  # ceiling for an answer with any unsupported hard fact: far below any auto-send floor
 
 _NEUTRAL = re.compile(
     r"^(?:(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?\n]{0,40}[,.!]?"
@@ -86,4 +89,7 @@ def score_groundedness(
         scores.append(support)
         if support < WEAK_SUPPORT:
             unsupported.append(f"weak support ({support:.2f}) — {sentence}")
-    return round(float(np.mean(scores)), 4), unsupported
+    score = float(np.mean(scores))
+    if any(claim.startswith("not in sources") for claim in unsupported):
+        score = min(score, HARD_FACT_CAP)
+    return round(score, 4), unsupported
