@@ -1,0 +1,155 @@
+"""``supportflow eval golden``: the golden set through the real broker and stages, scored.
+
+Progress and human-readable output go to stderr/stdout as usual; ``--json`` prints one object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from supportflow.cli.output import err
+from supportflow.evals.golden import (
+    GoldenCase,
+    default_set_path,
+    load_golden,
+    pipeline_ticket_id,
+    render_event,
+)
+from supportflow.evals.golden_cost import (
+    DEFAULT_COMMODITY_MODEL,
+    DEFAULT_FRONTIER_MODEL,
+    build_prompt_cases,
+    cost_summary,
+    litellm_pricing,
+)
+from supportflow.evals.golden_report import (
+    compare,
+    default_gate_path,
+    gate_failures,
+    load_floors,
+    scorecard_markdown,
+    write_charts,
+)
+from supportflow.evals.golden_score import case_results, score
+from supportflow.schemas.errors import SupportflowError
+from supportflow.schemas.models import Outcome
+from supportflow.settings import get_settings
+
+DEFAULT_RATE = 20.0
+
+
+def run_golden(
+    cases: list[GoldenCase], *, workers: int, timeout_s: float, rate_per_s: float | None, quiet: bool = False
+) -> tuple[dict[str, Outcome], float, int]:
+    """Publish every case through the embedded (or configured) broker; outcomes keyed by golden id."""
+    from supportflow.cli.pipeline import run_events
+
+    events = [render_event(c) for c in cases]
+    expected, collected, seconds = run_events(
+        events, workers=workers, timeout_s=timeout_s, quiet=quiet, rate_per_s=rate_per_s or None
+    )
+    by_ticket = {pipeline_ticket_id(c): c.id for c in cases}
+    outcomes = {by_ticket[t]: o for t, o in collected.outcomes.items() if t in by_ticket}
+    if collected.dead_letters:
+        err(f"warning: {len(collected.dead_letters)} golden events were dead-lettered: "
+            + "; ".join(f"{d.source}: {d.error_message[:80]}" for d in collected.dead_letters[:5]))  # fmt: skip
+    return outcomes, seconds, expected
+
+
+def price_run(
+    cases: list[GoldenCase], outcomes: dict[str, Outcome], commodity: str, frontier: str
+) -> dict[str, Any]:
+    """Rebuild each case's real resolve prompt in-process and price both configurations."""
+    from supportflow.streams.runtime import Runtime
+
+    pricing = litellm_pricing(commodity, frontier)
+    err("pricing: replaying route/retrieve in-process to rebuild the exact prompts ...")
+    runtime = Runtime.build(get_settings(), kb_in_memory=True)
+    prompts = build_prompt_cases(cases, outcomes, runtime)
+    resolutions = sum(o.decision == "auto_resolved" for o in outcomes.values())
+    summary = cost_summary(prompts, pricing, resolutions)
+    mismatched = sum(p.band != outcomes[p.case_id].band for p in prompts if p.case_id in outcomes)
+    summary["band_mismatch_vs_run"] = mismatched  # the replay must route like the workers did
+    return summary
+
+
+def cmd_eval_golden(args: argparse.Namespace) -> int:
+    try:
+        cases = load_golden(Path(args.set) if args.set else default_set_path())
+        floors = (
+            load_floors(Path(args.gate_config) if args.gate_config else default_gate_path())
+            if args.gate
+            else {}
+        )
+        previous = json.loads(Path(args.compare).read_text(encoding="utf-8")) if args.compare else None
+    except (SupportflowError, OSError, json.JSONDecodeError) as exc:
+        err(f"eval golden: {exc}")
+        return 2
+    err(f"golden set: {len(cases)} cases; publishing through the pipeline "
+        f"({'burst' if not args.rate else f'{args.rate:g}/s'}) ...")  # fmt: skip
+    started = time.monotonic()
+    outcomes, seconds, _ = run_golden(
+        cases, workers=args.workers, timeout_s=args.timeout, rate_per_s=args.rate
+    )
+    metrics = score(case_results(cases, outcomes), get_settings().thresholds.groundedness_floor)
+    metrics["pipeline_seconds"] = round(seconds, 2)
+    if not args.no_cost:
+        try:
+            cost = price_run(cases, outcomes, args.commodity_model, args.frontier_model)
+        except SupportflowError as exc:
+            err(f"eval golden: {exc}")
+            return 2
+        metrics["cost"] = cost
+        metrics["cost_per_resolution_routed"] = cost["cost_per_resolution_routed"]
+        metrics["cost_per_resolution_frontier_only"] = cost["cost_per_resolution_frontier_only"]
+    metrics["command"] = "supportflow " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    metrics["wall_seconds"] = round(time.monotonic() - started, 1)
+
+    if args.report:
+        out = Path(args.report)
+        charts = write_charts(metrics, [o.latency_ms for o in outcomes.values()], out)
+        (out / "scorecard.md").write_text(
+            scorecard_markdown(metrics, charts, metrics["command"]), encoding="utf-8"
+        )
+        err(f"wrote {out / 'scorecard.md'} and {len(charts)} charts")
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        print(scorecard_markdown(metrics, [], metrics["command"]))
+    if previous is not None:
+        (sys.stderr if args.json else sys.stdout).write(compare(metrics, previous) + "\n")
+    if args.gate:
+        failed = gate_failures(metrics, floors)
+        if failed:
+            err("release gate FAILED:\n  " + "\n  ".join(failed))
+            return 1
+        err(f"release gate passed ({len(floors)} floors)")
+    return 0 if not metrics["missing"] else 1
+
+
+def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = eval_subparsers.add_parser("golden", help="golden set through the live pipeline: scorecard, gate")
+    p.add_argument("--set", help="golden JSONL (default: the bundled supportflow/data/golden/golden.jsonl)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with every metric")
+    p.add_argument("--report", metavar="DIR", help="write scorecard.md and PNG charts to DIR")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a floor in the gate config is not met")
+    p.add_argument("--gate-config", help="YAML floors (default: supportflow/data/golden/gate.yaml)")
+    p.add_argument("--compare", metavar="RUN.json", help="a previous --json output to compare against")
+    p.add_argument(
+        "--commodity-model", default=DEFAULT_COMMODITY_MODEL, help="LiteLLM model priced as commodity"
+    )
+    p.add_argument(
+        "--frontier-model", default=DEFAULT_FRONTIER_MODEL, help="LiteLLM model priced as frontier"
+    )
+    p.add_argument("--no-cost", action="store_true", help="skip the cost replay (faster)")
+    p.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                   help=f"tickets per second to publish (default {DEFAULT_RATE:g}; 0 = all at once)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every outcome")
+    p.set_defaults(func=cmd_eval_golden)
