@@ -268,8 +268,14 @@ _PATHS: dict[str, Any] = {
                             ]
                         }
                     },
+                    # JSON Lines: the array's items, one JSON object per line (also application/jsonl).
                     "application/x-ndjson": {
-                        "schema": {"type": "string", "description": "One ApiTicket JSON object per line."}
+                        "schema": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"$ref": "#/components/schemas/ApiTicket"},
+                            "description": "Sent as one ApiTicket JSON object per line, not as a JSON array.",
+                        }
                     },
                 },
             },

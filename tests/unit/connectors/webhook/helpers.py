@@ -62,10 +62,13 @@ def sample_bytes(*parts: str) -> bytes:
     return Path(data_path("samples", *parts)).read_bytes()
 
 
-def make_app(sink: RecordingSink, flags: MemoryFlags | None = None, clock: Callable[[], float] | None = None,
-             **overrides: Any):  # fmt: skip
+def make_app(
+    sink: RecordingSink, flags: MemoryFlags | None = None, clock: Callable[[], float] | None = None,
+    max_body_bytes: int = MAX_BODY, **overrides: Any,
+):  # fmt: skip
+    """The app with every secret configured and rate limiting off unless overridden."""
     settings = WebhookSettings(**{**SECRETS, "rate_per_s": 0, **overrides})
-    config = ServiceConfig(settings, TOPIC, MAX_BODY)
+    config = ServiceConfig(settings, TOPIC, max_body_bytes)
     kwargs = {"clock": clock} if clock else {}
     return build_app(config, sink, flags or MemoryFlags(), **kwargs)
 
