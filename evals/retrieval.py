@@ -95,3 +95,67 @@ def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery]) -> RetrievalReport
         seconds=round(time.monotonic() - started, 3),
         misses=misses,
     )
+
+
+@dataclass(frozen=True)
+class DraftReport:
+    """The offline drafter over the query set, and the scorer against deliberately corrupted drafts."""
+
+    queries: int
+    answered: float  # share of queries the drafter answered (it returns None when nothing is relevant)
+    mean_groundedness: float
+    above_floor: float  # share of answers at or above the groundedness floor
+    corrupted: int  # drafts with a number we could change
+    corrupted_caught: float  # share of corrupted drafts scored below the floor
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate_drafts(
+    kb: KnowledgeBase, queries: list[LabelledQuery], floor: float = 0.92, k: int = 4
+) -> DraftReport:
+    """Draft an answer per query, score it, then change one number in it and score it again.
+
+    The corruption (first digit run + 1, e.g. "5-10 business days" -> "6-10 business days") is the
+    failure that matters: a fluent answer with one wrong fact. The intent passed is a neutral one, so
+    no CRM facts are added; these are help-center-only answers.
+    """
+    from supportflow.processors.knowledge import compose_answer, score_groundedness
+
+    vectors = get_embedder().encode([q.text for q in queries])
+    scores: list[float] = []
+    caught: list[bool] = []
+    for query, vector in zip(queries, vectors, strict=True):
+        sources = kb.search(query.text, k=k, vector=vector)
+        answer = compose_answer(query.text, "faq", sources, None)
+        if answer is None:
+            continue
+        scores.append(answer.groundedness)
+        corrupted = _bump_first_number(answer.text)
+        if corrupted is not None:
+            cited = [s for s in sources if s.chunk_id in answer.citations]
+            caught.append(score_groundedness(corrupted, cited)[0] < floor)
+    return DraftReport(
+        queries=len(queries),
+        answered=round(len(scores) / len(queries), 4),
+        mean_groundedness=round(float(np.mean(scores)), 4) if scores else 0.0,
+        above_floor=round(float(np.mean([s >= floor for s in scores])), 4) if scores else 0.0,
+        corrupted=len(caught),
+        corrupted_caught=round(float(np.mean(caught)), 4) if caught else 0.0,
+    )
+
+
+def _bump_first_number(text: str) -> str | None:
+    import re
+
+    # Skip list markers ("1. Sign in"): changing a step number is not a factual change.
+    for match in re.finditer(r"\d+", text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        if (
+            re.fullmatch(r"\s*", text[line_start : match.start()])
+            and text[match.end() : match.end() + 1] == "."
+        ):
+            continue
+        return f"{text[: match.start()]}{int(match.group(0)) + 1}{text[match.end() :]}"
+    return None

@@ -5,7 +5,11 @@ Per content sentence (greetings and sign-offs are neutral and not scored):
 1. Hard facts — amounts, percentages, dates, durations, times, order/tracking ids, emails, URLs,
    phone numbers, bare numbers, capitalised names — must each appear in the evidence (see
    :mod:`.facts` for the normalisation). One unsupported fact makes the sentence score 0: a wrong
-   refund window is a promise, however fluent the sentence around it.
+   refund window is a promise, however fluent the sentence around it. Quantities (amounts, numbers,
+   dates, durations, times) must appear in the evidence sentences that match *this* sentence (the
+   best match and any within ``LOCAL_WINDOW`` of it), not just anywhere: "Saturday 9:00" is wrong
+   even if "9:00" is the EU opening time two lines further down. Identifiers and names are
+   checked against all of the evidence.
 2. Semantic support — the highest cosine similarity between the sentence and any evidence sentence
    (MiniLM), mapped linearly from [SEMANTIC_FLOOR, SEMANTIC_FULL] to [0, 1]. A verbatim extract scores
    1; a paraphrase ~0.8-1; an unrelated claim 0.
@@ -33,6 +37,9 @@ from supportflow.schemas.models import CustomerContext, Source
 SEMANTIC_FLOOR = 0.35
 SEMANTIC_FULL = 0.75
 WEAK_SUPPORT = 0.5  # sentences below this are reported as unsupported claims too
+LOCAL_WINDOW = 0.06  # evidence sentences this close to the best match also count as "this sentence's source"
+LOCAL_MAX = 4
+_QUANTITIES = frozenset({"money", "percent", "time", "duration", "number", "date", "phone"})
 HARD_FACT_CAP = 0.5  # ceiling for an answer with any unsupported hard fact: far below any auto-send floor
 
 _NEUTRAL = re.compile(
@@ -79,8 +86,15 @@ def score_groundedness(
 
     scores: list[float] = []
     unsupported: list[str] = []
-    for sentence, cosine in zip(content, best, strict=True):
-        missing = [f.text for f in extract_facts(sentence) if not f.supported_by(keys, haystack)]
+    for i, (sentence, cosine) in enumerate(zip(content, best, strict=True)):
+        order = np.argsort(-similarity[i])[:LOCAL_MAX]
+        local = "\n".join(evidence_sentences[j] for j in order if similarity[i, j] >= cosine - LOCAL_WINDOW)
+        local_keys = fact_keys(local)
+        missing = [
+            f.text
+            for f in extract_facts(sentence)
+            if not f.supported_by(local_keys if f.kind in _QUANTITIES else keys, haystack)
+        ]
         if missing:
             scores.append(0.0)
             unsupported.append(f"not in sources: {', '.join(missing)} — {sentence}")

@@ -64,7 +64,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_retrieval(args: argparse.Namespace) -> int:
-    from supportflow.evals.retrieval import evaluate, load_queries
+    from supportflow.evals.retrieval import evaluate, evaluate_drafts, load_queries
     from supportflow.processors.knowledge import KnowledgeBase
 
     try:
@@ -77,10 +77,15 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         if not args.collection:
             kb.ensure_default_index()
         report = evaluate(kb, queries)
+        floor = get_settings().thresholds.groundedness_floor
+        drafts = evaluate_drafts(kb, queries, floor=floor) if args.drafts else None
     finally:
         kb.close()
     if args.json:
-        print(json.dumps(report.as_dict(with_misses=args.misses)))
+        data = report.as_dict(with_misses=args.misses)
+        if drafts is not None:
+            data["drafts"] = drafts.as_dict()
+        print(json.dumps(data))
         return 0
     print(f"queries:     {report.queries} ({report.mode})")
     print(f"recall@1:    {report.recall_at_1:.4f}")
@@ -89,6 +94,13 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     print(
         f"top-1 score: {report.top1_score_correct:.3f} when right, {report.top1_score_wrong:.3f} when wrong"
     )
+    if drafts is not None:
+        print(
+            f"drafts:      {drafts.answered:.1%} answered, mean groundedness {drafts.mean_groundedness:.3f}, "
+            f"{drafts.above_floor:.1%} >= floor {floor}"
+        )
+        print(f"corrupted:   {drafts.corrupted_caught:.1%} of {drafts.corrupted} drafts with one changed number "
+              "scored below the floor")  # fmt: skip
     if args.misses:
         for miss in report.misses:
             print(f"  miss: {miss['text']!r} expected {miss['expected']} got {miss['got']}")
@@ -129,5 +141,9 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
     retrieval.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
     retrieval.add_argument("--json", action="store_true", help="keys recall_at_1, recall_at_5, mrr, ...")
     retrieval.add_argument("--misses", action="store_true", help="also list the queries not ranked first")
+    retrieval.add_argument(
+        "--drafts", action="store_true",
+        help="also run the offline drafter per query and the groundedness scorer on corrupted drafts",
+    )  # fmt: skip
     _mode_arg(retrieval)
     retrieval.set_defaults(func=cmd_eval_retrieval)

@@ -92,3 +92,38 @@ def test_score_groundedness_no_citations_scores_zero():
 
 def test_score_groundedness_greeting_only_answer_scores_zero():
     assert score_groundedness("Hi Maya,\n\nBest regards,\nNorthwind Outfitters Support", [REFUNDS])[0] == 0.0
+
+
+HOURS = Source(
+    chunk_id="contact#hours",
+    article_id="contact",
+    title="Contact us",
+    section="Opening hours",
+    text=(
+        "- US customer service: Monday to Friday 8:00 a.m. to 8:00 p.m. ET.\n"
+        "- EU customer service: Monday to Friday 9:00 to 18:00 CET.\n"
+        "We send at most 2 emails per week."
+    ),
+    score=0.6,
+)
+
+
+def test_score_groundedness_quantity_from_another_sentence_of_the_source_is_caught():
+    # "9:00" is in the source, but as the EU opening time: for the US line it is a wrong fact.
+    score, unsupported = score_groundedness(
+        "US customer service: Monday to Friday 9:00 a.m. to 8:00 p.m. ET.", [HOURS]
+    )
+    assert score == 0.0 and "9:00 a.m." in unsupported[0]
+    assert (
+        score_groundedness("US customer service: Monday to Friday 8:00 a.m. to 8:00 p.m. ET.", [HOURS])[0]
+        >= 0.92
+    )
+
+
+def test_score_groundedness_paraphrase_merging_two_source_sentences_passes():
+    answer = (
+        "Card refunds take 5-10 business days, and refunds over $200 get a specialist review that adds up "
+        "to 2 business days."
+    )
+    score, unsupported = score_groundedness(answer, [REFUNDS])
+    assert score >= 0.92, unsupported
