@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -208,6 +209,11 @@ class FakeCrmServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_PUT(self) -> None:
                 self._handle("PUT")
 
@@ -261,6 +267,7 @@ class FakeCrmServer:
                 headers: dict[str, str] | None = None,
             ) -> None:
                 data = json.dumps(payload).encode()
+                rec.status = status  # before the write: the client may read it the moment it is sent
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -269,8 +276,8 @@ class FakeCrmServer:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
-                    rec.status = status
                 except (BrokenPipeError, ConnectionResetError):
+                    rec.status = 0  # the client gave up before the answer
                     self.close_connection = True
 
         return Handler

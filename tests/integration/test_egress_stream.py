@@ -93,6 +93,10 @@ def test_egress_webhook_redelivered_outcomes_post_exactly_once(broker, unique):
             thread.join(30)
         posts = server.recorded("webhook")
     assert not thread.is_alive()
+    span = posts[-1].at - posts[0].at  # server clock: the sequential deliver-then-commit loop's pace
+    print(
+        f"\negress webhook: {len(posts)} POSTs for {runner.stats.consumed} messages, first-to-last {span:.2f}s"
+    )
     assert len(posts) == TICKETS and len({p.key for p in posts}) == TICKETS
     assert {p.json["ticket_id"] for p in posts} == {f"tkt-{i:03d}" for i in range(TICKETS)}
     assert all(p.status == 202 for p in posts)  # every signature verified by the receiver

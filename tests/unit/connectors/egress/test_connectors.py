@@ -175,3 +175,13 @@ def test_webhook_signs_each_attempt_with_a_fresh_timestamp(server):
 def test_verify_signature_checks_body_and_age(body, timestamp, now, ok):
     signed = signature(b"s3cret", "1000", b'{"a":1}')
     assert verify_signature(b"s3cret", timestamp, body, signed, tolerance_s=300, now=now) is ok
+
+
+def test_zendesk_replayed_idempotency_key_counts_as_already_applied(server):
+    # A worker that crashed after the PUT but before recording it has an empty store: the helpdesk
+    # recognises the same Idempotency-Key and replays its answer instead of applying the update twice.
+    dispatcher("zendesk", server).handle(message(outcome()))
+    handled = dispatcher("zendesk", server).handle(message(outcome()))
+    first, second = server.recorded("zendesk")
+    assert first.key == second.key and second.status == 200
+    assert handled.fate == Fate.DELIVERED and handled.already_applied == 1

@@ -125,3 +125,17 @@ def test_deliverer_refused_connection_is_transient():
     call = HttpCall(step="", method="POST", url="http://127.0.0.1:9/unreachable", content=b"{}")
     with pytest.raises(RetriesExhausted):
         _deliverer(RetryPolicy(max_attempts=2, base_delay_s=0.01, max_delay_s=0.01)).send(call, "key-x")
+
+
+def test_deliverer_stops_retrying_when_the_worker_stops(server):
+    import threading
+
+    from supportflow.connectors.egress import DeliveryInterrupted
+
+    stop = threading.Event()
+    stop.set()
+    server.script(*[Respond(503, retry_after="30")] * 3, path=server.webhook_path)
+    deliverer = Deliverer(FAST, timeout_s=2.0, sleep=stop.wait, should_stop=stop.is_set)
+    with pytest.raises(DeliveryInterrupted):
+        deliverer.send(_call(server), "key-stop")
+    assert len(server.recorded("webhook")) == 1  # no 30 s wait, no second attempt
