@@ -5,7 +5,25 @@ ticket text and the customer's CRM record into a band (auto / suggest / escalate
 the list of rules and thresholds that fired.
 """
 
+from supportflow.processors.router.decide import decide
 from supportflow.processors.router.model import OOS, Calibration, IntentRouter, Prediction
+from supportflow.processors.router.policy import IntentPolicy, Policy, PolicyError, load_policy
+from supportflow.processors.router.signals import detect_language, find_amounts, warm_up
 from supportflow.processors.router.training import TrainOptions, train_router
 
-__all__ = ["OOS", "Calibration", "IntentRouter", "Prediction", "TrainOptions", "train_router"]
+__all__ = [
+    "OOS",
+    "Calibration",
+    "IntentPolicy",
+    "IntentRouter",
+    "Policy",
+    "PolicyError",
+    "Prediction",
+    "TrainOptions",
+    "decide",
+    "detect_language",
+    "find_amounts",
+    "load_policy",
+    "train_router",
+    "warm_up",
+]

@@ -1,0 +1,87 @@
+"""CLI wiring for the router: ``supportflow router train`` and ``supportflow eval route``.
+
+``supportflow.cli.main`` calls :func:`add_parser` and :func:`add_eval_parser`; ``python -m
+supportflow.cli.router`` runs the same commands standalone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from supportflow.schemas.errors import SupportflowError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from supportflow.evals.route import load_csv
+    from supportflow.processors.router import TrainOptions, train_router
+
+    texts, labels = load_csv(args.data)
+    val_texts, val_labels = load_csv(args.val) if args.val else (None, None)
+    router = train_router(
+        texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label=args.oos_label,
+        target_precision=args.target_precision, options=TrainOptions(use_text=not args.no_ngrams),
+        info={"data": args.data.name, "val": args.val.name if args.val else None},
+    )  # fmt: skip
+    router.save(args.out)
+    cal = router.calibration
+    print(
+        f"saved {router.version} to {args.out}: {len(router.intents)} intents, "
+        f"auto>={cal.auto_threshold:.3f}, oos<{cal.oos_threshold:.3f}, T={cal.temperature:.2f}"
+    )
+    return 0
+
+
+def _eval_route(args: argparse.Namespace) -> int:
+    from supportflow.evals.route import run
+
+    return run(args.train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--oos-label", default="oos", help="label of out-of-scope rows (default: oos)")
+    p.add_argument(
+        "--target-precision", type=float, default=0.99, help="auto-band precision to reach on validation"
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    router = subparsers.add_parser("router", help="train the intent router")
+    sub = router.add_subparsers(dest="router_command", required=True)
+    train = sub.add_parser("train", help="train a router artifact from a text,label CSV")
+    train.add_argument("--data", type=Path, required=True, help="training CSV (columns text,label)")
+    train.add_argument("--val", type=Path, help="validation CSV for calibration (default: 20%% of --data)")
+    train.add_argument("--out", type=Path, required=True, help="artifact directory to write")
+    train.add_argument("--no-ngrams", action="store_true", help="embedding head only (no n-gram head)")
+    _common(train)
+    train.set_defaults(func=_train)
+
+
+def add_eval_parser(eval_subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    route = eval_subparsers.add_parser("route", help="train on one CSV, evaluate the router on another")
+    route.add_argument("--train", type=Path, required=True, help="training CSV (columns text,label)")
+    route.add_argument("--test", type=Path, required=True, help="test CSV (columns text,label)")
+    route.add_argument("--val", type=Path, help="validation CSV for thresholds (default: 20%% of --train)")
+    route.add_argument("--json", action="store_true", help="print one JSON object")
+    route.add_argument("--plots", type=Path, help="directory for reliability.png and confusion.png")
+    _common(route)
+    route.set_defaults(func=_eval_route)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m supportflow.cli.router")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_parser(commands)
+    evals = commands.add_parser("eval", help="evaluations").add_subparsers(dest="eval_command", required=True)
+    add_eval_parser(evals)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SupportflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
