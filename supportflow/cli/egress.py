@@ -39,21 +39,26 @@ def cmd_egress(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    store = IdempotencyStore(store_path(settings.data_dir, args.connector))
+    group = args.group or f"{settings.app_id}-egress-{args.connector}"
+    path = store_path(settings.data_dir, args.connector)
+    store = IdempotencyStore(path)
     try:
         dispatcher = build_dispatcher(args.connector, EgressSettings(), store, stop=stop)
+    except SupportflowError as exc:
+        store.close()
+        err(f"egress {args.connector}: {exc}")
+        return 2
+    try:
         ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name in (outcomes, dead_letters)])
-        runner = EgressRunner(
-            dispatcher, bootstrap, outcomes, dead_letters,
-            args.group or f"{settings.app_id}-egress-{args.connector}",
-            embedded_quirks=args.embedded_quirks, auto_offset_reset=args.start,
-        )  # fmt: skip
-        err(f"egress {args.connector}: {outcomes} -> {dispatcher.deliverer.policy}; Ctrl-C to stop")
+        runner = EgressRunner(dispatcher, bootstrap, outcomes, dead_letters, group,
+                              embedded_quirks=args.embedded_quirks, auto_offset_reset=args.start)  # fmt: skip
+        err(f"egress {args.connector}: {outcomes} as group {group}, idempotency store {path}; Ctrl-C to stop")
         stats = runner.run(stop)
     except SupportflowError as exc:
         err(f"egress {args.connector}: {type(exc).__name__}: {exc}")
         return 1
     finally:
+        dispatcher.deliverer.close()
         store.close()
     print(json.dumps(stats.as_dict()))
     return 0
