@@ -13,7 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from supportflow import __version__
-from supportflow.cli import audit, bench, kb, pipeline, router, schemas_cmd
+from supportflow.cli import audit, bench, egress, golden, kb, pipeline, router, schemas_cmd, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     schemas_cmd.add_parser(sub)
     audit.add_parser(sub)
     bench.add_parser(sub)
-    evals = sub.add_parser("eval", help="evaluate: route | retrieval").add_subparsers(
+    serve.add_parser(sub)
+    egress.add_parser(sub)
+    evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
     )
     router.add_eval_parser(evals)
     kb.add_eval_parser(evals)
+    golden.add_eval_parser(evals)
     return parser
 
 
