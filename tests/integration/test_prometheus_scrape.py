@@ -27,13 +27,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _query(prom_port: int, expr: str) -> list[dict]:
-    url = f"http://127.0.0.1:{prom_port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+CHART = Path(__file__).resolve().parents[2] / "helm" / "supportflow"
+
+
+def _api(prom_port: int, path: str, **params: str) -> dict:
+    url = f"http://127.0.0.1:{prom_port}/api/v1/{path}?" + urllib.parse.urlencode(params)
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return json.load(resp)["data"]["result"]
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return json.load(exc)  # a bad query answers 400 with the error in the body
     except (urllib.error.URLError, ConnectionError):
-        return []  # not listening yet
+        return {"status": "unreachable"}  # not listening yet
+
+
+def _query(prom_port: int, expr: str) -> list[dict]:
+    doc = _api(prom_port, "query", query=expr)
+    return doc["data"]["result"] if doc.get("status") == "success" else []
+
+
+def _dashboard_queries() -> list[str]:
+    dashboard = json.loads((CHART / "dashboards" / "supportflow.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    # Grafana's variables, as Grafana would substitute them.
+    return [
+        e.replace("$job", ".*").replace("$__rate_interval", "1m").replace("$__range", "5m") for e in exprs
+    ]
 
 
 @pytest.mark.slow
@@ -48,6 +67,7 @@ def test_prometheus_scrapes_metrics_endpoint_query_returns_incremented_value(tmp
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{CHART / 'files' / 'alerts.yaml'}']\n"
         "scrape_configs:\n"
         "  - job_name: supportflow\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{target}']}}]\n"
@@ -70,6 +90,20 @@ def test_prometheus_scrapes_metrics_endpoint_query_returns_incremented_value(tmp
         assert result, f"prometheus never returned {expr}"
         assert float(result[0]["value"][1]) == 3.0
         assert result[0]["metric"]["job"] == "supportflow"
+        # Every dashboard query parses and evaluates on a real Prometheus.
+        for expr in _dashboard_queries():
+            doc = _api(prom_port, "query", query=expr)
+            assert doc["status"] == "success", f"{expr}: {doc.get('error')}"
+        # The alert rules load and evaluate without errors.
+        rules: list[dict] = []
+        while time.monotonic() < deadline:
+            groups = _api(prom_port, "rules").get("data", {}).get("groups", [])
+            rules = [r for g in groups for r in g["rules"]]
+            if rules and all(r.get("lastEvaluation", "").startswith("20") for r in rules):
+                break
+            time.sleep(0.2)
+        assert len(rules) == 23
+        assert [r["name"] for r in rules if r["health"] != "ok"] == []
     finally:
         proc.terminate()
         proc.wait(timeout=10)
