@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import faust
+
 from supportflow.processors.audit import audit_event
+from supportflow.settings import Settings
 from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
 from supportflow.streams.runtime import Runtime
-
-from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
+
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import DeadLetter, Outcome

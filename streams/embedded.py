@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
+
 from supportflow.schemas.errors import TransientError
 
 log = logging.getLogger(__name__)

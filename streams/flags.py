@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -47,8 +48,11 @@ def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: f
 class FlagWatcher:
     """Follows the control topic in a daemon thread; :meth:`get` is lock-free for the hot path."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, on_change: Callable[[str, Any, float], None] | None = None
+    ) -> None:
         self._topic = topic
+        self._on_change = on_change
         self._flags: dict[str, Any] = dict(DEFAULT_FLAGS)
         self._set_at: dict[str, int] = {}
         self.last_effect_delay_s = 0.0
@@ -114,6 +118,8 @@ class FlagWatcher:
         # How long from `flags set` to this worker acting on it (the kill-switch SLO).
         self.last_effect_delay_s = max(0.0, time.time() - self._set_at[name] / 1000)
         log.info("flag %s=%r (effect %.3fs after set)", name, doc.get("value"), self.last_effect_delay_s)
+        if self._on_change is not None:
+            self._on_change(name, doc.get("value"), self.last_effect_delay_s)
 
     def set_at_ms(self, name: str) -> int:
         return self._set_at.get(name, 0)

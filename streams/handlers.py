@@ -25,6 +25,7 @@ from supportflow.schemas.models import (
     PipelineRecord,
     Tier,
 )
+from supportflow.streams import metrics
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def now_ms() -> int:
 
 
 def dead_letter(stage: str, msg: Message, exc: BaseException, channel: str = "", source: str = "") -> Emit:
+    metrics.observe_dead_letter(stage, type(exc).__name__)
     record = DeadLetter(
         stage=stage, error_class=type(exc).__name__, error_message=str(exc)[:2000], original=msg.value,
         topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key, failed_at_ms=now_ms(),
@@ -81,6 +83,7 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
         latency_ms=float(max(0, decided - (record.received_at_ms or ticket.ingested_at_ms))),
         escalation_context=f"Processing failed at {stage}: {exc}\n\n{ticket.text}",
     )  # fmt: skip
+    metrics.observe_outcome(outcome)
     return Emit(Sink.OUTCOME, ticket.conversation_id.encode(), wire.encode(outcome))
 
 
@@ -120,6 +123,7 @@ def run_record_stage(
         results = _with_retries(lambda: process(decoded), attempts, backoff_s)
         per_record_ms = (time.perf_counter() - start) * 1000 / len(decoded)
         done = [(r, per_record_ms) for r in results]
+        metrics.observe_stage(stage, per_record_ms / 1000, len(results))
     except Exception:
         log.warning("stage %s: batch of %d failed; retrying one by one", stage, len(decoded), exc_info=True)
         done = []
@@ -155,6 +159,9 @@ def run_normalize(
             emits.append(dead_letter("normalize", msg, exc, *_event_origin(msg.value)))
             continue
         ms = round((time.perf_counter() - start) * 1000 / max(1, len(records)), 3)
+        if records:
+            metrics.observe_ticket_in(str(records[0].ticket.channel), len(records))
+            metrics.observe_stage("normalize", ms / 1000, len(records))
         for record in records:
             timed = record.model_copy(update={"timings_ms": {"normalize": ms}})
             emits.append(Emit(Sink.NEXT, record.ticket.conversation_id.encode(), wire.encode(timed)))
@@ -197,6 +204,8 @@ def run_gate(
             continue
         gate_ms = round((time.perf_counter() - start) * 1000, 3)
         outcome = outcome.model_copy(update={"timings_ms": {**outcome.timings_ms, "gate": gate_ms}})
+        metrics.observe_stage("gate", gate_ms / 1000)
+        metrics.observe_outcome(outcome)
         emits.append(Emit(Sink.OUTCOME, record.ticket.conversation_id.encode(), wire.encode(outcome)))
         if audit is not None:
             try:
@@ -204,4 +213,5 @@ def run_gate(
                 emits.append(Emit(Sink.AUDIT, record.ticket.ticket_id.encode(), wire.encode(event)))
             except Exception:  # the decision stands even if its audit record cannot be built
                 log.exception("audit record for %s failed", record.ticket.ticket_id)
+    metrics.observe_duplicates("gate", duplicates)
     return emits, duplicates

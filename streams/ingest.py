@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from confluent_kafka import Producer
+
 from supportflow.connectors.ingress import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SupportflowError, TransientError

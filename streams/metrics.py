@@ -22,6 +22,7 @@ from typing import Literal
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
 from supportflow.schemas.errors import TransientError
 from supportflow.schemas.models import Outcome
 

@@ -21,9 +21,9 @@ from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy
 from supportflow.schemas.models import Outcome, PipelineRecord
-from supportflow.streams.flags import FlagWatcher
-
 from supportflow.settings import Settings
+from supportflow.streams import metrics
+from supportflow.streams.flags import FlagWatcher
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,17 @@ class Runtime:
         return route_batch(records, self.route_ctx)
 
     def retrieve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
-        return [retrieve(r, self.kb) for r in records]
+        out = [retrieve(r, self.kb) for r in records]
+        for r in out:
+            metrics.observe_retrieval(max((s.score for s in r.sources), default=0.0))
+        return out
 
     def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
-        return [resolve(r, self.resolve_ctx) for r in records]
+        out = [resolve(r, self.resolve_ctx) for r in records]
+        if self.resolve_ctx.llm is not None:
+            for before, after in zip(records, out, strict=True):
+                _observe_llm(before, after)
+        return out
 
     def gate_policy(self) -> GatePolicy:
         th = self.settings.thresholds
@@ -91,3 +98,15 @@ class Runtime:
     def gate(self, record: PipelineRecord) -> Outcome:
         return gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
                     int(time.time() * 1000))  # fmt: skip
+
+
+def _observe_llm(before: PipelineRecord, after: PipelineRecord) -> None:
+    """Count the model call a resolve made: ok with tokens, or the failure it degraded on."""
+    new_failures = [f for f in after.failures if f.startswith("llm:") and f not in before.failures]
+    tier = str(after.route.tier) if after.route else "commodity"
+    if new_failures:
+        kind = "circuit_open" if "circuit" in new_failures[0].lower() else "error"
+        metrics.observe_llm_call(tier, "unavailable", "invalid" if "Invalid" in new_failures[0] else kind)
+    elif after.answer is not None and after.answer.tokens_in:
+        a = after.answer
+        metrics.observe_llm_call(str(a.tier), a.model, "ok", a.tokens_in, a.tokens_out)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+
 from supportflow.schemas.errors import TransientError
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
-from supportflow.schemas.errors import PermanentError, TransientError
 
+from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)

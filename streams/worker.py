@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 
 import faust
+
+from supportflow.settings import Settings
+from supportflow.streams import metrics
 from supportflow.streams.app import build_app, source_topics
 from supportflow.streams.flags import FlagWatcher
+from supportflow.streams.metrics import LagSampler
 from supportflow.streams.runtime import Runtime
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics
-
-from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +23,26 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
     ensure_topics(bootstrap, pipeline_topics(settings))
     if embedded:
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
+    metrics.start_metrics_server(settings.metrics_port)
     runtime = Runtime.build(settings, kb_in_memory=kb_in_memory)
-    runtime.flags = FlagWatcher(bootstrap, settings.topics.full(settings.topics.control)).start()
+
+    def on_flag(name: str, value: object, delay_s: float) -> None:
+        if name == "auto_resolve":
+            metrics.observe_kill_switch(bool(value), delay_s)
+
+    metrics.observe_kill_switch(True)
+    runtime.flags = FlagWatcher(bootstrap, settings.topics.full(settings.topics.control), on_flag).start()
+    # Tansu's ListOffsets "latest" is wrong: on the embedded broker lag must come from Fetch watermarks.
+    lag = LagSampler(
+        bootstrap,
+        settings.app_id,
+        source_topics(settings),
+        watermarks="fetch" if embedded else "list_offsets",
+    ).start()
     app = build_app(settings, bootstrap, runtime)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     finally:
+        lag.stop()
         runtime.flags.stop()
