@@ -167,7 +167,15 @@ def score(results: Sequence[CaseResult], groundedness_floor: float) -> dict[str,
         "per_channel": _breakdown(results, lambda r: [r.case.channel.value]),
         "per_tag": _breakdown(results, lambda r: r.case.tags),
         "bad_answer_cases": [
-            {"id": r.case.id, "intent": r.case.expected_intent, "reasons": list(r.bad_reasons)} for r in bad
+            {
+                "id": r.case.id,
+                "intent": r.case.expected_intent,
+                "reasons": list(r.bad_reasons),
+                "citations": list(r.outcome.citations),
+                "answer": r.outcome.answer[:400],
+            }
+            for r in bad
+            if r.outcome
         ],
         "missing_cases": [r.case.id for r in results if r.outcome is None],
     }
