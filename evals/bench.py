@@ -17,13 +17,13 @@ from itertools import cycle
 
 import numpy as np
 from confluent_kafka import Consumer, Producer, TopicPartition
+
 from supportflow.connectors.ingress import events_from_path, parse_event
+from supportflow.data import data_path
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
-from supportflow.streams.topics import TopicSpec, ensure_topics
-
-from supportflow.data import data_path
 from supportflow.settings import Settings
+from supportflow.streams.topics import TopicSpec, ensure_topics
 
 STAGES = 5  # normalize, route, retrieve, resolve, gate: five consume -> produce hops
 

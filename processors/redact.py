@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+
 from supportflow.schemas.models import CustomerContext
 
 PHONE_REGIONS = ("US", "GB", "DE", "ES", "FR", "BR", "IN")

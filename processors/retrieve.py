@@ -6,6 +6,7 @@ Escalated tickets still get sources: the human who takes them sees what the help
 from __future__ import annotations
 
 import numpy as np
+
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.route import ticket_query
 from supportflow.schemas.models import PipelineRecord

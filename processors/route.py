@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from supportflow.connectors.crm import CrmConnector
 from supportflow.processors.embedding import Embedder
 from supportflow.processors.router import IntentRouter, Policy, decide
 from supportflow.schemas.models import PipelineRecord, Ticket
-
 from supportflow.settings import Thresholds
 
 

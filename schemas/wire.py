@@ -19,6 +19,7 @@ from typing import Any, TypeVar, get_args, get_origin
 
 import fastavro
 from pydantic import BaseModel
+
 from supportflow.schemas import models
 from supportflow.schemas.errors import SchemaError
 

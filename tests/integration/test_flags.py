@@ -3,6 +3,7 @@
 import time
 
 import pytest
+
 from supportflow.streams.flags import FlagWatcher, parse_assignment, publish_flag
 from supportflow.streams.topics import TopicSpec, ensure_topics
 

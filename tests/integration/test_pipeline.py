@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from supportflow.schemas.models import Decision
 
 from supportflow.cli.pipeline import demo_summary, run_demo
 from supportflow.data import data_path
+from supportflow.schemas.models import Decision
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

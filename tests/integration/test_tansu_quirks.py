@@ -2,6 +2,7 @@
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+
 from supportflow.streams.tansu_quirks import FAST_GROUP_CONFIG, seed_group_offsets
 from supportflow.streams.topics import TopicSpec, ensure_topics
 

@@ -3,6 +3,7 @@ import json
 
 import fastavro
 import pytest
+
 from supportflow.schemas import models, wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier

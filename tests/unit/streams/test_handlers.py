@@ -2,7 +2,6 @@ from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import DeadLetter, Decision, Outcome, PipelineRecord
 from supportflow.streams.handlers import Message, Sink, run_gate, run_normalize, run_record_stage
-
 from tests.unit.helpers import record
 
 
