@@ -40,8 +40,9 @@ def ticket_query(ticket: Ticket) -> str:
 def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[PipelineRecord]:
     if not records:
         return []
-    vectors = ctx.embedder.encode([ticket_query(r.ticket) for r in records])
-    predictions = ctx.router.predict(vectors)
+    queries = [ticket_query(r.ticket) for r in records]
+    vectors = ctx.embedder.encode(queries)
+    predictions = ctx.router.predict(vectors, queries)
     routed = []
     for record, vector, prediction in zip(records, vectors, predictions, strict=True):
         t = record.ticket
