@@ -53,7 +53,7 @@ def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[Pi
         )
         decision = decide(
             t, prediction, customer, ctx.policy, ctx.thresholds, ctx.router.auto_threshold,
-            covered_languages=ctx.languages,
+            covered_languages=ctx.languages, model_version=ctx.router.version,
         )  # fmt: skip
         routed.append(
             record.model_copy(
