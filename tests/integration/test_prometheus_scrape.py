@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import REGISTRY
+
 from supportflow.streams import metrics
 from supportflow.streams.topics import TopicSpec, ensure_topics
 

@@ -98,6 +98,7 @@ def test_alerts_cover_required_set_with_severity_and_documented_runbook():
 def test_rules_and_dashboard_only_reference_exported_metrics():
     """Every supportflow_* series in rules and dashboard exists in streams/metrics.py's registry."""
     from prometheus_client import REGISTRY
+
     from supportflow.streams import metrics  # noqa: F401  (registers the metrics)
 
     exported = {s.name for family in REGISTRY.collect() for s in family.samples} | {

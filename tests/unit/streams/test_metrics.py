@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from prometheus_client import REGISTRY
+
 from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
 from supportflow.streams import metrics
 
