@@ -17,16 +17,16 @@ from pathlib import Path
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from supportflow.connectors.ingress._common import (
     EMAIL_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     ticket_id_for,
 )
 from supportflow.connectors.ingress.whatsapp import WEBHOOK_OBJECT
+from supportflow.data import data_path
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Band, Channel, InboundEvent
-
-from supportflow.data import data_path
 
 SUPPORT_ADDRESS = "support@northwind-outfitters.example"
 # Email Message-IDs need a domain; this one is reserved for golden-set traffic so it is recognisable.

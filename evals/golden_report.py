@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from supportflow.schemas.errors import InvalidInputError
 
 from supportflow.data import data_path
+from supportflow.schemas.errors import InvalidInputError
 
 # Metrics a comparison lists, with the direction that counts as better.
 HEADLINE: list[tuple[str, str]] = [

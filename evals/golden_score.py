@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from supportflow.evals.golden import GoldenCase
 from supportflow.schemas.models import Band, Decision, Outcome
 

@@ -4,9 +4,9 @@ import argparse
 import json
 
 import pytest
-from supportflow.evals.golden import default_set_path
 
 from supportflow.cli.golden import add_eval_parser
+from supportflow.evals.golden import default_set_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from supportflow.processors.router.policy import Policy, load_policy
 
+from supportflow.processors.router.policy import Policy, load_policy
 from supportflow.settings import Thresholds
 
 HERE = Path(__file__).parent

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from supportflow.evals.golden import GoldenCase, GoldenTicket
 from supportflow.evals.golden_cost import (
     Pricing,
@@ -14,7 +15,6 @@ from supportflow.evals.golden_cost import (
 )
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Band, Channel, CustomerContext, Decision, Outcome, Tier
-
 from tests.unit.helpers import record
 
 # Per-token prices that make the arithmetic easy to check by hand: commodity 1, frontier 10 per token.

@@ -1,6 +1,7 @@
 """Gate floors, run comparison, scorecard and charts."""
 
 import pytest
+
 from supportflow.evals.golden_report import (
     compare,
     default_gate_path,

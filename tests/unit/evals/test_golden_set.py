@@ -4,6 +4,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from supportflow.connectors.ingress import parse_event
 from supportflow.evals.golden import (
     GoldenCase,
