@@ -46,9 +46,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_workers(bootstrap: str, embedded: bool, count: int, log_dir: Path) -> list[WorkerProcess]:
+def _start_workers(
+    bootstrap: str, embedded: bool, count: int, log_dir: Path, metrics_port: int = 0
+) -> list[WorkerProcess]:
+    """``count`` worker processes; worker i serves metrics on ``metrics_port + i`` (0: none)."""
     return [
-        WorkerProcess(bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log")
+        WorkerProcess(
+            bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log",
+            env={"SUPPORTFLOW_METRICS_PORT": str(metrics_port + i if metrics_port else 0)},
+        )  # fmt: skip
         for i in range(count)
     ]
 
@@ -59,7 +65,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     with broker_for(_bootstrap_arg(args, settings)) as (bootstrap, embedded):
         ensure_topics(bootstrap, pipeline_topics(settings))
         err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'}); worker logs in {log_dir}")
-        workers = _start_workers(bootstrap, embedded, args.workers, log_dir)
+        workers = _start_workers(bootstrap, embedded, args.workers, log_dir, args.metrics_port)
+        if args.metrics_port:
+            urls = ", ".join(f"http://127.0.0.1:{args.metrics_port + i}/metrics" for i in range(args.workers))
+            err(f"metrics: {urls}")
         stop = threading.Event()
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -311,6 +320,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     broker(p)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
+    p.add_argument(
+        "--metrics-port", type=int, default=9102, help="Prometheus port of worker 0 (worker i: +i); 0 disables"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="run the bundled (or given) tickets through the pipeline and summarize")
