@@ -98,10 +98,11 @@ class KafkaEventSink:
 
             try:
                 self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
-            except BufferError as exc:
-                raise DeliveryError("the producer queue is full; the broker is not keeping up") from exc
-            except KafkaException as exc:
-                raise DeliveryError(f"cannot produce to {topic}: {exc}") from exc
+            except (BufferError, KafkaException) as exc:
+                for pending in futures:  # nobody will await them now
+                    pending.cancel()
+                reason = "the producer queue is full" if isinstance(exc, BufferError) else str(exc)
+                raise DeliveryError(f"cannot produce to {topic}: {reason}") from exc
             futures.append(fut)
         try:
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self._delivery_timeout_s)
