@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from supportflow.connectors.webhook import signatures
 from supportflow.connectors.webhook.errors import RequestRejected, error_response
 from supportflow.connectors.webhook.events import ticket_events, webhook_event

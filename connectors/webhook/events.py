@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import orjson
+
 from supportflow.connectors.ingress import JSON_CONTENT_TYPE, TICKET_CONTENT_TYPE, parse_event
 from supportflow.connectors.webhook.errors import RequestRejected
 from supportflow.schemas.errors import SupportflowError

@@ -7,6 +7,7 @@ import functools
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaException
+
 from supportflow.schemas.errors import TransientError
 from supportflow.streams.flags import FlagWatcher, publish_flag
 

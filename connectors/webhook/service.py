@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+
 from supportflow.connectors.webhook.app import ServiceConfig, build_app
 from supportflow.connectors.webhook.flags import KafkaFlagStore
 from supportflow.connectors.webhook.settings import WebhookSettings, secret_value
 from supportflow.connectors.webhook.sink import KafkaEventSink
-
 from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)

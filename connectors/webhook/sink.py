@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
 from supportflow.schemas.errors import TransientError
 
 log = logging.getLogger(__name__)

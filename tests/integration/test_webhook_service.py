@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from confluent_kafka import Consumer, TopicPartition
+
 from supportflow.connectors.webhook import (
     KafkaEventSink,
     KafkaFlagStore,
@@ -17,13 +18,12 @@ from supportflow.connectors.webhook import (
     build_app,
     whatsapp_signature,
 )
+from supportflow.data import data_path
 from supportflow.schemas import wire
 from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.streams.embedded import free_port
 from supportflow.streams.ingest import ingress_key
 from supportflow.streams.topics import TopicSpec, ensure_topics
-
-from supportflow.data import data_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

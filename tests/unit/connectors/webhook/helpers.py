@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from supportflow.connectors.webhook import ServiceConfig, WebhookSettings, build_app
-from supportflow.schemas.errors import TransientError
-
 from supportflow.data import data_path
+from supportflow.schemas.errors import TransientError
 
 SECRETS = {
     "whatsapp_app_secret": "wa-app-secret",

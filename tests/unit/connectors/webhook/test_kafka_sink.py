@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from supportflow.connectors.webhook import (
     DeliveryError,
     KafkaEventSink,
@@ -14,7 +15,6 @@ from supportflow.connectors.webhook import (
     whatsapp_signature,
 )
 from supportflow.streams.embedded import free_port
-
 from tests.unit.connectors.webhook.helpers import MAX_BODY, SECRETS, TOPIC, MemoryFlags, sample_bytes
 
 pytestmark = pytest.mark.asyncio

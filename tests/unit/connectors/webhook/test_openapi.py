@@ -6,8 +6,8 @@ import json
 
 import pytest
 import schemathesis
-from supportflow.connectors.webhook.openapi import OPENAPI_PATH, build_openapi, render_openapi
 
+from supportflow.connectors.webhook.openapi import OPENAPI_PATH, build_openapi, render_openapi
 from tests.unit.connectors.webhook.helpers import RecordingSink, make_app
 
 

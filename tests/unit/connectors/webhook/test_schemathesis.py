@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
 from supportflow.connectors.webhook.openapi import build_openapi
 from supportflow.streams.embedded import free_port
-
 from tests.unit.connectors.webhook.helpers import SECRETS, RecordingSink, make_app
 
 pytestmark = pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from supportflow.connectors.webhook.errors import RequestRejected
 from supportflow.connectors.webhook.ratelimit import TokenBucketLimiter
 from supportflow.connectors.webhook.signatures import (

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from supportflow.connectors.webhook import chat_signature, whatsapp_signature
 from supportflow.connectors.webhook.events import event_id_for
 from supportflow.schemas import wire
 from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.streams.ingest import ingress_key
-
 from tests.unit.connectors.webhook.helpers import MAX_BODY, SECRETS, TOPIC, MemoryFlags, compact, sample_bytes
 
 pytestmark = pytest.mark.asyncio
