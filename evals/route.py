@@ -52,7 +52,11 @@ class EvalResult:
 
 
 def _band_table(
-    truth: npt.NDArray[Any], pred: npt.NDArray[Any], conf: npt.NDArray[np.float64], auto_t: float, min_conf: float
+    truth: npt.NDArray[Any],
+    pred: npt.NDArray[Any],
+    conf: npt.NDArray[np.float64],
+    auto_t: float,
+    min_conf: float,
 ) -> dict[str, dict[str, float | None]]:
     in_scope = pred != OOS
     bands = {
@@ -147,14 +151,22 @@ def _time_decide(texts: list[str], predictions: list[Any], router: IntentRouter)
     warm_up()
     tickets = [
         Ticket(
-            ticket_id=str(i), conversation_id=str(i), channel=Channel.API, sender="eval", text=t,
-            received_at_ms=0, ingested_at_ms=0, trace_id=str(i),
-        )  # fmt: skip
+            ticket_id=str(i),
+            conversation_id=str(i),
+            channel=Channel.API,
+            sender="eval",
+            text=t,
+            received_at_ms=0,
+            ingested_at_ms=0,
+            trace_id=str(i),
+        )
         for i, t in enumerate(texts)
     ]
     started = time.perf_counter()
     for ticket, prediction in zip(tickets, predictions, strict=True):
-        decide(ticket, prediction, None, policy, thresholds, router.auto_threshold, model_version=router.version)
+        decide(
+            ticket, prediction, None, policy, thresholds, router.auto_threshold, model_version=router.version
+        )
     return time.perf_counter() - started
 
 

@@ -6,6 +6,8 @@ model was fitted on is optimistic by construction.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -42,7 +44,9 @@ def fit_temperature(logits: FloatArray, labels: npt.NDArray[np.int64]) -> float:
     return float(np.exp(min(fine, key=nll)))
 
 
-def expected_calibration_error(confidence: FloatArray, correct: npt.NDArray[np.bool_], bins: int = 15) -> float:
+def expected_calibration_error(
+    confidence: FloatArray, correct: npt.NDArray[np.bool_], bins: int = 15
+) -> float:
     """ECE with equal-width bins: the average |accuracy - confidence| weighted by bin size."""
     if len(confidence) == 0:
         return 0.0
@@ -73,20 +77,20 @@ def reliability_bins(
 def choose_auto_threshold(
     confidence: FloatArray, correct: npt.NDArray[np.bool_], target_precision: float, min_support: int = 20
 ) -> float:
-    """Lowest confidence t such that every band [t', 1] with t' >= t has precision >= target.
+    """Lowest confidence t whose band [t, 1] has precision >= target, provided no higher band does worse.
 
-    Requiring it for every higher cut as well (not just at t) keeps one lucky dip from opening the
-    band. Fewer than ``min_support`` validation predictions above a cut is not evidence of anything,
-    so such cuts are neither accepted nor allowed to veto. Returns 1.0 ("nothing is automatic") when
-    no cut reaches the target.
+    Requiring it of every higher cut as well (not just at t) keeps a lucky average from opening the
+    band over a patch of confident mistakes. A cut needs ``min_support`` validation predictions to be
+    chosen; to veto, it needs enough rows that a single mistake alone cannot push it below target
+    (100 at 99%), so one unlucky top-confidence error does not close the band. Returns 1.0
+    ("nothing is automatic") when no cut qualifies.
     """
     order = np.argsort(-confidence, kind="stable")
     conf_sorted = confidence[order]
     counts = np.arange(1, len(order) + 1)
     precision = np.cumsum(correct[order]) / counts
-    supported = counts >= min_support
-    # Worst precision of any supported band that starts at or above each cut.
-    worst_above = np.minimum.accumulate(np.where(supported, precision, 1.0))
+    veto_support = max(min_support, math.ceil(1.0 / max(1.0 - target_precision, 1e-9)))
+    worst_above = np.minimum.accumulate(np.where(counts >= veto_support, precision, 1.0))
     best = 1.0
     for i in range(len(order)):
         # Only cut between distinct confidences, so ties are all in or all out.
@@ -94,7 +98,7 @@ def choose_auto_threshold(
             continue
         if worst_above[i] < target_precision:
             break
-        if supported[i]:
+        if counts[i] >= min_support and precision[i] >= target_precision:
             best = float(conf_sorted[i])
     return best
 

@@ -60,7 +60,9 @@ def decide(
     if rules.account_closure.matches(text):
         fire("rule:account_closure", _band(rules.account_closure.action))
     if rules.refund.enabled and (amount := _refund_amount(text, prediction.intent, customer, rules.refund)):
-        limit = rules.refund.amount if rules.refund.amount is not None else thresholds.refund_escalation_amount
+        limit = (
+            rules.refund.amount if rules.refund.amount is not None else thresholds.refund_escalation_amount
+        )
         if amount.amount > limit:
             fire(f"rule:refund_over_threshold:{amount.amount:.2f}>{limit:.2f}", _band(rules.refund.action))
     if rules.vip.enabled and customer is not None and (customer.vip or customer.tier.lower() == "vip"):

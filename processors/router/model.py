@@ -97,7 +97,9 @@ class IntentRouter:
     def intents(self) -> list[str]:
         return [c for c in self.parts.classes if c != self.parts.oos_label]
 
-    def predict(self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None) -> list[Prediction]:
+    def predict(
+        self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
+    ) -> list[Prediction]:
         """Predict a batch. ``vectors`` come from ``get_embedder().encode``; pass the same ``texts`` too
         when the router has an n-gram head (``uses_text``), else it scores on the embedding alone with
         that mode's own calibration."""
@@ -144,7 +146,8 @@ class IntentRouter:
         arrays, meta = _to_storage(self.parts)
         meta["version"] = self.version
         # float16 halves the artifact; the heads' logits move by < 1e-3, far below calibration noise.
-        np.savez_compressed(path / _WEIGHTS, **arrays)
+        # numpy's stub types **kwds as the allow_pickle flag; the arrays are plain ndarrays.
+        np.savez_compressed(path / _WEIGHTS, **arrays)  # type: ignore[arg-type]
         (path / _META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
     @classmethod
@@ -157,10 +160,14 @@ class IntentRouter:
         except (OSError, ValueError) as exc:
             raise PermanentError(f"cannot read router artifact at {path}: {exc}") from exc
         if meta.get("format") != ARTIFACT_FORMAT:
-            raise PermanentError(f"router artifact {path} has format {meta.get('format')}, want {ARTIFACT_FORMAT}")
+            raise PermanentError(
+                f"router artifact {path} has format {meta.get('format')}, want {ARTIFACT_FORMAT}"
+            )
         router = cls(_from_storage(arrays, meta))
         if meta.get("version") and meta["version"] != router.version:
-            raise PermanentError(f"router artifact {path} is corrupt: version {meta['version']} != {router.version}")
+            raise PermanentError(
+                f"router artifact {path} is corrupt: version {meta['version']} != {router.version}"
+            )
         return router
 
 
@@ -195,7 +202,9 @@ def _from_storage(arrays: dict[str, npt.NDArray[Any]], meta: dict[str, Any]) -> 
     return RouterParts(
         classes=list(meta["classes"]),
         oos_label=meta["oos_label"],
-        embedding_head=LinearHead(arrays["embedding_coef"].astype(f32), arrays["embedding_intercept"].astype(f32)),
+        embedding_head=LinearHead(
+            arrays["embedding_coef"].astype(f32), arrays["embedding_intercept"].astype(f32)
+        ),
         text_head=text_head,
         tfidf=tfidf,
         text_weight=float(meta["text_weight"]),

@@ -84,7 +84,9 @@ def sentiment_compound(text: str) -> float:
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z']+")
 # Capitalised tokens that are not shouting.
-_ACRONYMS = frozenset({"OK", "USD", "EUR", "GBP", "VIP", "ID", "PIN", "FAQ", "USA", "UK", "EU", "PDF", "SMS", "ASAP"})
+_ACRONYMS = frozenset(
+    {"OK", "USD", "EUR", "GBP", "VIP", "ID", "PIN", "FAQ", "USA", "UK", "EU", "PDF", "SMS", "ASAP"}
+)
 
 
 def caps_shouting(text: str) -> tuple[float, int]:

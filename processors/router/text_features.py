@@ -18,7 +18,9 @@ DEFAULT_FEATURES = 2**16
 
 
 class HashedTfidf:
-    def __init__(self, n_features: int = DEFAULT_FEATURES, idf: npt.NDArray[np.float32] | None = None) -> None:
+    def __init__(
+        self, n_features: int = DEFAULT_FEATURES, idf: npt.NDArray[np.float32] | None = None
+    ) -> None:
         self.n_features = n_features
         # Half the buckets each for char_wb 2-5-grams and word 1-2-grams; signed hashing off so
         # collisions add rather than cancel (TF-IDF weights are non-negative).

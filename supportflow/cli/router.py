@@ -46,7 +46,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     router = subparsers.add_parser("router", help="train the intent router")
     sub = router.add_subparsers(dest="router_command", required=True)
     train = sub.add_parser("train", help="train a router artifact from a text,label CSV")
@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     train.set_defaults(func=_train)
 
 
-def add_eval_parser(eval_subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     route = eval_subparsers.add_parser("route", help="train on one CSV, evaluate the router on another")
     route.add_argument("--train", type=Path, required=True, help="training CSV (columns text,label)")
     route.add_argument("--test", type=Path, required=True, help="test CSV (columns text,label)")

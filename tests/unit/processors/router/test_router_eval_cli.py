@@ -1,0 +1,90 @@
+"""``eval route`` and ``router train`` end to end on a tiny CSV with the real MiniLM embedder."""
+
+import csv
+import json
+
+import pytest
+
+from supportflow.cli.router import main
+from supportflow.processors.router import IntentRouter
+
+PHRASES = {
+    "track_order": ["where is my order", "track my package", "has my parcel shipped", "order status please",
+                    "when will my order arrive", "tracking number for my purchase"],
+    "recover_password": ["I forgot my password", "reset my password", "can't log in, lost password",
+                         "password recovery", "how do I change my forgotten password", "locked out of my account"],
+    "get_refund": ["I want my money back", "refund my purchase", "how do I get a refund",
+                   "please reimburse me", "return the item for a refund", "can I get a refund for this"],
+    "oos": ["what's the weather tomorrow", "tell me a joke", "set an alarm for 7",
+            "who won the football game", "how tall is mount everest", "play some music"],
+}  # fmt: skip
+PREFIXES = ["", "hi, ", "hello ", "please ", "quick question: "]
+
+
+def _write(path, rows):
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("route")
+    train = [(p + t, lab) for lab, ts in PHRASES.items() for t in ts[:5] for p in PREFIXES[:4]]
+    test = [(PREFIXES[4] + ts[5], lab) for lab, ts in PHRASES.items()] + [
+        ("thanks, " + ts[0], lab) for lab, ts in PHRASES.items()
+    ]
+    return _write(d / "train.csv", train), _write(d / "test.csv", test), d
+
+
+def test_eval_route_json_has_required_metrics_and_writes_plots(data, capsys):
+    train, test, d = data
+    assert (
+        main(
+            [
+                "eval",
+                "route",
+                "--train",
+                str(train),
+                "--test",
+                str(test),
+                "--json",
+                "--plots",
+                str(d / "plots"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    m = json.loads(out[0])
+    for key in ("accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "ece", "auto_band_precision",
+                "auto_band_coverage", "timing"):  # fmt: skip
+        assert key in m
+    assert m["n_test"] == 8 and m["accuracy"] >= 0.75 and m["oos_recall"] is not None
+    assert m["timing"]["route_tickets_per_s"] > 0
+    for png in ("reliability.png", "confusion.png"):
+        assert (d / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_route_text_report_lists_bands(data, capsys):
+    train, test, _ = data
+    assert main(["eval", "route", "--train", str(train), "--test", str(test), "--val", str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "oos recall" in out and "auto " in out and "tickets/s" in out
+
+
+def test_router_train_writes_loadable_artifact(data, tmp_path):
+    train, _, _ = data
+    assert main(["router", "train", "--data", str(train), "--out", str(tmp_path / "art")]) == 0
+    router = IntentRouter.load(tmp_path / "art")
+    assert sorted(router.intents) == ["get_refund", "recover_password", "track_order"]
+
+
+def test_eval_route_missing_columns_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("instruction,intent\nhello,greet\n")
+    assert main(["eval", "route", "--train", str(bad), "--test", str(bad)]) == 2
+    assert "need columns text,label" in capsys.readouterr().err
