@@ -72,7 +72,8 @@ class EmbeddedBroker:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._timeout
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000})
+        # log_level 0: "connection refused" while the listener comes up is expected, not worth a log line.
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
         last: Exception | None = None
         while time.monotonic() < deadline:
             assert self._proc is not None

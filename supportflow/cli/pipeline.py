@@ -52,9 +52,11 @@ def _start_workers(
     """``count`` worker processes; worker i serves metrics on ``metrics_port + i`` (0: none)."""
     return [
         WorkerProcess(
-            bootstrap, embedded=embedded, log_path=log_dir / f"worker-{i}.log",
+            bootstrap,
+            embedded=embedded,
+            log_path=log_dir / f"worker-{i}.log",
             env={"SUPPORTFLOW_METRICS_PORT": str(metrics_port + i if metrics_port else 0)},
-        )  # fmt: skip
+        )
         for i in range(count)
     ]
 
@@ -195,7 +197,10 @@ def _wait_ready(
 
 
 def canary_event() -> InboundEvent:
-    body = json.dumps({"ticket_id": f"canary-{uuid.uuid4().hex}", "text": "How do I reset my password?"})
+    body = json.dumps(
+        {"ticket_id": f"canary-{uuid.uuid4().hex}", "email": "canary@supportflow.invalid",
+         "text": "How do I reset my password?"}
+    )  # fmt: skip
     return InboundEvent(event_id=f"canary-{uuid.uuid4().hex}", channel=Channel.API,
                         received_at_ms=int(time.time() * 1000), payload=body.encode(), source="canary")  # fmt: skip
 
