@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from supportflow.processors.embedding import get_embedder
 from supportflow.processors.knowledge.index import KnowledgeBase
 from supportflow.schemas.errors import InvalidInputError

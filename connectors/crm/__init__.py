@@ -13,7 +13,6 @@ from supportflow.connectors.crm.fixture import fixture_path, load_fixture
 from supportflow.connectors.crm.http import HttpCrm, customer_from_json
 from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
 from supportflow.connectors.crm.sqlite import SqliteCrm, build_database
-
 from supportflow.settings import Settings
 
 CRM_DB_NAME = "crm.sqlite3"

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from supportflow.schemas.errors import SchemaError
-
 from supportflow.data import data_path
+from supportflow.schemas.errors import SchemaError
 
 
 def fixture_path() -> Path:

@@ -20,6 +20,7 @@ import urllib.request
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
+
 from supportflow.connectors.crm.base import MAX_ORDERS
 from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
 from supportflow.schemas.errors import PermanentError, TransientError

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import httpx
+
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.schemas.models import Outcome
 

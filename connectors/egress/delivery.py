@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
 from supportflow.schemas.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ import html
 from typing import Any
 
 import httpx
+
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.fields import (
     TicketRef,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
 from supportflow.connectors.egress.delivery import DeliveryInterrupted
 from supportflow.connectors.egress.dispatch import Dispatcher, Fate
 from supportflow.schemas.errors import TransientError

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import httpx
+
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.settings import EgressSettings
 from supportflow.schemas.errors import PermanentError

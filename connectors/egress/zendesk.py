@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.fields import (
     TicketRef,

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
+
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Channel, InboundEvent
 

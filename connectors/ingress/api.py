@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
 from supportflow.connectors.ingress._common import (
     channel_from_name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from supportflow.connectors.crm.normalize import normalize_email
 from supportflow.connectors.ingress._common import (
     conversation_id_for,

@@ -11,6 +11,7 @@ import re
 import warnings
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
 from supportflow.schemas.errors import InvalidInputError
 
 # Tags whose end should become a line break when flattening HTML.

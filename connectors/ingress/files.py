@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from supportflow.connectors.ingress._common import (
     EMAIL_CONTENT_TYPE,
     JSON_CONTENT_TYPE,

@@ -16,7 +16,6 @@ from supportflow.connectors.ingress.email import count_email_messages, parse_ema
 from supportflow.connectors.ingress.whatsapp import count_whatsapp_messages, parse_whatsapp
 from supportflow.schemas.errors import InvalidInputError, SchemaError, SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
-
 from supportflow.settings import Thresholds
 
 DEFAULT_MAX_BODY_BYTES: int = Thresholds.model_fields["max_body_bytes"].default

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from supportflow.connectors.ingress.files import events_from_path
 from supportflow.connectors.ingress.parse import count_messages, parse_event
-from supportflow.schemas.errors import PermanentError
-
 from supportflow.data import data_path
+from supportflow.schemas.errors import PermanentError
 
 
 def tally(path: Path) -> dict[str, object]:

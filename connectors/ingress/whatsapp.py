@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from supportflow.connectors.crm.normalize import normalize_phone
 from supportflow.connectors.ingress._common import (
     conversation_id_for,

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from bs4 import BeautifulSoup, NavigableString, Tag
+
 from supportflow.schemas.errors import InvalidInputError
 
 ARTICLE_SUFFIXES = (".md", ".markdown", ".html", ".htm")

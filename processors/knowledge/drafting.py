@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+
 from supportflow.processors.knowledge.facts import describe_order
 from supportflow.processors.knowledge.grounding import score_groundedness
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
 from supportflow.processors.knowledge.facts import (
     customer_fact_lines,
     extract_facts,

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from qdrant_client import QdrantClient, models
+
+from supportflow.data import data_path
 from supportflow.processors.embedding import DIMENSIONS, Embedder, get_embedder
 from supportflow.processors.knowledge import sparse
 from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk, chunk_article, embedding_text
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import Source
-
-from supportflow.data import data_path
 from supportflow.settings import Settings
 
 log = logging.getLogger(__name__)

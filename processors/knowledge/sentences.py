@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+
 from supportflow.processors.embedding import DIMENSIONS, get_embedder
 from supportflow.processors.knowledge.chunking import OVERLAP_MARK
 

@@ -23,7 +23,6 @@ from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmReq
 from supportflow.processors.llm.prompt import build_messages, parse_model_answer, reask_messages
 from supportflow.processors.llm.provider import Completion, Endpoint, complete
 from supportflow.schemas.models import Answer, Source, Tier
-
 from supportflow.settings import ModelTiers
 
 log = logging.getLogger(__name__)

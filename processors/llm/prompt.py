@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
 from supportflow.processors.llm.errors import LlmOutputInvalid
 from supportflow.schemas.models import Source
 

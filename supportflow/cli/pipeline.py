@@ -326,7 +326,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
     p.add_argument(
-        "--metrics-port", type=int, default=9102, help="Prometheus port of worker 0 (worker i: +i); 0 disables"
+        "--metrics-port",
+        type=int,
+        default=9102,
+        help="Prometheus port of worker 0 (worker i: +i); 0 disables",
     )
     p.set_defaults(func=cmd_run)
 

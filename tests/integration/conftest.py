@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+
 from supportflow.streams.embedded import EmbeddedBroker
 
 

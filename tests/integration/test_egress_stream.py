@@ -10,12 +10,12 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+
 from supportflow.connectors.egress import EgressRunner, EgressSettings, IdempotencyStore, build_dispatcher
 from supportflow.schemas import wire
 from supportflow.schemas.models import Decision, Outcome
 from supportflow.streams.collect import OutcomeReader
 from supportflow.streams.topics import TopicSpec, ensure_topics
-
 from tests.fakes.crm_server import FakeCrmServer
 from tests.unit.connectors.egress.builders import outcome
 

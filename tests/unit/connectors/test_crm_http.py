@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from pydantic import SecretStr
+
 from supportflow.connectors.crm import HttpCrm, customer_from_json, load_fixture
 from supportflow.schemas.errors import PermanentError, TransientError
 

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from supportflow.connectors.crm import (
     MAX_ORDERS,
     CrmConnector,
@@ -17,7 +18,6 @@ from supportflow.connectors.crm import (
     open_crm,
 )
 from supportflow.schemas.errors import PermanentError
-
 from supportflow.settings import Settings
 
 

@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
+
 from supportflow.connectors.ingress import EMAIL_CONTENT_TYPE, parse_event
 from supportflow.connectors.ingress.email import clean_subject
 from supportflow.connectors.ingress.email_text import clean_body, decode_body, html_to_text

@@ -13,10 +13,9 @@ from supportflow.connectors.ingress import (
     parse_event,
 )
 from supportflow.connectors.ingress.samples import tally
+from supportflow.data import data_path
 from supportflow.schemas.errors import PermanentError
 from supportflow.schemas.models import Channel
-
-from supportflow.data import data_path
 
 SAMPLES = data_path("samples")
 WHATSAPP = b'{"object": "whatsapp_business_account", "entry": []}'

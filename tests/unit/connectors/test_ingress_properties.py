@@ -8,12 +8,12 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, count_messages, events_from_path, parse_event
 from supportflow.connectors.ingress.parse import handlers_for
+from supportflow.data import data_path
 from supportflow.schemas.errors import PermanentError, SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent
-
-from supportflow.data import data_path
 
 CONTENT_TYPES = st.sampled_from(["application/json", "message/rfc822", TICKET_CONTENT_TYPE])
 

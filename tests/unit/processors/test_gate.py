@@ -1,7 +1,7 @@
 import pytest
+
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.schemas.models import Band, Decision
-
 from tests.unit.helpers import record
 
 POLICY = GatePolicy(groundedness_floor=0.92, retrieval_min_score=0.45)

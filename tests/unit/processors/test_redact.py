@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import CustomerContext
 

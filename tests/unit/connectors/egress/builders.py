@@ -4,7 +4,6 @@ from supportflow.connectors.egress import EgressSettings, IdempotencyStore, buil
 from supportflow.schemas import wire
 from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
 from supportflow.streams.handlers import Message
-
 from tests.fakes.crm_server import FakeCrmServer
 
 BAND = {

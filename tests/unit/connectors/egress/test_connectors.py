@@ -1,10 +1,10 @@
 """Each connector's requests, per decision, as the validating loopback helpdesk receives them."""
 
 import pytest
+
 from supportflow.connectors.egress import Fate, IdempotencyStore, verify_signature
 from supportflow.connectors.egress.webhook import WebhookConnector, signature
 from supportflow.schemas.models import Decision
-
 from tests.fakes.crm_server import Respond
 from tests.unit.connectors.egress.builders import dispatcher, message, outcome, settings
 

@@ -4,6 +4,7 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+
 from supportflow.connectors.egress import (
     Deliverer,
     DeliveryRejected,
@@ -13,7 +14,6 @@ from supportflow.connectors.egress import (
     idempotency_key,
     parse_retry_after,
 )
-
 from tests.fakes.crm_server import Hang, Respond
 from tests.unit.connectors.egress.builders import outcome
 
@@ -23,7 +23,6 @@ FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05, retry_af
 
 def _call(server):
     from supportflow.connectors.egress import WebhookConnector
-
     from tests.unit.connectors.egress.builders import settings
 
     return WebhookConnector(settings(server)).calls(outcome())[0]

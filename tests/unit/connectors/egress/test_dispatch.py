@@ -1,10 +1,10 @@
 """One outcome, one fate: idempotency across redeliveries and restarts, dead letters with the original."""
 
 import pytest
+
 from supportflow.connectors.egress import EgressSettings, Fate, IdempotencyStore, build_dispatcher, store_path
 from supportflow.schemas import wire
 from supportflow.schemas.models import DeadLetter, Decision
-
 from tests.fakes.crm_server import Respond
 from tests.unit.connectors.egress.builders import dispatcher, message, outcome
 

@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from qdrant_client import QdrantClient
-from supportflow.processors.knowledge import Article, KnowledgeBase, load_articles
-from supportflow.schemas.models import CustomerContext, Order
 
 from supportflow.data import data_path
+from supportflow.processors.knowledge import Article, KnowledgeBase, load_articles
+from supportflow.schemas.models import CustomerContext, Order
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from supportflow.processors.knowledge import load_articles
 from supportflow.schemas.errors import InvalidInputError
 

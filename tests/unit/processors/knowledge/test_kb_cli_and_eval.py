@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from supportflow.cli import kb as kb_cli
 from supportflow.evals.retrieval import LabelledQuery, evaluate, load_queries
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.schemas.errors import InvalidInputError
-
-from supportflow.cli import kb as kb_cli
 from supportflow.settings import get_settings
 
 

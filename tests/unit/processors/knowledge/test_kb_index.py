@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from supportflow.processors.embedding import get_embedder
 from supportflow.processors.knowledge import KnowledgeBase, chunk_article
-
 from supportflow.settings import Settings
 
 BODIES = {

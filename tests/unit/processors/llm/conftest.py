@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from supportflow.processors.llm.provider import litellm_module
 
+from supportflow.processors.llm.provider import litellm_module
 from tests.fakes.openai_server import FakeOpenAIServer
 
 

@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+
 from supportflow.processors.llm import (
     BreakerPolicy,
     BreakerState,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+
 from supportflow.processors.llm import RetryPolicy, TierClient
 from supportflow.schemas.models import Source, Tier
-
 from supportflow.settings import ModelTiers
 
 GGUF_ENV = "SUPPORTFLOW_LLAMA_GGUF"

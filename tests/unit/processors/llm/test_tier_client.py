@@ -7,6 +7,7 @@ import time
 
 import pytest
 from pydantic import SecretStr
+
 from supportflow.processors.llm import (
     BreakerPolicy,
     BreakerState,
@@ -17,7 +18,6 @@ from supportflow.processors.llm import (
 )
 from supportflow.processors.llm.provider import litellm_module
 from supportflow.schemas.models import Answer, Source, Tier
-
 from supportflow.settings import ModelTiers
 from tests.fakes.openai_server import Fail, FakeOpenAIServer, Hang, Reply, answer_json
 
