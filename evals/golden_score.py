@@ -166,7 +166,9 @@ def score(results: Sequence[CaseResult], groundedness_floor: float) -> dict[str,
         "band_confusion": {band: dict(row) for band, row in sorted(confusion.items())},
         "per_intent": _breakdown(results, lambda r: [r.case.expected_intent]),
         "per_channel": _breakdown(results, lambda r: [r.case.channel.value]),
-        "per_tag": _breakdown(results, lambda r: r.case.tags),
+        "per_tag": _breakdown(
+            results, lambda r: [t for t in r.case.tags if not t.startswith("bitext_tags:")]
+        ),
         "bad_answer_cases": [
             {
                 "id": r.case.id,

@@ -36,9 +36,15 @@ SEVERITY = {"auto": 0, "suggest": 1, "escalate": 2}
 # answer may also draw on (a refund question can be answered from the refund policy).
 ARTICLES: dict[str, list[str]] = {
     "cancel_order": ["cancel-an-order", "cancellation-fees", "order-statuses"],
-    "change_order": ["change-an-order", "order-statuses", "cancel-an-order"],
+    "change_order": ["change-an-order", "order-statuses", "cancel-an-order", "change-shipping-address"],
     "place_order": ["place-an-order", "payment-methods"],
-    "track_order": ["track-your-order", "order-statuses", "late-or-missing-delivery", "delivery-times"],
+    "track_order": [
+        "track-your-order",
+        "order-statuses",
+        "late-or-missing-delivery",
+        "delivery-times",
+        "lost-package",
+    ],
     "check_cancellation_fee": ["cancellation-fees", "cancel-an-order"],
     "delivery_options": ["shipping-options-and-costs", "international-shipping", "delivery-times"],
     "delivery_period": [
@@ -48,7 +54,7 @@ ARTICLES: dict[str, list[str]] = {
         "track-your-order",
     ],
     "set_up_shipping_address": ["manage-shipping-addresses", "change-shipping-address"],
-    "change_shipping_address": ["change-shipping-address", "manage-shipping-addresses"],
+    "change_shipping_address": ["change-shipping-address", "manage-shipping-addresses", "order-statuses"],
     "get_refund": ["request-a-refund", "refund-policy", "how-to-return-an-item", "returns-policy"],
     "track_refund": ["track-your-refund", "refund-policy"],
     "check_refund_policy": ["refund-policy", "returns-policy", "request-a-refund"],
@@ -179,6 +185,17 @@ def bitext_cases(
     return cases
 
 
+_MONEY = re.compile(
+    r"[$€]\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|usd|euros?|eur)\b", re.I
+)
+
+
+def _stated_amount(text: str) -> float | None:
+    """The largest money amount written in the text ("$350", "1200 dollars", "€24"), if any."""
+    values = [float((a or b).replace(",", "")) for a, b in _MONEY.findall(text)]
+    return max(values) if values else None
+
+
 def _entity_span(row: dict[str, str]) -> tuple[int, int] | None:
     """Bitext's character span of the entity (``00004587345`` for the value ``4587345``), if consistent."""
     try:
@@ -193,7 +210,7 @@ def _bitext_case(
     case_id: str, row: dict[str, str], customer: dict[str, Any], orders: list[dict[str, Any]],
     channel: str, policy: Policy, limit: float, rng: random.Random,
 ) -> dict[str, Any]:  # fmt: skip
-    intent, text, kind, value = row["intent"], row["instruction"], row["entity_type"], row["entity_value"]
+    intent, text, kind = row["intent"], row["instruction"], row["entity_type"]
     refund_rule = _refund_rule_applies(policy, intent, text)
     order = None
     amount: float | None = None
@@ -203,13 +220,16 @@ def _bitext_case(
         # Refund-rule rows get an order under the threshold: the amount rule is tested by hand cases.
         order = _pick_order(rng, intent, orders, limit if refund_rule else None)
         text = text[: span[0]] + order["order_id"] + text[span[1] :]
-        amount = order["total"]
     elif kind == "person_name" and span:
         text = text[: span[0]] + customer["name"] + text[span[1] :]
-    elif kind == "refund_amount" and value:
-        amount = float(re.sub(r"[^\d.]", "", value) or 0)  # Bitext's own amount, kept as written
-    if refund_rule and amount is None and any(p in text.lower() for p in MY_ORDER):
-        amount = max(orders, key=lambda o: o["placed_at"])["total"]
+    if refund_rule:
+        # As the policy reads it: the amount written in the text (Bitext's own amounts are kept),
+        # else the order the ticket names, else the latest order when it says "my order".
+        amount = _stated_amount(text)
+        if amount is None and order is not None:
+            amount = order["total"]
+        if amount is None and any(p in text.lower() for p in MY_ORDER):
+            amount = max(orders, key=lambda o: o["placed_at"])["total"]
     rules = []
     if refund_rule and amount is not None and amount > limit:
         rules.append("refund")
