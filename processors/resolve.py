@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from supportflow.processors.knowledge import compose_answer, score_groundedness
 from supportflow.processors.llm import LlmOutputInvalid, LlmUnavailable, TierClient
 from supportflow.processors.redact import redact, redact_customer_terms
@@ -59,11 +61,15 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
             )  # fmt: skip
         except (LlmUnavailable, LlmOutputInvalid) as exc:
             failures.append(f"llm:{type(exc).__name__}")
+        else:
+            # Score the model's answer ourselves: its citations are a claim, not evidence.
+            cited = [s for s in record.sources if s.chunk_id in set(answer.citations)]
+            score, unsupported = score_groundedness(answer.text, cited, record.customer)
+            answer = answer.model_copy(update={"groundedness": score, "unsupported": unsupported})
     if answer is None:
-        answer = compose_answer(record.ticket.text, route.intent, record.sources, record.customer)
+        # The offline drafter scores its own extract with the same scorer.
+        vector = np.frombuffer(record.embedding, dtype=np.float32) if record.embedding else None
+        answer = compose_answer(record.ticket.text, route.intent, record.sources, record.customer, vector)
     if answer is None:
         return record.model_copy(update={"failures": [*failures, "resolve:no_relevant_source"]})
-    cited = [s for s in record.sources if s.chunk_id in set(answer.citations)]
-    score, unsupported = score_groundedness(answer.text, cited, record.customer)
-    answer = answer.model_copy(update={"groundedness": score, "unsupported": unsupported})
     return record.model_copy(update={"answer": answer, "failures": failures})

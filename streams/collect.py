@@ -30,8 +30,12 @@ class Collected:
 
 
 class OutcomeReader:
-    def __init__(self, bootstrap: str, outcomes_topic: str, dead_letter_topic: str) -> None:
+    def __init__(
+        self, bootstrap: str, outcomes_topic: str, dead_letter_topic: str, since_ms: int = 0
+    ) -> None:
+        """``since_ms`` skips records written before it (a reused broker still holds older runs)."""
         self._topics = (outcomes_topic, dead_letter_topic)
+        self._since_ms = since_ms
         self._consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
              "fetch.wait.max.ms": 100}
@@ -47,6 +51,9 @@ class OutcomeReader:
         new = 0
         for msg in self._consumer.consume(500, timeout=timeout_s):
             if msg.error():
+                continue
+            _kind, timestamp = msg.timestamp()
+            if self._since_ms and 0 < timestamp < self._since_ms:
                 continue
             new += 1
             value = msg.value() or b""

@@ -61,13 +61,17 @@ class Runtime:
         router = IntentRouter.load(settings.router_path)
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
         kb.ensure_default_index()
+        warmed = kb.warm_sentence_cache()
         route_ctx = RouteContext(
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
             crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
         )  # fmt: skip
         llm = TierClient(settings.models)
         runtime = cls(settings, route_ctx, kb, ResolveContext(llm if llm.enabled() else None))
-        log.info("runtime ready in %.1fs (router %s)", time.perf_counter() - start, router.version)
+        log.info(
+            "runtime ready in %.1fs (router %s, %d help-center sentences embedded)",
+            time.perf_counter() - start, router.version, warmed,
+        )  # fmt: skip
         return runtime
 
     # Stage entry points, each a pure function of its input plus this runtime.

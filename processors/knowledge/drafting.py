@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from supportflow.processors.knowledge.facts import describe_order
 from supportflow.processors.knowledge.grounding import score_groundedness
@@ -46,9 +47,16 @@ class _Unit:
 
 
 def compose_answer(
-    ticket_text: str, intent: str, sources: list[Source], customer: CustomerContext | None
+    ticket_text: str,
+    intent: str,
+    sources: list[Source],
+    customer: CustomerContext | None,
+    query_vector: npt.NDArray[np.float32] | None = None,
 ) -> Answer | None:
-    """An extractive, cited answer to ``ticket_text``, or None when no source has a relevant passage."""
+    """An extractive, cited answer to ``ticket_text``, or None when no source has a relevant passage.
+
+    ``query_vector`` is the ticket's embedding when the router already computed it (it is not
+    computed twice)."""
     if not sources or not ticket_text.strip():
         return None
     best_score = sources[0].score
@@ -61,8 +69,9 @@ def compose_answer(
     ]
     if not units:
         return None
-    vectors = sentence_embeddings.encode([ticket_text, *(u.text for u in units)])
-    cosine = vectors[1:] @ vectors[0]
+    unit_vectors = sentence_embeddings.encode([u.text for u in units])
+    query = query_vector if query_vector is not None else sentence_embeddings.encode([ticket_text])[0]
+    cosine = unit_vectors @ query
     relevance = (
         cosine
         - RANK_BONUS * np.array([u.source for u in units])

@@ -29,6 +29,7 @@ from supportflow.processors.embedding import DIMENSIONS, Embedder, get_embedder
 from supportflow.processors.knowledge import sparse
 from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk, chunk_article, embedding_text
+from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings, split_sentences
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import Source
 from supportflow.settings import Settings
@@ -166,6 +167,28 @@ class KnowledgeBase:
         if self.count() == 0:
             report = self.index(load_articles(data_path("helpcenter")))
             log.info("indexed bundled help center: %s", report.as_dict())
+
+    def warm_sentence_cache(self) -> int:
+        """Embed every help-center sentence once, at start-up, so no ticket pays for it later.
+
+        The drafter and the groundedness scorer compare tickets and answers with the sentences of the
+        retrieved sections; those sentences are the same for every ticket. Returns how many were embedded.
+        """
+        texts: list[str] = []
+        offset: Any = None
+        while self.client.collection_exists(self.collection):
+            points, offset = self.client.scroll(
+                self.collection, limit=1000, offset=offset, with_payload=["text", "title"], with_vectors=False
+            )
+            for p in points:
+                payload = p.payload or {}
+                text = str(payload.get("text", ""))
+                texts += [*answer_units(text), *split_sentences(text), str(payload.get("title", ""))]
+            if offset is None:
+                break
+        unique = list(dict.fromkeys(t for t in texts if t))
+        sentence_embeddings.encode(unique)
+        return len(unique)
 
     def count(self) -> int:
         if not self.client.collection_exists(self.collection):
