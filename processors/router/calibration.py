@@ -74,21 +74,37 @@ def reliability_bins(
     return out
 
 
-def choose_auto_threshold(
-    confidence: FloatArray, correct: npt.NDArray[np.bool_], target_precision: float, min_support: int = 20
-) -> float:
-    """Lowest confidence t whose band [t, 1] has precision >= target, provided no higher band does worse.
+def wilson_lower_bound(hits: FloatArray, n: FloatArray, z: float) -> FloatArray:
+    """Lower end of the Wilson score interval for a proportion hits/n (z standard deviations)."""
+    p = hits / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    out: FloatArray = (centre - spread) / (1 + z * z / n)
+    return out
 
-    Requiring it of every higher cut as well (not just at t) keeps a lucky average from opening the
-    band over a patch of confident mistakes. A cut needs ``min_support`` validation predictions to be
-    chosen; to veto, it needs enough rows that a single mistake alone cannot push it below target
-    (100 at 99%), so one unlucky top-confidence error does not close the band. Returns 1.0
-    ("nothing is automatic") when no cut qualifies.
+
+def choose_auto_threshold(
+    confidence: FloatArray,
+    correct: npt.NDArray[np.bool_],
+    target_precision: float,
+    min_support: int = 20,
+    z: float = 1.0,
+) -> float:
+    """Lowest confidence t such that the band [t, 1] demonstrably reaches the target precision.
+
+    "Demonstrably": the Wilson lower bound (``z`` = 1, ~84% one-sided) of the band's validation
+    precision must reach the target, so a handful of lucky rows cannot open the band (at 99% it takes
+    about 100 correct predictions in a row). And no higher band may do worse than the target on its
+    own: that keeps a good average from hiding a patch of confident mistakes. To veto, a higher band
+    needs enough rows that a single mistake alone cannot sink it (100 at 99%). Returns 1.0 ("nothing
+    is automatic") when no cut qualifies.
     """
     order = np.argsort(-confidence, kind="stable")
     conf_sorted = confidence[order]
-    counts = np.arange(1, len(order) + 1)
-    precision = np.cumsum(correct[order]) / counts
+    counts = np.arange(1, len(order) + 1, dtype=np.float64)
+    hits = np.cumsum(correct[order]).astype(np.float64)
+    precision = hits / counts
+    lower = wilson_lower_bound(hits, counts, z)
     veto_support = max(min_support, math.ceil(1.0 / max(1.0 - target_precision, 1e-9)))
     worst_above = np.minimum.accumulate(np.where(counts >= veto_support, precision, 1.0))
     best = 1.0
@@ -98,7 +114,7 @@ def choose_auto_threshold(
             continue
         if worst_above[i] < target_precision:
             break
-        if counts[i] >= min_support and precision[i] >= target_precision:
+        if counts[i] >= min_support and lower[i] >= target_precision:
             best = float(conf_sorted[i])
     return best
 

@@ -48,7 +48,7 @@ class LinearHead:
     intercept: npt.NDArray[np.float32]  # (classes,)
 
     def log_proba(self, x: Any) -> FloatArray:
-        logits = np.asarray(x @ self.coef.T.astype(np.float32), dtype=np.float64) + self.intercept
+        logits = np.asarray(x @ self.coef.T, dtype=np.float64) + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         out: FloatArray = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return out

@@ -44,11 +44,13 @@ class HashedTfidf:
         if self.idf is None:
             raise RuntimeError("HashedTfidf.transform called before fit")
         x = self._counts(texts)
-        x.data = 1.0 + np.log(x.data)  # sublinear tf
-        x = x.multiply(self.idf).tocsr()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        return sp.csr_matrix(sp.diags(1.0 / norms) @ x)
+        # Sublinear tf times idf, in place on the non-zeros (a broadcast multiply would densify).
+        x.data = (1.0 + np.log(x.data)) * self.idf[x.indices]
+        lengths = np.diff(x.indptr)
+        rows = np.repeat(np.arange(x.shape[0]), lengths)
+        norms = np.sqrt(np.bincount(rows, weights=x.data**2, minlength=x.shape[0]))
+        x.data /= norms[rows]
+        return x
 
     def _counts(self, texts: Sequence[str]) -> sp.csr_matrix:
         lowered = [t.lower() for t in texts]

@@ -61,9 +61,9 @@ def test_choose_auto_threshold_unreachable_target_closes_auto_band():
 
 
 def test_choose_auto_threshold_ignores_unsupported_top_mistake():
-    # One wrong answer at the very top must not close the band when 200 right ones follow.
-    conf = np.linspace(1.0, 0.5, 201)
-    correct = np.ones(201, dtype=bool)
+    # One wrong answer at the very top must not close the band when 1000 right ones follow.
+    conf = np.linspace(1.0, 0.5, 1001)
+    correct = np.ones(1001, dtype=bool)
     correct[0] = False
     t = choose_auto_threshold(conf, correct, 0.99, min_support=20)
     assert t == conf[-1]
@@ -97,3 +97,9 @@ def test_choose_auto_threshold_does_not_average_over_confident_mistakes():
     correct[150:160] = False  # the whole band [0, 1] is still 99.7% precise, [0.95, 1] only 94%
     t = choose_auto_threshold(conf, correct, 0.99, min_support=20)
     assert t >= conf[150]  # at most the first mistake (150/151 = 99.3%) is inside
+
+
+def test_choose_auto_threshold_needs_evidence_not_luck():
+    # 30 correct predictions are not evidence of 99% precision; 300 are.
+    assert choose_auto_threshold(np.linspace(1, 0.5, 30), np.ones(30, bool), 0.99) == 1.0
+    assert choose_auto_threshold(np.linspace(1, 0.5, 300), np.ones(300, bool), 0.99) == 0.5

@@ -44,3 +44,10 @@ def test_find_amounts_ignores_numbers_without_currency(text):
 )
 def test_detect_language_offline(text, lang):
     assert detect_language(text) == lang
+
+
+def test_hashed_tfidf_rows_are_unit_length_and_empty_text_is_zero():
+    texts = ["where is my order", "", "refund refund refund please"]
+    x = HashedTfidf(2**12).fit(texts).transform(texts)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    assert np.allclose(norms, [1.0, 0.0, 1.0])
