@@ -1,8 +1,10 @@
 """Amount parsing and language detection used by the hard rules."""
 
+import numpy as np
 import pytest
 
 from supportflow.processors.router import detect_language, find_amounts
+from supportflow.processors.router.text_features import HashedTfidf
 
 
 @pytest.mark.parametrize(
