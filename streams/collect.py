@@ -23,6 +23,8 @@ class Collected:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
     undecodable: int = 0
+    #: (monotonic arrival time, outcomes partition) per outcome record, duplicates included.
+    arrivals: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -60,6 +62,7 @@ class OutcomeReader:
             try:
                 if msg.topic() == self._topics[0]:
                     outcome = wire.decode(value, Outcome)
+                    self.collected.arrivals.append((time.monotonic(), msg.partition() or 0))
                     if outcome.ticket_id in self.collected.outcomes:
                         self.collected.duplicates += 1  # at-least-once redelivery: keep the first
                     else:

@@ -19,7 +19,7 @@ from supportflow.processors.normalize import normalize
 from supportflow.processors.resolve import ResolveContext, resolve
 from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
-from supportflow.processors.router import IntentRouter, load_policy
+from supportflow.processors.router import IntentRouter, load_policy, warm_up
 from supportflow.schemas.models import Outcome, PipelineRecord
 from supportflow.settings import Settings
 from supportflow.streams import metrics
@@ -59,6 +59,7 @@ class Runtime:
     def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
         start = time.perf_counter()
         router = IntentRouter.load(settings.router_path)
+        warm_up()  # sentiment lexicon + language model: load now, not on the first ticket
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
         kb.ensure_default_index()
         warmed = kb.warm_sentence_cache()

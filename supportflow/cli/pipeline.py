@@ -148,7 +148,7 @@ def run_events(
         t = settings.topics
         reader = OutcomeReader(boot, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000))
         try:
-            _wait_ready(boot, settings, procs, reader, quiet=quiet, log_dir=log_dir)
+            wait_ready(boot, settings, procs, reader, quiet=quiet, log_dir=log_dir)
             start = time.monotonic()
             publish_events(boot, t.full(t.ingress), events, rate_per_s=rate_per_s)
             progress = Progress(expected, "tickets decided", enabled=not quiet)
@@ -169,7 +169,7 @@ def run_events(
         return expected, collected, seconds
 
 
-def _wait_ready(
+def wait_ready(
     bootstrap: str,
     settings: Settings,
     procs: list[WorkerProcess],
