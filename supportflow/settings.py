@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,76 @@ class ModelTiers(BaseModel):
     max_retries: int = Field(2, ge=0)
 
 
+class WebhookSettings(BaseModel):
+    """Secrets and knobs of the ingress HTTP service (``supportflow serve``).
+
+    Every secret is optional: an endpoint whose secret is unset answers 503 ``not_configured`` instead
+    of accepting unsigned requests (secure default).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    whatsapp_app_secret: SecretStr | None = Field(
+        None, description="Meta app secret: X-Hub-Signature-256 key."
+    )
+    whatsapp_verify_token: SecretStr | None = Field(None, description="Token echoed in the GET handshake.")
+    chat_hmac_secret: SecretStr | None = Field(None, description="Shared secret of the chat widget webhook.")
+    api_key: SecretStr | None = Field(None, description="Bearer key for POST /tickets.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token for /admin (separate from api_key)."
+    )
+
+    replay_window_s: int = Field(300, ge=1, description="Chat timestamps older than this are rejected.")
+    replay_cache_size: int = Field(100_000, ge=1, description="Chat signatures remembered within the window.")
+    rate_per_s: float = Field(20.0, ge=0, description="Sustained requests/s per client IP; 0 disables.")
+    rate_burst: int = Field(40, ge=1, description="Token-bucket size per client IP.")
+    rate_max_clients: int = Field(10_000, ge=1, description="Client buckets kept (least recent evicted).")
+    trust_forwarded_for: bool = Field(
+        False, description="Take the client IP from X-Forwarded-For (only behind a trusted proxy)."
+    )
+    delivery_timeout_s: float = Field(5.0, gt=0, description="Wait this long for the broker's ack, then 503.")
+    readiness_timeout_s: float = Field(2.0, gt=0, description="Broker metadata timeout for /readyz.")
+    retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 when the broker is slow.")
+
+
+Priority = Literal["low", "normal", "high", "urgent"]
+
+
+class EgressSettings(BaseModel):
+    """Egress connectors (``supportflow egress``): helpdesk credentials, retries, routing maps."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str = Field(
+        "", description="Helpdesk root, e.g. https://acme.zendesk.com or https://acme.freshdesk.com"
+    )
+    email: str = Field("", description="Zendesk agent email for API-token auth.")
+    api_token: SecretStr | None = Field(None, description="Zendesk API token, or the Freshdesk API key.")
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key of the signed webhook.")
+
+    max_attempts: int = Field(5, ge=1, le=20, description="HTTP attempts per request before dead-lettering.")
+    timeout_s: float = Field(10.0, gt=0, le=120, description="Per-request read/write timeout.")
+    connect_timeout_s: float = Field(3.0, gt=0, le=60)
+    backoff_base_s: float = Field(0.5, gt=0, description="First backoff ceiling; doubles per attempt.")
+    backoff_max_s: float = Field(30.0, gt=0, description="Largest backoff ceiling (full jitter below it).")
+    retry_after_cap_s: float = Field(60.0, gt=0, description="Longest Retry-After we honour before retrying.")
+
+    auto_resolved_status: Literal["solved", "pending"] = Field(
+        "solved",
+        description="Helpdesk status after a public auto-reply: solved, or pending (awaiting customer).",
+    )
+    group_map: dict[str, int] = Field(
+        default={},
+        description='JSON: reason ("rule:legal"), reason kind ("rule") or intent -> helpdesk group id.',
+    )
+    default_group_id: int | None = Field(None, description="Group for escalations no group_map key matches.")
+    escalation_priority: Priority = "high"
+    urgent_reasons: tuple[str, ...] = Field(
+        ("rule:legal", "rule:vip"), description="Escalation reasons that raise the priority to urgent."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORTFLOW_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -86,6 +157,8 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Consumer-group session timeout; short keeps rebalances fast."
     )
     log_level: str = "INFO"
+    webhook: WebhookSettings = WebhookSettings()
+    egress: EgressSettings = EgressSettings()
 
 
 @lru_cache(maxsize=1)

@@ -50,7 +50,7 @@ class FreshdeskConnector:
     def __init__(self, settings: EgressSettings, ticket_ref: TicketRef = conversation_ref) -> None:
         if not settings.base_url or settings.api_token is None:
             raise PermanentError(
-                "freshdesk egress needs SUPPORTFLOW_EGRESS_BASE_URL and SUPPORTFLOW_EGRESS_API_TOKEN"
+                "freshdesk egress needs SUPPORTFLOW_EGRESS__BASE_URL and SUPPORTFLOW_EGRESS__API_TOKEN"
             )
         self._settings = settings
         self._base = settings.base_url.rstrip("/")

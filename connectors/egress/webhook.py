@@ -61,7 +61,7 @@ class WebhookConnector:
     def __init__(self, settings: EgressSettings, clock: Callable[[], float] = time.time) -> None:
         if not settings.webhook_url or settings.webhook_secret is None:
             raise PermanentError(
-                "webhook egress needs SUPPORTFLOW_EGRESS_WEBHOOK_URL and SUPPORTFLOW_EGRESS_WEBHOOK_SECRET"
+                "webhook egress needs SUPPORTFLOW_EGRESS__WEBHOOK_URL and SUPPORTFLOW_EGRESS__WEBHOOK_SECRET"
             )
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret

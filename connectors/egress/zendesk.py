@@ -46,8 +46,8 @@ class ZendeskConnector:
     def __init__(self, settings: EgressSettings, ticket_ref: TicketRef = conversation_ref) -> None:
         if not settings.base_url or not settings.email or settings.api_token is None:
             raise PermanentError(
-                "zendesk egress needs SUPPORTFLOW_EGRESS_BASE_URL, SUPPORTFLOW_EGRESS_EMAIL and "
-                "SUPPORTFLOW_EGRESS_API_TOKEN"
+                "zendesk egress needs SUPPORTFLOW_EGRESS__BASE_URL, SUPPORTFLOW_EGRESS__EMAIL and "
+                "SUPPORTFLOW_EGRESS__API_TOKEN"
             )
         self._settings = settings
         self._base = settings.base_url.rstrip("/")

@@ -426,11 +426,11 @@ def build_openapi() -> dict[str, Any]:
                     "name": "X-Supportflow-Timestamp",
                     "description": "Epoch seconds; signed together with the body.",
                 },
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "SUPPORTFLOW_WEBHOOK_API_KEY"},
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "SUPPORTFLOW_WEBHOOK__API_KEY"},
                 "adminToken": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "SUPPORTFLOW_WEBHOOK_ADMIN_TOKEN",
+                    "description": "SUPPORTFLOW_WEBHOOK__ADMIN_TOKEN",
                 },
             },
         },

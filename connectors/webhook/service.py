@@ -26,7 +26,7 @@ ENDPOINT_SECRETS = {
 
 def unconfigured_endpoints(webhook: WebhookSettings) -> list[str]:
     return [
-        f"{endpoint} (set SUPPORTFLOW_WEBHOOK_{field.upper()})"
+        f"{endpoint} (set SUPPORTFLOW_WEBHOOK__{field.upper()})"
         for endpoint, field in ENDPOINT_SECRETS.items()
         if secret_value(getattr(webhook, field)) is None
     ]

@@ -1,7 +1,7 @@
 """``supportflow egress {zendesk|freshdesk|webhook}``: apply outcomes to a helpdesk or signed webhook.
 
 Runs until SIGINT/SIGTERM, then prints the counters as one JSON object on stdout. Credentials and
-retry knobs come from ``SUPPORTFLOW_EGRESS_*`` (see :class:`EgressSettings`); topics and the data
+retry knobs come from ``SUPPORTFLOW_EGRESS__*`` (see :class:`EgressSettings`); topics and the data
 directory (for the idempotency store) from the main settings.
 """
 
@@ -18,7 +18,6 @@ from supportflow.cli.output import err
 from supportflow.connectors.egress import (
     CONNECTORS,
     EgressRunner,
-    EgressSettings,
     IdempotencyStore,
     build_dispatcher,
     store_path,
@@ -43,7 +42,7 @@ def cmd_egress(args: argparse.Namespace) -> int:
     path = store_path(settings.data_dir, args.connector)
     store = IdempotencyStore(path)
     try:
-        dispatcher = build_dispatcher(args.connector, EgressSettings(), store, stop=stop)
+        dispatcher = build_dispatcher(args.connector, get_settings().egress, store, stop=stop)
     except SupportflowError as exc:
         store.close()
         err(f"egress {args.connector}: {exc}")

@@ -18,13 +18,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
 
     from supportflow.connectors.webhook.service import serve, unconfigured_endpoints
-    from supportflow.connectors.webhook.settings import WebhookSettings
     from supportflow.settings import get_settings
     from supportflow.streams.embedded import broker_for
     from supportflow.streams.topics import ensure_topics, pipeline_topics
 
     settings = get_settings()
-    webhook = WebhookSettings()
+    webhook = settings.webhook
     with broker_for(args.broker or settings.broker) as (bootstrap, embedded):
         ensure_topics(bootstrap, pipeline_topics(settings))
         err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'})")

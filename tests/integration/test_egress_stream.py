@@ -130,8 +130,8 @@ def test_egress_webhook_worker_killed_mid_stream_restarts_without_double_posting
             **os.environ,
             "SUPPORTFLOW_TOPICS__PREFIX": prefix,
             "SUPPORTFLOW_DATA_DIR": str(tmp_path),
-            "SUPPORTFLOW_EGRESS_WEBHOOK_URL": server.webhook_url,
-            "SUPPORTFLOW_EGRESS_WEBHOOK_SECRET": server.webhook_secret.decode(),
+            "SUPPORTFLOW_EGRESS__WEBHOOK_URL": server.webhook_url,
+            "SUPPORTFLOW_EGRESS__WEBHOOK_SECRET": server.webhook_secret.decode(),
         }
         cmd = [sys.executable, "-m", "supportflow.cli.egress", "webhook", "--broker", broker.bootstrap,
                "--group", group, "--embedded-quirks"]  # fmt: skip

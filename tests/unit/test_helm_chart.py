@@ -376,7 +376,7 @@ def test_rendered_components_commands_probes_and_settings(all_features):
     assert json.loads(data["SUPPORTFLOW_HELP_CENTER_LANGUAGES"]) == ["en"]
     assert not any(k.endswith("API_KEY") for k in data)  # secrets never land in the ConfigMap
     (secret,) = _by_kind(objects, "Secret")
-    assert set(secret["data"]) == {"SUPPORTFLOW_MODELS__API_KEY", "SUPPORTFLOW_WEBHOOK_API_KEY"}
+    assert set(secret["data"]) == {"SUPPORTFLOW_MODELS__API_KEY", "SUPPORTFLOW_WEBHOOK__API_KEY"}
     assert {"secretRef": {"name": secret["metadata"]["name"]}} in worker["envFrom"]
 
     (scaled,) = _by_kind(objects, "ScaledObject")

@@ -5,6 +5,7 @@ import pytest
 from supportflow.connectors.egress import EgressSettings, Fate, IdempotencyStore, build_dispatcher, store_path
 from supportflow.schemas import wire
 from supportflow.schemas.models import DeadLetter, Decision
+from supportflow.settings import Settings
 from tests.fakes.crm_server import Respond
 from tests.unit.connectors.egress.builders import dispatcher, message, outcome
 
@@ -73,14 +74,14 @@ def test_dispatch_undecodable_bytes_dead_letter_with_original(server):
 def test_build_dispatcher_without_credentials_fails_clearly():
     from supportflow.schemas.errors import PermanentError
 
-    with pytest.raises(PermanentError, match="SUPPORTFLOW_EGRESS_API_TOKEN"):
+    with pytest.raises(PermanentError, match="SUPPORTFLOW_EGRESS__API_TOKEN"):
         build_dispatcher("zendesk", EgressSettings(base_url="https://acme.zendesk.com"), IdempotencyStore())
 
 
 def test_egress_settings_read_from_environment(monkeypatch):
-    monkeypatch.setenv("SUPPORTFLOW_EGRESS_GROUP_MAP", '{"rule:legal": 360001}')
-    monkeypatch.setenv("SUPPORTFLOW_EGRESS_API_TOKEN", "zd-secret-1")
-    monkeypatch.setenv("SUPPORTFLOW_EGRESS_MAX_ATTEMPTS", "7")
-    s = EgressSettings()
+    monkeypatch.setenv("SUPPORTFLOW_EGRESS__GROUP_MAP", '{"rule:legal": 360001}')
+    monkeypatch.setenv("SUPPORTFLOW_EGRESS__API_TOKEN", "zd-secret-1")
+    monkeypatch.setenv("SUPPORTFLOW_EGRESS__MAX_ATTEMPTS", "7")
+    s = Settings().egress
     assert s.group_map == {"rule:legal": 360001} and s.max_attempts == 7
     assert s.api_token is not None and "zd-secret-1" not in repr(s)
