@@ -29,7 +29,7 @@ class Embedder:
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int | None = None, batch_size: int = 32) -> None:
+    def __init__(self, threads: int | None = None, batch_size: int = 16) -> None:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -46,7 +46,10 @@ class Embedder:
         self._lock = threading.Lock()  # tokenizers' padding state is per instance
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``, rows unit-length."""
+        """Embed ``texts``; returns an array of shape ``(len(texts), 384)``, rows unit-length.
+
+        Batches of 16 measured fastest on 2 cores for ticket-length texts (292/s vs 232/s at 32).
+        """
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         if not texts:
             return out
