@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         message = d["error_message"].replace("\n", " ")[:120]
         print(f"{d['position']}  {_when(s.letter.failed_at_ms)}  {d['stage']:<9} {d['error_class']:<18} "
               f"{origin}  {d['original_bytes']} B  {message}")  # fmt: skip
+    sys.stdout.flush()  # the summary goes to stderr; keep it after the lines when both are one terminal
     err(f"{len(shown)} of {len(letters)} dead letters shown")
     return 0
 
