@@ -120,7 +120,10 @@ def encode(record: BaseModel) -> bytes:
     name = _model_name(type(record))
     buf = io.BytesIO()
     buf.write(MAGIC + bytes([models.SCHEMA_VERSION]))
-    fastavro.schemaless_writer(buf, _parsed_current(name), record.model_dump(mode="python"))
+    try:
+        fastavro.schemaless_writer(buf, _parsed_current(name), record.model_dump(mode="python"))
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. an int beyond Avro's 64-bit long
+        raise SchemaError(f"{name}: cannot encode ({type(exc).__name__}: {exc})") from exc
     return buf.getvalue()
 
 

@@ -151,20 +151,26 @@ def run_normalize(
         start = time.perf_counter()
         try:
             records = normalize(msg.value)
-        except PermanentError as exc:
+            ms = round((time.perf_counter() - start) * 1000 / max(1, len(records)), 3)
+            # Encoding is inside the try: a ticket the wire format cannot hold is dead-lettered too.
+            encoded = [
+                (
+                    r.ticket.conversation_id.encode(),
+                    wire.encode(r.model_copy(update={"timings_ms": {"normalize": ms}})),
+                )
+                for r in records
+            ]
+        except Exception as exc:  # PermanentError as designed; anything else is a parser bug: keep the bytes
+            if not isinstance(exc, PermanentError):
+                log.exception(
+                    "normalize: unexpected error at %s[%d]@%d", msg.topic, msg.partition, msg.offset
+                )
             emits.append(dead_letter("normalize", msg, exc, *_event_origin(msg.value)))
             continue
-        except Exception as exc:  # a parser bug must not stop the pipeline or lose the bytes
-            log.exception("normalize: unexpected error at %s[%d]@%d", msg.topic, msg.partition, msg.offset)
-            emits.append(dead_letter("normalize", msg, exc, *_event_origin(msg.value)))
-            continue
-        ms = round((time.perf_counter() - start) * 1000 / max(1, len(records)), 3)
         if records:
             metrics.observe_ticket_in(str(records[0].ticket.channel), len(records))
             metrics.observe_stage("normalize", ms / 1000, len(records))
-        for record in records:
-            timed = record.model_copy(update={"timings_ms": {"normalize": ms}})
-            emits.append(Emit(Sink.NEXT, record.ticket.conversation_id.encode(), wire.encode(timed)))
+        emits += [Emit(Sink.NEXT, key, value) for key, value in encoded]
     return emits
 
 

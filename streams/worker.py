@@ -40,6 +40,9 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
         watermarks="fetch" if embedded else "list_offsets",
     ).start()
     app = build_app(settings, bootstrap, runtime)
+    # Faust and aiokafka log every produced record's value at DEBUG: ticket text and PII. Never.
+    for name in ("faust.topics", "faust.transport.drivers.aiokafka", "aiokafka.producer.producer"):
+        logging.getLogger(name).setLevel(logging.INFO)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

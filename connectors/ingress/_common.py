@@ -91,7 +91,8 @@ def require_text(text: str | None, what: str) -> str:
 def parse_timestamp_ms(value: str | int | float | None, fallback_ms: int) -> int:
     """ISO 8601 string, epoch seconds or epoch milliseconds -> epoch ms; unreadable -> ``fallback_ms``.
 
-    A bad client clock is not worth dead-lettering a customer message, so this never raises.
+    A bad client clock is not worth dead-lettering a customer message, so this never raises; a value
+    outside years 1970..9999 (which would not even fit the wire format's 64-bit long) counts as unreadable.
     """
     if value is None or value == "":
         return fallback_ms
@@ -99,13 +100,18 @@ def parse_timestamp_ms(value: str | int | float | None, fallback_ms: int) -> int
         if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
             number = float(value)
             # Epoch seconds are ~1.7e9 today; anything past 1e11 is already milliseconds.
-            return int(number if number > 1e11 else number * 1000)
-        parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1000)
+            ms = int(number if number > 1e11 else number * 1000)
+        else:
+            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            ms = int(parsed.timestamp() * 1000)
     except (ValueError, OverflowError, OSError):
         return fallback_ms
+    return ms if 0 <= ms <= _MAX_TIMESTAMP_MS else fallback_ms
+
+
+_MAX_TIMESTAMP_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def channel_from_name(name: str | None) -> Channel | None:

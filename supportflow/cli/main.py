@@ -13,7 +13,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from supportflow import __version__
-from supportflow.cli import audit, bench, egress, golden, kb, pipeline, router, schemas_cmd, serve
+from supportflow.cli import audit, bench, dlq, egress, golden, kb, pipeline, router, schemas_cmd, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     serve.add_parser(sub)
     egress.add_parser(sub)
+    dlq.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
     )

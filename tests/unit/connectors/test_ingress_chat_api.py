@@ -193,3 +193,10 @@ def test_parse_event_size_limit_applies_to_every_channel() -> None:
 def test_count_messages_is_one_for_undecodable_payloads() -> None:
     for channel in Channel:
         assert count_messages(event(channel, b"\xff{not json")) == 1
+
+
+@pytest.mark.parametrize("created_at", [1e300, 10**30, "99999999999999999999999", -5])
+def test_parse_timestamp_out_of_range_falls_back(created_at):
+    from supportflow.connectors.ingress._common import parse_timestamp_ms
+
+    assert parse_timestamp_ms(created_at, 1234) == 1234

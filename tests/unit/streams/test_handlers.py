@@ -83,3 +83,13 @@ def test_run_gate_redelivered_ticket_suppressed():
     emits, dups = run_gate([_msg(value), _msg(value, 1)], decide, check)
     assert len(emits) == 1 and dups == 1
     assert wire.decode(emits[0].value, Outcome).decision == Decision.AUTO_RESOLVED
+
+
+def test_run_normalize_unencodable_ticket_dead_lettered_not_crashing():
+    from supportflow.schemas.models import PipelineRecord as PR
+
+    huge = record().ticket.model_copy(update={"received_at_ms": 10**30})
+
+    emits = run_normalize([_msg(b"raw")], lambda raw: [PR(ticket=huge)])
+    assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
+    assert wire.decode(emits[0].value, DeadLetter).error_class == "SchemaError"
