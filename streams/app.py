@@ -20,6 +20,7 @@ from supportflow.processors.audit import audit_event
 from supportflow.settings import Settings
 from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
 from supportflow.streams.runtime import Runtime
+from supportflow.streams.transport import PipelineApp
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _messages(events: Sequence[Any]) -> list[Message]:
 
 def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
     session_s = settings.session_timeout_s
-    app = faust.App(
+    app = PipelineApp(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
         key_serializer="raw",
