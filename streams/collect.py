@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import DeadLetter, Outcome
+from supportflow.streams.handlers import Message
 
 
 @dataclass
@@ -94,10 +95,8 @@ class OutcomeReader:
         self._consumer.close()
 
 
-def read_to_end(
-    bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0
-) -> list[tuple[bytes | None, bytes]]:
-    """Every (key, value) of ``topic`` from offset 0 to the end.
+def read_messages(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0) -> list[Message]:
+    """Every record of ``topic`` from offset 0 to the end, with its partition and offset.
 
     The end is the high watermark carried by Fetch responses (``cached=True``): Tansu's ListOffsets
     "latest" answer is wrong, and real Kafka gives the same number either way.
@@ -112,12 +111,15 @@ def read_to_end(
             return []
         tps = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
         consumer.assign(tps)
-        records: list[tuple[bytes | None, bytes]] = []
+        records: list[Message] = []
         deadline = time.monotonic() + timeout_s
         last_data = time.monotonic()
         while time.monotonic() < deadline:
-            batch = consumer.consume(1000, timeout=0.2)
-            records += [(m.key(), m.value() or b"") for m in batch if not m.error()]
+            batch = [m for m in consumer.consume(1000, timeout=0.2) if not m.error()]
+            records += [
+                Message(m.topic() or topic, m.partition() or 0, m.offset() or 0, m.key(), m.value() or b"")
+                for m in batch
+            ]
             if batch:
                 last_data = time.monotonic()
             positions = consumer.position(tps)
@@ -130,3 +132,10 @@ def read_to_end(
         return records
     finally:
         consumer.close()
+
+
+def read_to_end(
+    bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: float = 60.0
+) -> list[tuple[bytes | None, bytes]]:
+    """Every (key, value) of ``topic`` from offset 0 to the end (see :func:`read_messages`)."""
+    return [(m.key, m.value) for m in read_messages(bootstrap, topic, idle_s, timeout_s)]

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer
 
 from supportflow.connectors.ingress import sniff_json_channel
 from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError, SchemaError, TransientError
 from supportflow.schemas.models import Channel, DeadLetter, InboundEvent
 from supportflow.settings import TopicSettings
+from supportflow.streams.collect import read_messages
 from supportflow.streams.handlers import Message
 from supportflow.streams.ingest import ingress_key
 
@@ -246,39 +246,10 @@ def read_dead_letters(
     the high watermark carried by Fetch responses, never ListOffsets, which Tansu answers wrongly),
     but keeping each record's partition and offset, which name the letter for ``replay``.
     """
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "supportflow-dlq-reader-unused",
-         "enable.auto.commit": False, "fetch.wait.max.ms": 100}
-    )  # fmt: skip
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None:
-            return [], 0
-        tps = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
-        consumer.assign(tps)
-        messages: list[Message] = []
-        deadline = time.monotonic() + timeout_s
-        last_data = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = [m for m in consumer.consume(1000, timeout=0.2) if not m.error()]
-            messages += [
-                Message(m.topic() or topic, m.partition() or 0, m.offset() or 0, m.key(), m.value() or b"")
-                for m in batch
-            ]
-            if batch:
-                last_data = time.monotonic()
-            positions = consumer.position(tps)
-            caught_up = all(
-                pos.offset >= consumer.get_watermark_offsets(tp, cached=True)[1] >= 0
-                for tp, pos in zip(tps, positions, strict=True)
-            )
-            if caught_up or time.monotonic() - last_data > idle_s:
-                break
-        return decode_letters(messages)
+        return decode_letters(read_messages(bootstrap, topic, idle_s, timeout_s))
     except KafkaException as exc:
         raise TransientError(f"cannot read dead letters from {topic} on {bootstrap}: {exc}") from exc
-    finally:
-        consumer.close()
 
 
 def publish_replays(bootstrap: str, replays: Sequence[Replay], timeout_s: float = 30.0) -> int:

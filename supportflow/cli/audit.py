@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from supportflow.cli.output import err
 from supportflow.schemas import wire
@@ -12,25 +15,27 @@ from supportflow.schemas.models import AuditEvent, Outcome
 from supportflow.settings import get_settings
 from supportflow.streams.collect import read_to_end
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _records_of(bootstrap: str, topic: str, model: type[M], ticket_id: str) -> list[M]:
+    found = []
+    for _key, value in read_to_end(bootstrap, topic):
+        try:
+            record = wire.decode(value, model)
+        except SchemaError:
+            continue
+        if getattr(record, "ticket_id", None) == ticket_id:
+            found.append(record)
+    return found
+
 
 def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list[Outcome]]:
     t = get_settings().topics
-    audits, outcomes = [], []
-    for _key, value in read_to_end(bootstrap, t.full(t.audit)):
-        try:
-            event = wire.decode(value, AuditEvent)
-        except SchemaError:
-            continue
-        if event.ticket_id == ticket_id:
-            audits.append(event)
-    for _key, value in read_to_end(bootstrap, t.full(t.outcomes)):
-        try:
-            outcome = wire.decode(value, Outcome)
-        except SchemaError:
-            continue
-        if outcome.ticket_id == ticket_id:
-            outcomes.append(outcome)
-    return audits, outcomes
+    return (
+        _records_of(bootstrap, t.full(t.audit), AuditEvent, ticket_id),
+        _records_of(bootstrap, t.full(t.outcomes), Outcome, ticket_id),
+    )
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

@@ -40,3 +40,13 @@ class CitingOpenAIServer(FakeOpenAIServer):
     def _next(self, model: str, body: dict[str, Any]) -> Behaviour:
         super()._next(model, body)  # records the request
         return Reply(cited_reply(body))
+
+
+def llm_env(base_url: str) -> dict[str, str]:
+    """Worker environment that turns both model tiers on against a loopback fake at ``base_url``."""
+    return {
+        "SUPPORTFLOW_MODELS__COMMODITY": "openai/gpt-4o-mini",
+        "SUPPORTFLOW_MODELS__FRONTIER": "openai/gpt-4o",
+        "SUPPORTFLOW_MODELS__API_BASE": base_url,
+        "SUPPORTFLOW_MODELS__API_KEY": "test",
+    }

@@ -16,7 +16,7 @@ from supportflow.streams.embedded import EmbeddedBroker
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics
-from tests.fakes.citing_llm import cited_reply
+from tests.fakes.citing_llm import cited_reply, llm_env
 from tests.fakes.openai_server import Behaviour, FakeOpenAIServer, Reply
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -43,13 +43,9 @@ def test_slow_provider_backlog_absorbed_memory_bounded_nothing_dropped():
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-backpressure-"))
     with SlowCitingServer() as llm, EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
-        env = {
-            "SUPPORTFLOW_MODELS__COMMODITY": "openai/gpt-4o-mini",
-            "SUPPORTFLOW_MODELS__FRONTIER": "openai/gpt-4o",
-            "SUPPORTFLOW_MODELS__API_BASE": llm.base_url,
-            "SUPPORTFLOW_MODELS__API_KEY": "test",
-        }
-        worker = WorkerProcess(broker.bootstrap, embedded=True, env=env, log_path=log_dir / "worker.log")
+        worker = WorkerProcess(
+            broker.bootstrap, embedded=True, env=llm_env(llm.base_url), log_path=log_dir / "worker.log"
+        )
         reader = OutcomeReader(
             broker.bootstrap, t.full(t.outcomes), t.full(t.dead_letter), int(time.time() * 1000)
         )

@@ -34,7 +34,7 @@ from supportflow.streams.embedded import EmbeddedBroker, free_port
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics
-from tests.fakes.citing_llm import CitingOpenAIServer, prompt_text
+from tests.fakes.citing_llm import CitingOpenAIServer, llm_env, prompt_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -169,10 +169,7 @@ def surfaces(tmp_path_factory) -> Surfaces:
     with CitingOpenAIServer() as llm, EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
         env = {
-            "SUPPORTFLOW_MODELS__COMMODITY": "openai/gpt-4o-mini",
-            "SUPPORTFLOW_MODELS__FRONTIER": "openai/gpt-4o",
-            "SUPPORTFLOW_MODELS__API_BASE": llm.base_url,
-            "SUPPORTFLOW_MODELS__API_KEY": "test",
+            **llm_env(llm.base_url),
             "SUPPORTFLOW_LOG_LEVEL": "DEBUG",
             "SUPPORTFLOW_METRICS_PORT": str(metrics_port),
         }
