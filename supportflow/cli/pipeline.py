@@ -146,7 +146,9 @@ def run_events(
         procs = [WorkerProcess(boot, embedded=embedded, log_path=log_dir / f"worker-{i}.log", env=env)
                  for i in range(workers)]  # fmt: skip
         t = settings.topics
-        reader = OutcomeReader(boot, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000))
+        reader = OutcomeReader(
+            boot, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
+        )
         try:
             wait_ready(boot, settings, procs, reader, quiet=quiet, log_dir=log_dir)
             start = time.monotonic()
