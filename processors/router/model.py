@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from supportflow.data import data_path
 from supportflow.processors.router.calibration import FloatArray, softmax
+from supportflow.processors.router.normalize import NORMALIZATION_VERSION, normalize_for_intent
 from supportflow.processors.router.text_features import HashedTfidf
 from supportflow.schemas.errors import InvalidInputError, PermanentError
 
@@ -66,6 +67,8 @@ class RouterParts:
     text_weight: float = 0.0
     embedding_calibration: Calibration = field(default_factory=Calibration)
     combined_calibration: Calibration = field(default_factory=Calibration)
+    # The n-gram view's input normalisation (``normalize.NORMALIZATION_VERSION``), None for raw text.
+    text_normalization: str | None = None
     info: dict[str, Any] = field(default_factory=dict)  # provenance: data, sizes, hyperparameters, metrics
 
 
@@ -75,6 +78,10 @@ class IntentRouter:
     def __init__(self, parts: RouterParts) -> None:
         if (parts.text_head is None) != (parts.tfidf is None):
             raise ValueError("text_head and tfidf come together")
+        if parts.text_normalization not in (None, NORMALIZATION_VERSION):
+            raise PermanentError(
+                f"router uses text normalisation {parts.text_normalization!r}; this code has {NORMALIZATION_VERSION!r}"
+            )
         self.parts = parts
         self._classes = np.array(parts.classes, dtype=object)
         self._oos_index = parts.classes.index(parts.oos_label) if parts.oos_label in parts.classes else -1
@@ -120,6 +127,8 @@ class IntentRouter:
         log_p = self.parts.embedding_head.log_proba(vectors)
         calibration = self.parts.embedding_calibration
         if texts is not None and self.parts.text_head is not None and self.parts.tfidf is not None:
+            if self.parts.text_normalization is not None:
+                texts = [normalize_for_intent(t) for t in texts]
             text_log_p = self.parts.text_head.log_proba(self.parts.tfidf.transform(texts))
             w = self.parts.text_weight
             log_p = (1 - w) * log_p + w * text_log_p
@@ -190,6 +199,8 @@ def _to_storage(parts: RouterParts) -> tuple[dict[str, npt.NDArray[Any]], dict[s
         "combined_calibration": asdict(parts.combined_calibration),
         "info": parts.info,
     }
+    if parts.text_normalization is not None:  # only when set: older artifacts keep their version hash
+        meta["text_normalization"] = parts.text_normalization
     return arrays, meta
 
 
@@ -210,6 +221,7 @@ def _from_storage(arrays: dict[str, npt.NDArray[Any]], meta: dict[str, Any]) -> 
         text_weight=float(meta["text_weight"]),
         embedding_calibration=Calibration(**meta["embedding_calibration"]),
         combined_calibration=Calibration(**meta["combined_calibration"]),
+        text_normalization=meta.get("text_normalization"),
         info=dict(meta.get("info", {})),
     )
 

@@ -29,6 +29,7 @@ from supportflow.processors.router.calibration import (
     softmax,
 )
 from supportflow.processors.router.model import Calibration, IntentRouter, LinearHead, RouterParts
+from supportflow.processors.router.normalize import NORMALIZATION_VERSION, normalize_for_intent
 from supportflow.processors.router.text_features import DEFAULT_FEATURES, HashedTfidf
 from supportflow.schemas.errors import InvalidInputError
 
@@ -48,6 +49,13 @@ class TrainOptions:
     text_weight: float | None = None  # None: choose from TEXT_WEIGHT_GRID by held-out log-loss
     oos_weight: float = 0.5
     min_support: int = 20
+    # Replace ids, amounts, e-mails, ... by fixed tokens before the n-gram view (normalize.py); the
+    # artifact records it so predict does the same.
+    normalize_text: bool = False
+    # With a validation set: after calibrating on it, refit the heads on train + validation rows (as
+    # the no-validation path does with its split). For callers whose validation rows are a grouped
+    # split of their own training data, e.g. augmented variants that must not straddle the split.
+    refit_with_val: bool = False
 
 
 def _log(progress: bool, message: str) -> None:
@@ -142,6 +150,7 @@ def train_router(
         )
     if (val_texts is None) != (val_labels is None):
         raise InvalidInputError("pass both val_texts and val_labels, or neither")
+    ngram = normalize_for_intent if options.normalize_text else _identity
     classes = sorted(set(labels) | set(val_labels or []))
     if len([c for c in classes if c != oos_label]) < 2:
         raise InvalidInputError("need at least two in-scope intents to train a router")
@@ -158,6 +167,11 @@ def train_router(
         y_val = np.array([index[lab] for lab in val_labels], dtype=np.int64)
         fit_idx = np.arange(len(texts))
         x_fit, y_fit, fit_texts = x_all, y_all, texts
+        if options.refit_with_val:  # calibrate on val now; refit below on everything
+            refit = True
+            texts, labels = texts + val_texts, labels + list(val_labels)
+            x_all = np.vstack([x_all, x_val])
+            y_all = np.concatenate([y_all, y_val])
     else:
         refit = True
         fit_idx, val_idx = _stratified_split(y_all)
@@ -178,9 +192,10 @@ def train_router(
     combined_log_p = emb_log_p
     if options.use_text:
         _log(progress, "fitting the n-gram head ...")
-        tfidf = HashedTfidf(options.text_features).fit(fit_texts)
-        raw_text_head = _fit_head(tfidf.transform(fit_texts), y_fit, len(classes), TEXT_C, svm=True)
-        x_val_text = tfidf.transform(val_texts)
+        fit_ngram_texts = [ngram(t) for t in fit_texts]
+        tfidf = HashedTfidf(options.text_features).fit(fit_ngram_texts)
+        raw_text_head = _fit_head(tfidf.transform(fit_ngram_texts), y_fit, len(classes), TEXT_C, svm=True)
+        x_val_text = tfidf.transform([ngram(t) for t in val_texts])
         # SVM margins have no probabilistic scale: fit one on held-out rows (a temperature).
         margin_scale = 1.0 / fit_temperature(raw_text_head.log_proba(x_val_text), y_val)
         text_head = _scale_head(raw_text_head, margin_scale)
@@ -205,8 +220,9 @@ def train_router(
         _log(progress, "refitting on all training rows ...")
         emb_head = _scale_head(_fit_head(x_all, y_all, len(classes), best_c), 1.0)
         if tfidf is not None and text_weight > 0:
-            tfidf = HashedTfidf(options.text_features).fit(texts)
-            raw = _fit_head(tfidf.transform(texts), y_all, len(classes), TEXT_C, svm=True)
+            all_ngram_texts = [ngram(t) for t in texts]
+            tfidf = HashedTfidf(options.text_features).fit(all_ngram_texts)
+            raw = _fit_head(tfidf.transform(all_ngram_texts), y_all, len(classes), TEXT_C, svm=True)
             text_head = _scale_head(raw, margin_scale)
     if text_weight == 0:  # the n-gram view did not help on held-out data: do not ship it
         tfidf, text_head = None, None
@@ -215,7 +231,9 @@ def train_router(
     provenance: dict[str, object] = {
         "train_rows": len(texts),
         "calibration_rows": len(y_val),
-        "calibration_source": "split of training rows" if refit else "validation set",
+        "calibration_source": "validation set" if val_labels is not None else "split of training rows",
+        "refit_on_all_rows": refit,
+        "text_normalization": NORMALIZATION_VERSION if options.normalize_text else None,
         "embedding_C": best_c,
         "text_C": TEXT_C if text_head is not None else None,
         "target_precision": target_precision,
@@ -231,6 +249,9 @@ def train_router(
         text_weight=text_weight,
         embedding_calibration=embedding_cal,
         combined_calibration=combined_cal,
+        text_normalization=NORMALIZATION_VERSION
+        if options.normalize_text and text_head is not None
+        else None,
         info=provenance,
     )
     router = IntentRouter(parts)
@@ -241,6 +262,10 @@ def train_router(
         f"oos<{cal.oos_threshold:.3f}, auto>={cal.auto_threshold:.3f}, {router.version}",
     )
     return router
+
+
+def _identity(text: str) -> str:
+    return text
 
 
 def _stratified_split(y: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
