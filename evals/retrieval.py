@@ -3,6 +3,10 @@
 A query counts as answered at rank r when the r-th *distinct article* among the retrieved chunks is
 the labelled one (several chunks of one article are one hit). Chunks are fetched deep enough
 (``FETCH_K``) that five distinct articles are almost always present.
+
+``intent_scoped=True`` searches each query within the articles declaring its *true* intent (the
+labelled article's front-matter ``intents``), as the pipeline does with the *routed* intent. It is an
+upper bound (a perfect router), reported separately: a query set carries no routed intent.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class RetrievalReport:
     recall_at_5: float
     mrr: float
     mode: str
+    intent_scoped: bool  # True: upper bound, each query searched within its true intent's articles
     top1_score_correct: float  # mean Source.score of the first chunk when rank 1 is right
     top1_score_wrong: float  # ... and when it is wrong: the gap is what a score gate can use
     seconds: float
@@ -65,16 +70,23 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     return queries
 
 
-def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery]) -> RetrievalReport:
+def true_intents(kb: KnowledgeBase, queries: list[LabelledQuery]) -> list[list[str] | None]:
+    """Per query, the intents its labelled article declares (None: the article declares none)."""
+    declared = kb.article_intents()
+    return [list(declared.get(q.article_id, ())) or None for q in queries]
+
+
+def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery], intent_scoped: bool = False) -> RetrievalReport:
     started = time.monotonic()
+    scopes = true_intents(kb, queries) if intent_scoped else [None] * len(queries)
     # Embed once in a batch, like the router does for a batch of tickets; search reuses the vectors.
     vectors = get_embedder().encode([q.text for q in queries])
     reciprocal: list[float] = []
     correct_scores: list[float] = []
     wrong_scores: list[float] = []
     misses: list[dict[str, str]] = []
-    for query, vector in zip(queries, vectors, strict=True):
-        sources = kb.search(query.text, k=FETCH_K, vector=vector)
+    for query, vector, scope in zip(queries, vectors, scopes, strict=True):
+        sources = kb.search(query.text, k=FETCH_K, vector=vector, intents=scope)
         ranking = list(dict.fromkeys(s.article_id for s in sources))
         rank = ranking.index(query.article_id) + 1 if query.article_id in ranking else 0
         reciprocal.append(1.0 / rank if rank else 0.0)
@@ -91,6 +103,7 @@ def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery]) -> RetrievalReport
         recall_at_5=round(float(np.mean(ranks >= 0.2)), 4),
         mrr=round(float(np.mean(ranks)), 4),
         mode="hybrid" if kb.hybrid else "dense",
+        intent_scoped=intent_scoped,
         top1_score_correct=round(float(np.mean(correct_scores)), 4) if correct_scores else 0.0,
         top1_score_wrong=round(float(np.mean(wrong_scores)), 4) if wrong_scores else 0.0,
         seconds=round(time.monotonic() - started, 3),
@@ -114,22 +127,30 @@ class DraftReport:
 
 
 def evaluate_drafts(
-    kb: KnowledgeBase, queries: list[LabelledQuery], floor: float = 0.92, k: int = 4
+    kb: KnowledgeBase,
+    queries: list[LabelledQuery],
+    floor: float = 0.92,
+    k: int = 4,
+    intent_scoped: bool = False,
 ) -> DraftReport:
     """Draft an answer per query, score it, then change one number in it and score it again.
 
     The corruption (first digit run + 1, e.g. "5-10 business days" -> "6-10 business days") is the
-    failure that matters: a fluent answer with one wrong fact. The intent passed is a neutral one, so
-    no CRM facts are added; these are help-center-only answers.
+    failure that matters: a fluent answer with one wrong fact. No customer is passed, so no CRM facts
+    are added; these are help-center-only answers. With ``intent_scoped`` the search and the drafter
+    get the query's true intent (as the pipeline gives them the routed one).
     """
     from supportflow.processors.knowledge import compose_answer, score_groundedness
 
     vectors = get_embedder().encode([q.text for q in queries])
+    scopes = true_intents(kb, queries) if intent_scoped else [None] * len(queries)
+    declared = kb.article_intents()
     scores: list[float] = []
     caught: list[bool] = []
-    for query, vector in zip(queries, vectors, strict=True):
-        sources = kb.search(query.text, k=k, vector=vector)
-        answer = compose_answer(query.text, "faq", sources, None)
+    for query, vector, scope in zip(queries, vectors, scopes, strict=True):
+        sources = kb.search(query.text, k=k, vector=vector, intents=scope)
+        intent = scope[0] if scope else "faq"
+        answer = compose_answer(query.text, intent, sources, None, vector, declared)
         if answer is None:
             continue
         scores.append(answer.groundedness)

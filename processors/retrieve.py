@@ -1,6 +1,11 @@
 """Stage 3 — retrieve: help-center sections for the ticket (reusing the router's vector).
 
-Escalated tickets still get sources: the human who takes them sees what the help center says.
+A routed ticket is searched within the articles that declare its intent (front matter ``intents``):
+the router separates "refund policy" from "request a refund" far better (~99% on Bitext-style text)
+than embeddings separate those sibling articles (recall@1 ~0.56). Out-of-scope or unknown intents,
+and intents no article declares, fall back to the whole help center inside ``KnowledgeBase.search``.
+Escalated tickets still get sources, unscoped: the human who takes them sees what the whole help
+center says, not only what the (possibly wrong) routed intent points at.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ import numpy as np
 
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.route import ticket_query
-from supportflow.schemas.models import PipelineRecord
+from supportflow.schemas.models import Band, PipelineRecord
 
 
 def retrieve(record: PipelineRecord, kb: KnowledgeBase, k: int = 4) -> PipelineRecord:
     vector = np.frombuffer(record.embedding, dtype=np.float32) if record.embedding else None
-    sources = kb.search(ticket_query(record.ticket), k=k, vector=vector)
+    route = record.route
+    intents = [route.intent] if route is not None and route.band != Band.ESCALATE else None
+    sources = kb.search(ticket_query(record.ticket), k=k, vector=vector, intents=intents)
     return record.model_copy(update={"sources": sources})

@@ -5,6 +5,8 @@
 * a JSON list of ``{id, title, body}`` (plus optional ``url`` and ``updated``).
 
 Every body is normalised to Markdown with ``##`` section headings, so chunking has one input format.
+An article may declare the routed intents it answers (front matter / JSON ``intents``, Zendesk labels
+``intent:<name>``); retrieval uses them to scope a routed ticket's search.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from supportflow.schemas.errors import InvalidInputError
 ARTICLE_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 _ID_CHARS = re.compile(r"[^a-z0-9]+")
+_INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_ZENDESK_INTENT_LABEL = "intent:"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class Article:
     url: str
     body: str  # Markdown; sections start with "## "
     updated: str
+    # Routed intents this article answers (front matter ``intents: [track_order, ...]``); retrieval
+    # scopes a routed ticket to the articles declaring its intent. Empty = reachable unscoped only.
+    intents: tuple[str, ...] = ()
 
 
 def load_articles(path: Path) -> list[Article]:
@@ -95,7 +102,10 @@ def _load_file(path: Path) -> Article:
     body, heading_title = _pop_h1(body)
     title = title or heading_title or path.stem.replace("-", " ").replace("_", " ").capitalize()
     article_id = normalize_id(str(meta.get("id") or path.stem))
-    return _make(article_id, title, body, str(meta.get("url") or ""), str(meta.get("updated") or ""), path)
+    return _make(
+        article_id, title, body, str(meta.get("url") or ""), str(meta.get("updated") or ""), path,
+        _intents(meta.get("intents"), path),
+    )  # fmt: skip
 
 
 def _load_json(path: Path) -> list[Article]:
@@ -129,7 +139,13 @@ def _from_zendesk(item: Any, source: Path) -> Article:
         str(item.get("html_url") or ""),
         str(item.get("updated_at") or item.get("edited_at") or ""),
         source,
-    )
+        # Zendesk has no intent field; labels such as "intent:track_order" carry the declaration.
+        _intents(
+            [str(label)[len(_ZENDESK_INTENT_LABEL) :] for label in item.get("label_names") or []
+             if str(label).startswith(_ZENDESK_INTENT_LABEL)],
+            source,
+        ),
+    )  # fmt: skip
 
 
 def _from_plain(item: Any, source: Path) -> Article:
@@ -145,15 +161,45 @@ def _from_plain(item: Any, source: Path) -> Article:
         str(item.get("url") or ""),
         str(item.get("updated") or ""),
         source,
+        _intents(item.get("intents"), source),
     )
 
 
-def _make(article_id: str, title: str, body: str, url: str, updated: str, source: Path) -> Article:
+def _make(
+    article_id: str,
+    title: str,
+    body: str,
+    url: str,
+    updated: str,
+    source: Path,
+    intents: tuple[str, ...] = (),
+) -> Article:
     if not article_id:
         raise InvalidInputError(f"{source}: article without a usable id")
     if not body.strip():
         raise InvalidInputError(f"{source}: article {article_id!r} has an empty body")
-    return Article(id=article_id, title=title.strip(), url=url.strip(), body=body.strip(), updated=updated)
+    return Article(
+        id=article_id,
+        title=title.strip(),
+        url=url.strip(),
+        body=body.strip(),
+        updated=updated,
+        intents=intents,
+    )
+
+
+def _intents(raw: Any, source: Path) -> tuple[str, ...]:
+    """``[a, b]`` or ``"a, b"`` -> ``("a", "b")``: distinct, in declared order, snake_case checked."""
+    if raw is None or raw == "":
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise InvalidInputError(f"{source}: intents must be a list of intent names, got {raw!r}")
+    names = [str(item).strip() for item in items if str(item).strip()]
+    bad = [name for name in names if not _INTENT_NAME.match(name)]
+    if bad:
+        raise InvalidInputError(f"{source}: intents must be snake_case names, got {bad}")
+    return tuple(dict.fromkeys(names))
 
 
 def _split_front_matter(raw: str, path: Path) -> tuple[dict[str, Any], str]:

@@ -30,6 +30,7 @@ class Chunk:
     section: str
     text: str
     url: str
+    intents: tuple[str, ...] = ()  # the article's declared intents, copied so a filter can use them
 
 
 def slugify(text: str) -> str:
@@ -52,7 +53,9 @@ def chunk_article(article: Article, overlap_chars: int = 200, max_chars: int = M
             chunk_id = _unique(base, used_ids)
             tail = _tail(previous, overlap_chars)
             text = f"{OVERLAP_MARK}{tail}\n\n{part}" if tail else part
-            chunks.append(Chunk(chunk_id, article.id, article.title, section, text, article.url))
+            chunks.append(
+                Chunk(chunk_id, article.id, article.title, section, text, article.url, article.intents)
+            )
             previous = part
     return chunks
 

@@ -1,21 +1,26 @@
 """The offline grounded drafter: an answer assembled from the help center itself, no model call.
 
-It lifts the sentences and procedures of the top sources that are closest to the ticket (MiniLM
-cosine), keeps a numbered procedure whole, adds the customer's order facts from the CRM when the
-intent is about an order, greets by first name and cites every chunk it used. Nothing is generated,
-so everything it says is in a cited source or the CRM record; groundedness still scores it, because
-lifting the wrong sentence is the failure mode left.
+It answers from ONE article: the best-retrieved one. Mixing in a neighbouring article was the main
+source of wrong answers (a true, grounded, off-topic sentence: a cancel-order answer that explains
+damaged items). A second article joins only when both declare the routed intent and the second
+retrieves within ``SECOND_ARTICLE_MARGIN`` of the first. Within the article it lifts the sentences
+and procedures closest to the ticket (MiniLM cosine), keeps a numbered procedure whole, prefers
+passages that carry the hard facts (durations, amounts, times) on near ties, adds the customer's order
+facts from the CRM when the intent is about an order, greets by first name and cites every chunk it
+used. Nothing is generated, so everything it says is in a cited source or the CRM record;
+groundedness still scores it, because lifting the wrong sentence is the failure mode left.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from supportflow.processors.knowledge.facts import describe_order
+from supportflow.processors.knowledge.facts import describe_order, fact_keys
 from supportflow.processors.knowledge.grounding import score_groundedness
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings
 from supportflow.schemas.models import Answer, CustomerContext, Order, Source, Tier
@@ -27,14 +32,18 @@ ORDER_INTENTS = frozenset(
         "get_refund", "track_refund", "check_invoice", "get_invoice", "check_cancellation_fee", "complaint",
     }
 )  # fmt: skip
-MAX_SOURCES = 3  # sources considered, best first
-SOURCE_SCORE_SPREAD = 0.2  # ignore sources this far below the best retrieval score
+MAX_SOURCES = 4  # chunks considered, best first (all from the chosen article(s))
+SOURCE_SCORE_SPREAD = 0.2  # ignore chunks this far below the best retrieval score
+SECOND_ARTICLE_MARGIN = 0.03  # a second same-intent article must retrieve this close to the first
 MAX_UNITS = 3
 MAX_CHARS = 900
 MIN_RELEVANCE = 0.30  # ticket-to-unit cosine below which a unit is off-topic
 RELATIVE_DROP = 0.15  # ... and units this far below the best unit are filler, not the answer
+SECTION_WEIGHT = 0.5  # share of a unit's relevance that is its section's retrieval score
 RANK_BONUS = 0.04  # per source rank: prefer the best-retrieved section on near ties
 PROCEDURE_BONUS = 0.05  # a how-to list usually answers "how do I ..." better than one sentence
+FACT_BONUS = 0.08  # on near ties the passage with the number ("5-7 business days") is the answer
+_FACT_KINDS = ("money:", "percent:", "time:", "duration:", "date:")
 SIGN_OFF = "Best regards,\nNorthwind Outfitters Support"
 _ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
 
@@ -52,15 +61,19 @@ def compose_answer(
     sources: list[Source],
     customer: CustomerContext | None,
     query_vector: npt.NDArray[np.float32] | None = None,
+    article_intents: Mapping[str, Collection[str]] | None = None,
 ) -> Answer | None:
     """An extractive, cited answer to ``ticket_text``, or None when no source has a relevant passage.
 
     ``query_vector`` is the ticket's embedding when the router already computed it (it is not
-    computed twice)."""
+    computed twice). ``article_intents`` (article id -> declared intents, ``KnowledgeBase.article_intents``)
+    allows a second article declared for ``intent``; without it the answer uses one article."""
     if not sources or not ticket_text.strip():
         return None
-    best_score = sources[0].score
-    considered = [s for s in sources[:MAX_SOURCES] if s.score >= best_score - SOURCE_SCORE_SPREAD]
+    considered = [
+        s for s in _answer_articles(sources, intent, article_intents)[:MAX_SOURCES]
+        if s.score >= sources[0].score - SOURCE_SCORE_SPREAD
+    ]  # fmt: skip
     units = [
         _Unit(i, j, text)
         for i, source in enumerate(considered)
@@ -69,21 +82,32 @@ def compose_answer(
     ]
     if not units:
         return None
-    unit_vectors = sentence_embeddings.encode([u.text for u in units])
+    # A unit is read under its section heading: "US Standard: 5-7 business days" says nothing about
+    # arrival times until it sits under "Transit times".
+    unit_vectors = sentence_embeddings.encode(
+        [unit_context(considered[u.source].section, u.text) for u in units]
+    )
     query = query_vector if query_vector is not None else sentence_embeddings.encode([ticket_text])[0]
     cosine = unit_vectors @ query
+    # One short sentence's cosine is noisy (MiniLM on ten words); the section's retrieval score says
+    # which part of the article the ticket is about, so both count.
+    section = np.array([considered[u.source].score for u in units])
     relevance = (
-        cosine
+        (1 - SECTION_WEIGHT) * cosine
+        + SECTION_WEIGHT * section
         - RANK_BONUS * np.array([u.source for u in units])
         + PROCEDURE_BONUS * np.array(["\n" in u.text for u in units])
+        + FACT_BONUS * np.array([_carries_fact(u.text) for u in units])
     )
     chosen: list[_Unit] = []
     size = 0
-    cutoff = max(MIN_RELEVANCE, float(cosine.max()) - RELATIVE_DROP)
-    for idx in np.argsort(-relevance):
+    cutoff = float(relevance.max()) - RELATIVE_DROP
+    for idx in np.argsort(-relevance, kind="stable"):
         unit = units[int(idx)]
-        if cosine[idx] < cutoff or len(chosen) >= MAX_UNITS:
+        if len(chosen) >= MAX_UNITS:
             break
+        if relevance[idx] < cutoff or cosine[idx] < MIN_RELEVANCE:
+            continue
         if chosen and size + len(unit.text) > MAX_CHARS:
             continue
         chosen.append(unit)
@@ -111,6 +135,38 @@ def compose_answer(
         groundedness=score,
         unsupported=unsupported,
     )
+
+
+def _answer_articles(
+    sources: list[Source], intent: str, article_intents: Mapping[str, Collection[str]] | None
+) -> list[Source]:
+    """The chunks of the best-retrieved article, plus a second article's when it earns its place.
+
+    Sources come best first (the retrieval's fused order), so the first one names the article.
+    """
+    primary = sources[0].article_id
+    allowed = {primary}
+    if article_intents is not None and intent in article_intents.get(primary, ()):
+        best: dict[str, float] = {}
+        for s in sources:
+            best[s.article_id] = max(best.get(s.article_id, s.score), s.score)
+        runners = [
+            a for a in best
+            if a != primary and intent in article_intents.get(a, ())
+            and best[a] >= best[primary] - SECOND_ARTICLE_MARGIN
+        ]  # fmt: skip
+        allowed.update(runners[:1])
+    return [s for s in sources if s.article_id in allowed]
+
+
+def unit_context(section: str, unit: str) -> str:
+    """What the drafter embeds for a unit (``warm_sentence_cache`` pre-embeds the same strings)."""
+    return f"{section}: {unit}" if section else unit
+
+
+def _carries_fact(text: str) -> bool:
+    """A duration, amount, percentage, time or date: what a customer asked a number for."""
+    return any(key.startswith(_FACT_KINDS) for key in fact_keys(text))
 
 
 def _greeting(customer: CustomerContext | None) -> str:

@@ -4,6 +4,10 @@ Layout of a collection: one point per chunk, id ``uuid5(chunk_id)`` (so re-index
 than duplicates), a named dense vector (MiniLM, cosine, 384 dims), a named sparse vector (BM25-style
 keywords, IDF applied by Qdrant) and the chunk as payload together with its article's content hash.
 
+Searches can be scoped to the articles that declare a routed intent (payload field ``intents``, keyword
+index): siblings such as "refund policy" and "request a refund" then stop competing for a ticket the
+router already understood. A scope that matches nothing falls back to the whole help center.
+
 ``Source.score`` is always the dense cosine similarity between the query and the chunk, also in hybrid
 mode, where keyword matches only change the order. That keeps one meaning for the retrieval score gate
 (``thresholds.retrieval_min_score``) whichever mode is on.
@@ -17,6 +21,8 @@ import logging
 import sys
 import time
 import uuid
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -29,6 +35,7 @@ from supportflow.processors.embedding import DIMENSIONS, Embedder, get_embedder
 from supportflow.processors.knowledge import sparse
 from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk, chunk_article, embedding_text
+from supportflow.processors.knowledge.drafting import unit_context
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings, split_sentences
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import Source
@@ -51,6 +58,9 @@ REMOTE_TIMEOUT_S = 10
 _BATCH = 64
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://supportflow/helpcenter/chunk")
 _PAYLOAD_FIELDS = ["chunk_id", "article_id", "article_hash"]
+INTENTS_FIELD = "intents"
+# Router labels that no article can declare: searching a scope for them is pointless.
+UNSCOPED_INTENTS = frozenset({"", "oos", "unknown"})
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -76,8 +86,9 @@ def point_id(chunk_id: str) -> str:
 
 def article_hash(article: Article, model_id: str) -> str:
     material = json.dumps(
-        [CHUNKER_VERSION, model_id, article.title, article.url, article.updated, article.body]
-    )
+        [CHUNKER_VERSION, model_id, article.title, article.url, article.updated, article.body,
+         sorted(article.intents)]
+    )  # fmt: skip
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -163,10 +174,18 @@ class KnowledgeBase:
         )
 
     def ensure_default_index(self) -> None:
-        """Index the bundled Northwind Outfitters help center if the collection is missing or empty."""
-        if self.count() == 0:
-            report = self.index(load_articles(data_path("helpcenter")))
-            log.info("indexed bundled help center: %s", report.as_dict())
+        """Index the bundled Northwind Outfitters help center if the collection is missing or empty.
+
+        A collection that already holds exactly the bundled articles is refreshed incrementally (only
+        changed articles are re-embedded), so a data dir indexed by an older version picks up edits
+        such as new intent declarations; a collection holding other articles is left alone.
+        """
+        indexed = set(self.article_intents()) if self.count() else set()
+        bundled = load_articles(data_path("helpcenter"))
+        if not indexed or indexed == {a.id for a in bundled}:
+            report = self.index(bundled)
+            if report.added or report.updated or report.deleted:
+                log.info("indexed bundled help center: %s", report.as_dict())
 
     def warm_sentence_cache(self) -> int:
         """Embed every help-center sentence once, at start-up, so no ticket pays for it later.
@@ -178,12 +197,15 @@ class KnowledgeBase:
         offset: Any = None
         while self.client.collection_exists(self.collection):
             points, offset = self.client.scroll(
-                self.collection, limit=1000, offset=offset, with_payload=["text", "title"], with_vectors=False
-            )
+                self.collection, limit=1000, offset=offset, with_payload=["text", "title", "section"],
+                with_vectors=False,
+            )  # fmt: skip
             for p in points:
                 payload = p.payload or {}
-                text = str(payload.get("text", ""))
-                texts += [*answer_units(text), *split_sentences(text), str(payload.get("title", ""))]
+                text, section = str(payload.get("text", "")), str(payload.get("section", ""))
+                units = answer_units(text)
+                texts += [*(unit_context(section, u) for u in units), *split_sentences(text),
+                          str(payload.get("title", ""))]  # fmt: skip
             if offset is None:
                 break
         unique = list(dict.fromkeys(t for t in texts if t))
@@ -204,12 +226,25 @@ class KnowledgeBase:
                     f"collection {self.collection!r} exists but has no {DIMENSIONS}-dim {DENSE!r} vector; "
                     "choose another --collection or delete it"
                 )
+        else:
+            self.client.create_collection(
+                self.collection,
+                vectors_config={DENSE: models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+        self._ensure_intents_index()
+
+    def _ensure_intents_index(self) -> None:
+        """Keyword index on ``intents`` (a server needs it for fast filtered search; collections made
+        before intents existed get it on their next index run)."""
+        if INTENTS_FIELD in (self.client.get_collection(self.collection).payload_schema or {}):
             return
-        self.client.create_collection(
-            self.collection,
-            vectors_config={DENSE: models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        with warnings.catch_warnings():
+            # Local mode filters without indexes and warns that the index has no effect there.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
+            self.client.create_payload_index(
+                self.collection, INTENTS_FIELD, models.PayloadSchemaType.KEYWORD, wait=True
+            )
 
     def _existing_points(self) -> dict[str, tuple[str, dict[str, str]]]:
         found: dict[str, tuple[str, dict[str, str]]] = {}
@@ -238,7 +273,7 @@ class KnowledgeBase:
                 models.PointStruct(
                     id=point_id(chunk.chunk_id),
                     vector={DENSE: dense[i].tolist(), SPARSE: sparse.document_vector(texts[i])},
-                    payload={**asdict(chunk), "article_hash": digest},
+                    payload={**asdict(chunk), INTENTS_FIELD: list(chunk.intents), "article_hash": digest},
                 )
                 for i, (chunk, digest) in enumerate(batch)
             ]
@@ -248,16 +283,40 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------------------------ reading
 
-    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None) -> list[Source]:
-        """Top ``k`` chunks for ``query``; ``vector`` (the router's embedding of it) saves re-embedding."""
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        vector: np.ndarray | None = None,
+        intents: Sequence[str] | None = None,
+    ) -> list[Source]:
+        """Top ``k`` chunks for ``query``; ``vector`` (the router's embedding of it) saves re-embedding.
+
+        With ``intents``, only chunks of articles declaring one of them are searched; when that scope
+        is empty (out-of-scope or unknown intent, or no article declares it) the whole collection is.
+        """
         if k <= 0 or not self.client.collection_exists(self.collection):
             return []
         dense_query = self._query_vector(query, vector)
+        scope = sorted({i for i in intents or () if i not in UNSCOPED_INTENTS})
+        if scope:
+            scoped_filter = models.Filter(
+                must=[models.FieldCondition(key=INTENTS_FIELD, match=models.MatchAny(any=scope))]
+            )
+            scoped = self._search(query, dense_query, k, scoped_filter)
+            if scoped:
+                return scoped
+        return self._search(query, dense_query, k, None)
+
+    def _search(
+        self, query: str, dense_query: FloatArray, k: int, query_filter: models.Filter | None
+    ) -> list[Source]:
         limit = max(k, CANDIDATES) if self.hybrid else k
         try:
             dense_hits = self.client.query_points(
-                self.collection, query=dense_query.tolist(), using=DENSE, limit=limit, with_payload=True
-            ).points
+                self.collection, query=dense_query.tolist(), using=DENSE, limit=limit,
+                query_filter=query_filter, with_payload=True,
+            ).points  # fmt: skip
             if not self.hybrid:
                 return [_source(p.payload or {}, float(p.score)) for p in dense_hits]
             keywords = sparse.query_vector(query)
@@ -267,6 +326,7 @@ class KnowledgeBase:
                     query=keywords,
                     using=SPARSE,
                     limit=limit,
+                    query_filter=query_filter,
                     with_payload=True,
                     with_vectors=[DENSE],
                 ).points
@@ -276,6 +336,22 @@ class KnowledgeBase:
         except (ConnectionError, TimeoutError) as exc:
             raise TransientError(f"qdrant search failed: {exc}") from exc
         return _fuse(dense_query, dense_hits, keyword_hits, k)
+
+    def article_intents(self) -> dict[str, tuple[str, ...]]:
+        """article id -> the intents it declares, for every indexed article (empty tuple: none)."""
+        found: dict[str, tuple[str, ...]] = {}
+        offset: Any = None
+        while self.client.collection_exists(self.collection):
+            points, offset = self.client.scroll(
+                self.collection, limit=1000, offset=offset, with_payload=["article_id", INTENTS_FIELD],
+                with_vectors=False,
+            )  # fmt: skip
+            for p in points:
+                payload = p.payload or {}
+                found[str(payload.get("article_id", ""))] = tuple(payload.get(INTENTS_FIELD) or ())
+            if offset is None:
+                break
+        return found
 
     def get_chunk(self, chunk_id: str) -> Chunk | None:
         """The indexed chunk behind a citation, or None when the id does not resolve."""
@@ -292,6 +368,7 @@ class KnowledgeBase:
             section=str(p["section"]),
             text=str(p["text"]),
             url=str(p.get("url", "")),
+            intents=tuple(p.get(INTENTS_FIELD) or ()),
         )
 
     def _query_vector(self, query: str, vector: np.ndarray | None) -> FloatArray:
