@@ -46,9 +46,12 @@ def _fill(text: str) -> str:
 
 def intent_articles(folder: Path = HERE) -> dict[str, str]:
     """intent -> the one article declaring it, from the articles' front matter."""
-    from set_intents import intent_map  # sibling script; run from anywhere via this file's folder
+    from supportflow.processors.knowledge.articles import load_articles
 
-    by_intent = intent_map(folder)
+    by_intent: dict[str, list[str]] = {}
+    for article in load_articles(folder):
+        for intent in article.intents:
+            by_intent.setdefault(intent, []).append(article.id)
     shared = {intent: ids for intent, ids in by_intent.items() if len(ids) > 1}
     if shared:
         raise SystemExit(f"queries carry one article label; intents declared by several articles: {shared}")
