@@ -78,7 +78,10 @@ def _fit_head(x: Any, y: npt.NDArray[np.int64], n_classes: int, c: float, svm: b
     # Hashed n-grams use a fraction of the buckets: fitting only those is faster and gives the same
     # model (an unused bucket's weight stays 0 under L2 anyway).
     used = np.unique(x.indices) if sp.issparse(x) else np.arange(n_features)
-    model: LogisticRegression | LinearSVC = LinearSVC(C=c) if svm else LogisticRegression(C=c, max_iter=2000)
+    # liblinear shuffles with a seed: fixed, so the same data gives the same artifact (and version).
+    model: LogisticRegression | LinearSVC = (
+        LinearSVC(C=c, random_state=SEED) if svm else LogisticRegression(C=c, max_iter=2000)
+    )
     model.fit(x[:, used] if sp.issparse(x) else x, y)
     weights = np.zeros((len(model.coef_), n_features), dtype=np.float32)
     weights[:, used] = model.coef_
