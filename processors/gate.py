@@ -4,11 +4,17 @@ Auto-send needs every one of: band auto, an answer, citations that resolve to in
 sections the ticket retrieved, groundedness at or above the floor, a confident top source, no
 degradation on the way, and the kill switch allowing auto-send. Anything else drafts for an agent
 (suggested) or, when routing said so, escalates with full context. Never silence.
+
+"Confident top source" has two floors. When every cited article declares the routed intent (front
+matter ``intents``), the answer came from an intent-scoped search: the router chose the article and
+the score only has to show the ticket is about it (``scoped_retrieval_min_score``). Otherwise the
+help center's similarity alone chose it, and the stricter ``retrieval_min_score`` applies
+(``gate:citation_off_intent`` says why that floor was used).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Tier
@@ -19,10 +25,19 @@ class GatePolicy:
     groundedness_floor: float
     retrieval_min_score: float
     auto_send_enabled: bool = True
+    # Floor for answers whose cited articles all declare the routed intent; None: same as above.
+    scoped_retrieval_min_score: float | None = None
+
+
+# Router labels no article declares: an answer for them is never intent-scoped.
+_UNSCOPED_INTENTS = frozenset({"", "oos", "unknown"})
 
 
 def _auto_blockers(
-    record: PipelineRecord, policy: GatePolicy, chunk_exists: Callable[[str], bool]
+    record: PipelineRecord,
+    policy: GatePolicy,
+    chunk_exists: Callable[[str], bool],
+    article_intents: Mapping[str, Collection[str]] | None,
 ) -> list[str]:
     answer = record.answer
     blockers = [f"degraded:{f}" for f in record.failures]
@@ -36,11 +51,29 @@ def _auto_blockers(
     if answer.groundedness < policy.groundedness_floor:
         blockers.append(f"gate:groundedness<{policy.groundedness_floor:.2f}")
     top = max((s.score for s in record.sources), default=0.0)
-    if top < policy.retrieval_min_score:
-        blockers.append(f"gate:retrieval_score<{policy.retrieval_min_score:.2f}")
+    scoped = policy.scoped_retrieval_min_score is not None and _cites_on_intent(record, article_intents)
+    floor = (
+        policy.scoped_retrieval_min_score
+        if scoped and policy.scoped_retrieval_min_score is not None
+        else policy.retrieval_min_score
+    )
+    if top < floor:
+        blockers.append(f"gate:retrieval_score<{floor:.2f}")
+        if not scoped and policy.scoped_retrieval_min_score is not None:
+            blockers.append("gate:citation_off_intent")
     if not policy.auto_send_enabled:
         blockers.append("gate:kill_switch")
     return blockers
+
+
+def _cites_on_intent(record: PipelineRecord, article_intents: Mapping[str, Collection[str]] | None) -> bool:
+    """Every cited article declares the routed intent (so the scoped search, not luck, picked it)."""
+    intent = record.route.intent if record.route else ""
+    if article_intents is None or intent in _UNSCOPED_INTENTS or record.answer is None:
+        return False
+    article_of = {s.chunk_id: s.article_id for s in record.sources}
+    cited = [article_of.get(c, c.split("#", 1)[0]) for c in record.answer.citations]
+    return bool(cited) and all(intent in article_intents.get(a, ()) for a in cited)
 
 
 def escalation_context(record: PipelineRecord) -> str:
@@ -61,8 +94,14 @@ def escalation_context(record: PipelineRecord) -> str:
 
 
 def gate(
-    record: PipelineRecord, policy: GatePolicy, chunk_exists: Callable[[str], bool], now_ms: int
+    record: PipelineRecord,
+    policy: GatePolicy,
+    chunk_exists: Callable[[str], bool],
+    now_ms: int,
+    article_intents: Mapping[str, Collection[str]] | None = None,
 ) -> Outcome:
+    """The decision for ``record``. ``article_intents`` (article id -> declared intents,
+    ``KnowledgeBase.article_intents``) enables the scoped floor; without it only the strict one applies."""
     route = record.route
     if route is None:
         raise ValueError("gate needs a routed record")
@@ -70,7 +109,7 @@ def gate(
     if route.band == Band.ESCALATE:
         decision = Decision.ESCALATED
     elif route.band == Band.AUTO:
-        blockers = _auto_blockers(record, policy, chunk_exists)
+        blockers = _auto_blockers(record, policy, chunk_exists, article_intents)
         reasons += blockers
         decision = Decision.SUGGESTED if blockers else Decision.AUTO_RESOLVED
     else:

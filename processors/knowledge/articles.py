@@ -27,6 +27,7 @@ _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.DOTALL)
 _ID_CHARS = re.compile(r"[^a-z0-9]+")
 _INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ZENDESK_INTENT_LABEL = "intent:"
+_HEADING = re.compile(r"^#{2,4}\s+(.+?)\s*#*\s*$", re.MULTILINE)  # the same headings chunking splits on
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,15 @@ class Article:
     # Routed intents this article answers (front matter ``intents: [track_order, ...]``); retrieval
     # scopes a routed ticket to the articles declaring its intent. Empty = reachable unscoped only.
     intents: tuple[str, ...] = ()
+    # Section hints (front matter ``answers: {intent: "Section heading"}``, or a list of headings):
+    # for a ticket routed to ``intent`` the drafter answers from those sections first. Sentence
+    # similarity cannot tell which section holds the number asked for ("Processing time" vs "Transit
+    # times"); the author can. Sorted (intent, heading) pairs so the dataclass stays hashable.
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def hinted_sections(self, intent: str) -> tuple[str, ...]:
+        """The section headings declared to answer ``intent`` (empty when none are)."""
+        return tuple(heading for name, heading in self.answers if name == intent)
 
 
 def load_articles(path: Path) -> list[Article]:
@@ -104,7 +114,7 @@ def _load_file(path: Path) -> Article:
     article_id = normalize_id(str(meta.get("id") or path.stem))
     return _make(
         article_id, title, body, str(meta.get("url") or ""), str(meta.get("updated") or ""), path,
-        _intents(meta.get("intents"), path),
+        _intents(meta.get("intents"), path), _answers(meta.get("answers"), path),
     )  # fmt: skip
 
 
@@ -162,6 +172,7 @@ def _from_plain(item: Any, source: Path) -> Article:
         str(item.get("updated") or ""),
         source,
         _intents(item.get("intents"), source),
+        _answers(item.get("answers"), source),
     )
 
 
@@ -173,11 +184,19 @@ def _make(
     updated: str,
     source: Path,
     intents: tuple[str, ...] = (),
+    answers: tuple[tuple[str, str], ...] = (),
 ) -> Article:
     if not article_id:
         raise InvalidInputError(f"{source}: article without a usable id")
     if not body.strip():
         raise InvalidInputError(f"{source}: article {article_id!r} has an empty body")
+    # A hint that names no heading would silently do nothing after an edit renamed the section.
+    headings = {h.casefold() for h in section_headings(body)}
+    missing = [heading for _, heading in answers if heading.casefold() not in headings]
+    if missing:
+        raise InvalidInputError(
+            f"{source}: article {article_id!r} hints sections it does not have: {missing}"
+        )
     return Article(
         id=article_id,
         title=title.strip(),
@@ -185,7 +204,31 @@ def _make(
         body=body.strip(),
         updated=updated,
         intents=intents,
+        answers=answers,
     )
+
+
+def section_headings(body: str) -> list[str]:
+    """The ``##``-``####`` headings of a Markdown body, in order (what chunking splits on)."""
+    return [m.group(1).strip() for m in _HEADING.finditer(body)]
+
+
+def _answers(raw: Any, source: Path) -> tuple[tuple[str, str], ...]:
+    """``{intent: heading | [heading, ...]}`` -> sorted ``(intent, heading)`` pairs, names checked."""
+    if raw is None or raw == "" or raw == {}:
+        return ()
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{source}: answers must map intent names to section headings, got {raw!r}")
+    pairs: set[tuple[str, str]] = set()
+    for name, headings in raw.items():
+        for heading in headings if isinstance(headings, list) else [headings]:
+            intent, text = str(name).strip(), str(heading or "").strip()
+            if not _INTENT_NAME.match(intent) or not text:
+                raise InvalidInputError(
+                    f"{source}: answers needs snake_case intents and non-empty headings, got {name!r}: {headings!r}"
+                )
+            pairs.add((intent, text))
+    return tuple(sorted(pairs))
 
 
 def _intents(raw: Any, source: Path) -> tuple[str, ...]:

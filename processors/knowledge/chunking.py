@@ -31,6 +31,7 @@ class Chunk:
     text: str
     url: str
     intents: tuple[str, ...] = ()  # the article's declared intents, copied so a filter can use them
+    answers: tuple[str, ...] = ()  # intents whose section hint names this chunk's section
 
 
 def slugify(text: str) -> str:
@@ -49,12 +50,15 @@ def chunk_article(article: Article, overlap_chars: int = 200, max_chars: int = M
     for section, content in _sections(article.body):
         parts = _split_long(content, max_chars)
         base = f"{article.id}#{slugify(section)}"
+        hinted = tuple(i for i, heading in article.answers if heading.casefold() == section.casefold())
         for part in parts:
             chunk_id = _unique(base, used_ids)
             tail = _tail(previous, overlap_chars)
             text = f"{OVERLAP_MARK}{tail}\n\n{part}" if tail else part
             chunks.append(
-                Chunk(chunk_id, article.id, article.title, section, text, article.url, article.intents)
+                Chunk(
+                    chunk_id, article.id, article.title, section, text, article.url, article.intents, hinted
+                )
             )
             previous = part
     return chunks

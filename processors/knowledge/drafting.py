@@ -43,6 +43,10 @@ SECTION_WEIGHT = 0.5  # share of a unit's relevance that is its section's retrie
 RANK_BONUS = 0.04  # per source rank: prefer the best-retrieved section on near ties
 PROCEDURE_BONUS = 0.05  # a how-to list usually answers "how do I ..." better than one sentence
 FACT_BONUS = 0.08  # on near ties the passage with the number ("5-7 business days") is the answer
+# A section the article's author declared for the routed intent (front matter ``answers``) beats any
+# similarity tie-break: larger than RELATIVE_DROP, so other sections' units join only when they are
+# themselves close to the hinted ones.
+HINT_BONUS = 0.2
 _FACT_KINDS = ("money:", "percent:", "time:", "duration:", "date:")
 SIGN_OFF = "Best regards,\nNorthwind Outfitters Support"
 _ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
@@ -62,18 +66,30 @@ def compose_answer(
     customer: CustomerContext | None,
     query_vector: npt.NDArray[np.float32] | None = None,
     article_intents: Mapping[str, Collection[str]] | None = None,
+    section_hints: Mapping[str, Mapping[str, Collection[str]]] | None = None,
 ) -> Answer | None:
     """An extractive, cited answer to ``ticket_text``, or None when no source has a relevant passage.
 
     ``query_vector`` is the ticket's embedding when the router already computed it (it is not
     computed twice). ``article_intents`` (article id -> declared intents, ``KnowledgeBase.article_intents``)
-    allows a second article declared for ``intent``; without it the answer uses one article."""
+    allows a second article declared for ``intent``; without it the answer uses one article.
+    ``section_hints`` (article id -> {intent: sections}, ``KnowledgeBase.section_hints``) names the
+    sections that answer ``intent``; their passages are strongly preferred when retrieved."""
     if not sources or not ticket_text.strip():
         return None
+    primary = sources[0].article_id
+    hinted = {h.casefold() for h in (section_hints or {}).get(primary, {}).get(intent, ())}
+
+    def is_hinted(source: Source) -> bool:
+        return source.article_id == primary and source.section.casefold() in hinted
+
+    candidates = _answer_articles(sources, intent, article_intents)
     considered = [
-        s for s in _answer_articles(sources, intent, article_intents)[:MAX_SOURCES]
-        if s.score >= sources[0].score - SOURCE_SCORE_SPREAD
+        s for s in candidates[:MAX_SOURCES]
+        if s.score >= sources[0].score - SOURCE_SCORE_SPREAD or is_hinted(s)
     ]  # fmt: skip
+    # The hinted section counts even when it retrieved below the cut: the author's word beats the score.
+    considered += [s for s in candidates[MAX_SOURCES:] if is_hinted(s)]
     units = [
         _Unit(i, j, text)
         for i, source in enumerate(considered)
@@ -98,6 +114,7 @@ def compose_answer(
         - RANK_BONUS * np.array([u.source for u in units])
         + PROCEDURE_BONUS * np.array(["\n" in u.text for u in units])
         + FACT_BONUS * np.array([_carries_fact(u.text) for u in units])
+        + HINT_BONUS * np.array([is_hinted(considered[u.source]) for u in units])
     )
     chosen: list[_Unit] = []
     size = 0
@@ -106,7 +123,10 @@ def compose_answer(
         unit = units[int(idx)]
         if len(chosen) >= MAX_UNITS:
             break
-        if relevance[idx] < cutoff or cosine[idx] < MIN_RELEVANCE:
+        # A hinted unit is on topic by the author's declaration; MiniLM's cosine on a bare fact line
+        # ("card refunds take 5-10 business days") to "I expect a refund of $160" is not evidence.
+        on_topic = cosine[idx] >= MIN_RELEVANCE or is_hinted(considered[unit.source])
+        if relevance[idx] < cutoff or not on_topic:
             continue
         if chosen and size + len(unit.text) > MAX_CHARS:
             continue

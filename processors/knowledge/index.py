@@ -59,6 +59,7 @@ _BATCH = 64
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://supportflow/helpcenter/chunk")
 _PAYLOAD_FIELDS = ["chunk_id", "article_id", "article_hash"]
 INTENTS_FIELD = "intents"
+ANSWERS_FIELD = "answers"  # per chunk: the intents whose section hint names its section
 # Router labels that no article can declare: searching a scope for them is pointless.
 UNSCOPED_INTENTS = frozenset({"", "oos", "unknown"})
 
@@ -87,7 +88,7 @@ def point_id(chunk_id: str) -> str:
 def article_hash(article: Article, model_id: str) -> str:
     material = json.dumps(
         [CHUNKER_VERSION, model_id, article.title, article.url, article.updated, article.body,
-         sorted(article.intents)]
+         sorted(article.intents), list(article.answers)]
     )  # fmt: skip
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
@@ -273,7 +274,12 @@ class KnowledgeBase:
                 models.PointStruct(
                     id=point_id(chunk.chunk_id),
                     vector={DENSE: dense[i].tolist(), SPARSE: sparse.document_vector(texts[i])},
-                    payload={**asdict(chunk), INTENTS_FIELD: list(chunk.intents), "article_hash": digest},
+                    payload={
+                        **asdict(chunk),
+                        INTENTS_FIELD: list(chunk.intents),
+                        ANSWERS_FIELD: list(chunk.answers),
+                        "article_hash": digest,
+                    },
                 )
                 for i, (chunk, digest) in enumerate(batch)
             ]
@@ -339,19 +345,35 @@ class KnowledgeBase:
 
     def article_intents(self) -> dict[str, tuple[str, ...]]:
         """article id -> the intents it declares, for every indexed article (empty tuple: none)."""
-        found: dict[str, tuple[str, ...]] = {}
+        return self.declarations()[0]
+
+    def section_hints(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """article id -> {intent: sections} for every section hint (front matter ``answers``)."""
+        return self.declarations()[1]
+
+    def declarations(self) -> tuple[dict[str, tuple[str, ...]], dict[str, dict[str, tuple[str, ...]]]]:
+        """What the indexed articles declare, read from the payload in one scroll: article intents
+        and section hints. Workers read it once at start-up (it changes only when articles do)."""
+        intents: dict[str, tuple[str, ...]] = {}
+        hints: dict[str, dict[str, tuple[str, ...]]] = {}
         offset: Any = None
         while self.client.collection_exists(self.collection):
             points, offset = self.client.scroll(
-                self.collection, limit=1000, offset=offset, with_payload=["article_id", INTENTS_FIELD],
-                with_vectors=False,
+                self.collection, limit=1000, offset=offset,
+                with_payload=["article_id", "section", INTENTS_FIELD, ANSWERS_FIELD], with_vectors=False,
             )  # fmt: skip
             for p in points:
                 payload = p.payload or {}
-                found[str(payload.get("article_id", ""))] = tuple(payload.get(INTENTS_FIELD) or ())
+                article_id = str(payload.get("article_id", ""))
+                intents[article_id] = tuple(payload.get(INTENTS_FIELD) or ())
+                section = str(payload.get("section", ""))
+                for intent in payload.get(ANSWERS_FIELD) or ():
+                    known = hints.setdefault(article_id, {}).get(str(intent), ())
+                    if section not in known:  # a long section is several chunks with one heading
+                        hints[article_id][str(intent)] = (*known, section)
             if offset is None:
                 break
-        return found
+        return intents, hints
 
     def get_chunk(self, chunk_id: str) -> Chunk | None:
         """The indexed chunk behind a citation, or None when the id does not resolve."""
@@ -369,6 +391,7 @@ class KnowledgeBase:
             text=str(p["text"]),
             url=str(p.get("url", "")),
             intents=tuple(p.get(INTENTS_FIELD) or ()),
+            answers=tuple(p.get(ANSWERS_FIELD) or ()),
         )
 
     def _query_vector(self, query: str, vector: np.ndarray | None) -> FloatArray:
