@@ -8,6 +8,7 @@ here, independently of what the model claims.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from supportflow.schemas.models import Answer, Band, CustomerContext, PipelineRe
 @dataclass(frozen=True)
 class ResolveContext:
     llm: TierClient | None
+    # article id -> {intent: sections that answer it} (``KnowledgeBase.section_hints``), for the drafter.
+    section_hints: Mapping[str, Mapping[str, Collection[str]]] | None = None
 
 
 def customer_facts(customer: CustomerContext | None, limit: int = 5) -> list[str]:
@@ -69,7 +72,10 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
     if answer is None:
         # The offline drafter scores its own extract with the same scorer.
         vector = np.frombuffer(record.embedding, dtype=np.float32) if record.embedding else None
-        answer = compose_answer(record.ticket.text, route.intent, record.sources, record.customer, vector)
+        answer = compose_answer(
+            record.ticket.text, route.intent, record.sources, record.customer, vector,
+            section_hints=ctx.section_hints,
+        )  # fmt: skip
     if answer is None:
         return record.model_copy(update={"failures": [*failures, "resolve:no_relevant_source"]})
     return record.model_copy(update={"answer": answer, "failures": failures})

@@ -54,6 +54,7 @@ class Runtime:
     resolve_ctx: ResolveContext
     flags: FlagWatcher | None = None
     seen: SeenTickets = field(default_factory=SeenTickets)
+    article_intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
@@ -68,7 +69,10 @@ class Runtime:
             crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
         )  # fmt: skip
         llm = TierClient(settings.models)
-        runtime = cls(settings, route_ctx, kb, ResolveContext(llm if llm.enabled() else None))
+        # What the articles declare changes only when they are re-indexed: read it once, not per ticket.
+        article_intents, section_hints = kb.declarations()
+        resolve_ctx = ResolveContext(llm if llm.enabled() else None, section_hints=section_hints)
+        runtime = cls(settings, route_ctx, kb, resolve_ctx, article_intents=article_intents)
         log.info(
             "runtime ready in %.1fs (router %s, %d help-center sentences embedded)",
             time.perf_counter() - start, router.version, warmed,
@@ -98,11 +102,14 @@ class Runtime:
     def gate_policy(self) -> GatePolicy:
         th = self.settings.thresholds
         auto = bool(self.flags.get("auto_resolve")) if self.flags else True
-        return GatePolicy(th.groundedness_floor, th.retrieval_min_score, auto_send_enabled=auto)
+        return GatePolicy(
+            th.groundedness_floor, th.retrieval_min_score, auto_send_enabled=auto,
+            scoped_retrieval_min_score=th.scoped_retrieval_min_score,
+        )  # fmt: skip
 
     def gate(self, record: PipelineRecord) -> Outcome:
         return gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
-                    int(time.time() * 1000))  # fmt: skip
+                    int(time.time() * 1000), self.article_intents or None)  # fmt: skip
 
 
 def _observe_llm(before: PipelineRecord, after: PipelineRecord) -> None:
