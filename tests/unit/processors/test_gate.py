@@ -2,7 +2,7 @@ import pytest
 
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.schemas.models import Band, Decision
-from tests.unit.helpers import record
+from tests.unit.helpers import record, source
 
 POLICY = GatePolicy(groundedness_floor=0.92, retrieval_min_score=0.45)
 
@@ -49,3 +49,44 @@ def test_gate_escalate_band_escalates_with_context():
 def test_gate_suggest_band_keeps_draft():
     out = _gate(record(band=Band.SUGGEST, reasons=("policy:intent_band=suggest",)))
     assert out.decision == Decision.SUGGESTED and out.answer
+
+
+SCOPED = GatePolicy(groundedness_floor=0.92, retrieval_min_score=0.45, scoped_retrieval_min_score=0.35)
+DECLARED = {"order-tracking": ("track_order",), "size-guide": ()}
+
+
+def test_gate_scoped_floor_applies_when_cited_article_declares_routed_intent():
+    out = gate(record(score=0.40), SCOPED, lambda cid: True, now_ms=1_250, article_intents=DECLARED)
+    assert out.decision == Decision.AUTO_RESOLVED
+
+
+@pytest.mark.parametrize(
+    ("declared", "score", "reasons"),
+    [
+        (
+            {"order-tracking": ("delivery_period",)},
+            0.40,
+            {"gate:retrieval_score<0.45", "gate:citation_off_intent"},
+        ),
+        (None, 0.40, {"gate:retrieval_score<0.45", "gate:citation_off_intent"}),
+        (DECLARED, 0.30, {"gate:retrieval_score<0.35"}),
+    ],
+)
+def test_gate_off_intent_or_below_scoped_floor_drafts_with_reason(declared, score, reasons):
+    out = gate(record(score=score), SCOPED, lambda cid: True, now_ms=1_250, article_intents=declared)
+    assert out.decision == Decision.SUGGESTED
+    assert reasons <= set(out.reasons)
+    assert "gate:citation_off_intent" not in out.reasons or "gate:retrieval_score<0.45" in out.reasons
+
+
+def test_gate_one_off_intent_citation_among_several_uses_strict_floor():
+    rec = record(score=0.40, citations=("order-tracking#where-is-my-order", "size-guide#sizes"))
+    rec = rec.model_copy(update={"sources": [*rec.sources, source("size-guide#sizes", score=0.3)]})
+    out = gate(rec, SCOPED, lambda cid: True, now_ms=1_250, article_intents=DECLARED)
+    assert out.decision == Decision.SUGGESTED and "gate:citation_off_intent" in out.reasons
+
+
+def test_gate_without_scoped_floor_keeps_strict_floor_and_no_off_intent_reason():
+    out = gate(record(score=0.40), POLICY, lambda cid: True, now_ms=1_250, article_intents=DECLARED)
+    assert out.decision == Decision.SUGGESTED
+    assert "gate:retrieval_score<0.45" in out.reasons and "gate:citation_off_intent" not in out.reasons
