@@ -55,7 +55,9 @@ def set_answer(path: Path, intent: str, headings: list[str]) -> None:
     if not match:
         raise SystemExit(f"{path}: no front matter block")
     lines = match.group(1).split("\n")
-    current = next((yaml.safe_load(line)["answers"] for line in lines if line.startswith("answers:")), {})
+    current: dict[str, str | list[str]] | None = next(
+        (yaml.safe_load(line)["answers"] for line in lines if line.startswith("answers:")), {}
+    )
     answers = {k: v for k, v in (current or {}).items() if k != intent}
     if headings:
         answers[intent] = headings[0] if len(headings) == 1 else headings
