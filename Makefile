@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: setup run demo test lint unit integration clean
+.PHONY: setup run demo test lint unit integration gate clean
 
 $(BIN)/supportflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ unit: setup
 integration: setup
 	$(BIN)/pytest -q -m integration
 
-test: lint  ## lint + type check + every test suite (unit, integration, slow)
+gate: setup  ## release gate: the golden set through the live pipeline against docs' floors
+	$(BIN)/supportflow eval golden --gate --rate 20
+
+test: lint  ## lint + type check + every test suite (unit, integration, slow) + the release gate
 	$(BIN)/pytest -q -ra
+	$(MAKE) gate
 
 clean:
 	rm -rf $(VENV) .supportflow build *.egg-info
