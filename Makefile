@@ -36,9 +36,9 @@ integration: setup
 gate: setup  ## release gate: the golden set through the live pipeline against docs' floors
 	$(BIN)/supportflow eval golden --gate --rate 20
 
-test: lint  ## lint + type check + every test suite (unit, integration, slow) + the release gate
-	$(BIN)/pytest -q -ra
+test: lint  ## lint + type check + the release gate + every test suite (unit, integration, slow)
 	$(MAKE) gate
+	$(BIN)/pytest -q -ra
 
 clean:
 	rm -rf $(VENV) .supportflow build *.egg-info
