@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from supportflow.processors.knowledge import compose_answer, score_groundedness
-from supportflow.processors.llm import LlmOutputInvalid, LlmUnavailable, TierClient
+from supportflow.processors.llm import LlmUnavailable, TierClient
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import Answer, Band, CustomerContext, PipelineRecord
 
@@ -62,7 +62,7 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
                 ticket_text=text, sources=record.sources, customer_facts=facts,
                 tier=route.tier, ticket_id=record.ticket.ticket_id,
             )  # fmt: skip
-        except (LlmUnavailable, LlmOutputInvalid) as exc:
+        except LlmUnavailable as exc:  # the only error answer() raises: every tier already failed
             failures.append(f"llm:{type(exc).__name__}")
         else:
             # Score the model's answer ourselves: its citations are a claim, not evidence.

@@ -68,7 +68,8 @@ class Runtime:
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
             crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
         )  # fmt: skip
-        llm = TierClient(settings.models)
+        # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.
+        llm = TierClient(settings.models, on_call=metrics.observe_llm_call)
         # What the articles declare changes only when they are re-indexed: read it once, not per ticket.
         article_intents, section_hints = kb.declarations()
         resolve_ctx = ResolveContext(llm if llm.enabled() else None, section_hints=section_hints)
@@ -93,11 +94,7 @@ class Runtime:
         return out
 
     def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
-        out = [resolve(r, self.resolve_ctx) for r in records]
-        if self.resolve_ctx.llm is not None:
-            for before, after in zip(records, out, strict=True):
-                _observe_llm(before, after)
-        return out
+        return [resolve(r, self.resolve_ctx) for r in records]
 
     def gate_policy(self) -> GatePolicy:
         th = self.settings.thresholds
@@ -110,15 +107,3 @@ class Runtime:
     def gate(self, record: PipelineRecord) -> Outcome:
         return gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
                     int(time.time() * 1000), self.article_intents or None)  # fmt: skip
-
-
-def _observe_llm(before: PipelineRecord, after: PipelineRecord) -> None:
-    """Count the model call a resolve made: ok with tokens, or the failure it degraded on."""
-    new_failures = [f for f in after.failures if f.startswith("llm:") and f not in before.failures]
-    tier = str(after.route.tier) if after.route else "commodity"
-    if new_failures:
-        kind = "circuit_open" if "circuit" in new_failures[0].lower() else "error"
-        metrics.observe_llm_call(tier, "unavailable", "invalid" if "Invalid" in new_failures[0] else kind)
-    elif after.answer is not None and after.answer.tokens_in:
-        a = after.answer
-        metrics.observe_llm_call(str(a.tier), a.model, "ok", a.tokens_in, a.tokens_out)

@@ -45,6 +45,17 @@ class _CircuitOpen(Exception):
     pass
 
 
+#: ``(tier, model, outcome, tokens_in, tokens_out)`` for every provider call and refusal; outcome is one
+#: of ok | error | timeout | rate_limited | invalid | circuit_open. The worker wires it to Prometheus.
+CallObserver = Callable[[str, str, str, int, int], None]
+
+
+def _outcome_of(exc: LlmError) -> str:
+    if exc.status == 429:
+        return "rate_limited"
+    return "timeout" if exc.status is None else "error"  # no status: no answer in time / no connection
+
+
 @dataclass
 class _RetryCount:
     used: int = 0
@@ -59,6 +70,7 @@ class TierClient:
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    on_call: CallObserver | None = None
     breaker: CircuitBreaker = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,18 +126,23 @@ class TierClient:
         self, model: str, tier: Tier, messages: list[dict[str, str]], allowed: list[str], ticket_id: str
     ) -> Answer:
         retries = _RetryCount()  # one budget per tier, shared by the ask and the re-ask
-        completion = self._call_with_retries(model, messages, ticket_id, retries)
+        completion = self._call_with_retries(model, tier, messages, ticket_id, retries)
         tokens_in, tokens_out, cost = completion.tokens_in, completion.tokens_out, completion.cost_usd
         try:
             parsed = parse_model_answer(completion.content, allowed)
         except LlmOutputInvalid as exc:
+            self._observe(tier, model, "invalid")
             log.info("llm reply rejected, re-asking ticket=%s model=%s reason=%s", ticket_id, model, exc)
             retry_messages = reask_messages(messages, completion.content, str(exc), allowed)
-            completion = self._call_with_retries(model, retry_messages, ticket_id, retries)
+            completion = self._call_with_retries(model, tier, retry_messages, ticket_id, retries)
             tokens_in += completion.tokens_in
             tokens_out += completion.tokens_out
             cost += completion.cost_usd
-            parsed = parse_model_answer(completion.content, allowed)
+            try:
+                parsed = parse_model_answer(completion.content, allowed)
+            except LlmOutputInvalid:
+                self._observe(tier, model, "invalid")
+                raise
         return Answer(
             text=parsed.answer,
             citations=parsed.citations,
@@ -136,8 +153,12 @@ class TierClient:
             cost_usd=cost,
         )
 
+    def _observe(self, tier: Tier, model: str, outcome: str, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        if self.on_call is not None:
+            self.on_call(tier.value, model, outcome, tokens_in, tokens_out)
+
     def _call_with_retries(
-        self, model: str, messages: list[dict[str, str]], ticket_id: str, retries: _RetryCount
+        self, model: str, tier: Tier, messages: list[dict[str, str]], ticket_id: str, retries: _RetryCount
     ) -> Completion:
         endpoint = Endpoint(
             model=model,
@@ -147,10 +168,12 @@ class TierClient:
         )
         while True:
             if not self.breaker.allow(model):
+                self._observe(tier, model, "circuit_open")
                 raise _CircuitOpen(model)
             try:
                 completion = complete(endpoint, messages)
             except LlmError as exc:
+                self._observe(tier, model, _outcome_of(exc))
                 self.breaker.record_failure(model)
                 delay = self._delay_before_retry(exc, retries.used)
                 wait = "give_up" if delay is None else f"{delay:.2f}"
@@ -164,12 +187,14 @@ class TierClient:
                 retries.used += 1
                 continue
             except LlmRequestRejected:
+                self._observe(tier, model, "error")
                 self.breaker.record_success(model)  # the provider is up; it refused this request
                 raise
             except BaseException:
                 self.breaker.record_failure(model)  # never leave a half-open probe dangling
                 raise
             self.breaker.record_success(model)
+            self._observe(tier, model, "ok", completion.tokens_in, completion.tokens_out)
             return completion
 
     def _delay_before_retry(self, exc: LlmError, retry: int) -> float | None:

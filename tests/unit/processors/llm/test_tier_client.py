@@ -332,3 +332,15 @@ def test_answer_reask_shares_the_tier_retry_budget(server: FakeOpenAIServer) -> 
 
     assert answer.tier == Tier.FRONTIER
     assert len(server.requests_for(CHEAP)) == 3 + 3
+
+
+def test_on_call_reports_every_provider_call_with_its_outcome(server: FakeOpenAIServer) -> None:
+    server.script(CHEAP, Fail(429, retry_after="0"), Reply("not json"), Reply(GOOD))
+    calls: list[tuple[str, str, str, int, int]] = []
+    client = make_client(server, max_retries=2)
+    client.on_call = lambda *call: calls.append(call)
+    answer = ask(client)
+    assert answer.citations == ["returns#1"]
+    assert [c[2] for c in calls] == ["rate_limited", "ok", "invalid", "ok"]
+    assert all(c[:2] == ("commodity", CHEAP) for c in calls)
+    assert calls[-1][3] > 0 and calls[-1][4] > 0  # tokens of the call that answered
