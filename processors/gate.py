@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Tier
+from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ def _cites_on_intent(record: PipelineRecord, article_intents: Mapping[str, Colle
     article_of = {s.chunk_id: s.article_id for s in record.sources}
     cited = [article_of.get(c, c.split("#", 1)[0]) for c in record.answer.citations]
     return bool(cited) and all(intent in article_intents.get(a, ()) for a in cited)
+
+
+def latency_ms(ticket: Ticket, now_ms: int) -> float:
+    """Ingest -> decision: from the moment the raw event reached ingress (``ingested_at_ms``)."""
+    return float(max(0, now_ms - ticket.ingested_at_ms))
 
 
 def escalation_context(record: PipelineRecord) -> str:
@@ -134,7 +139,7 @@ def gate(
         timings_ms=dict(record.timings_ms),
         trace_id=record.ticket.trace_id,
         decided_at_ms=now_ms,
-        latency_ms=float(max(0, now_ms - (record.received_at_ms or record.ticket.ingested_at_ms))),
+        latency_ms=latency_ms(record.ticket, now_ms),
         language=route.language,
         cost_usd=answer.cost_usd if answer else 0.0,
         escalation_context=escalation_context(record) if decision == Decision.ESCALATED else "",

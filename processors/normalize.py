@@ -14,5 +14,6 @@ def normalize(raw: bytes, max_body_bytes: int) -> list[PipelineRecord]:
     a ticket; the agent dead-letters those with the original bytes.
     """
     event = wire.decode(raw, InboundEvent)
+    # The ticket's ingested_at_ms is the event's arrival at ingress: where decision latency starts.
     tickets = parse_event(event, event.received_at_ms, max_body_bytes=max_body_bytes)
-    return [PipelineRecord(ticket=t, received_at_ms=event.received_at_ms) for t in tickets]
+    return [PipelineRecord(ticket=t) for t in tickets]

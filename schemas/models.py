@@ -150,7 +150,6 @@ class PipelineRecord(_Record):
     failures: list[str] = Field(default=[], description="Degradations on the way (e.g. model timeout).")
     timings_ms: dict[str, float] = {}
     embedding: bytes = Field(b"", description="float32 ticket vector from the router, reused by retrieval.")
-    received_at_ms: int = Field(0, description="When the raw event reached ingress (latency start).")
 
 
 class Outcome(_Record):

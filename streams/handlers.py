@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from supportflow.processors.gate import latency_ms
 from supportflow.schemas import wire
 from supportflow.schemas.errors import PermanentError, SchemaError, TransientError
 from supportflow.schemas.models import (
@@ -80,7 +81,7 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
         intent=route.intent if route else "unknown", confidence=route.confidence if route else 0.0,
         band=Band.ESCALATE, tier=route.tier if route else Tier.COMMODITY, trace_id=ticket.trace_id,
         timings_ms=dict(record.timings_ms), decided_at_ms=decided,
-        latency_ms=float(max(0, decided - (record.received_at_ms or ticket.ingested_at_ms))),
+        latency_ms=latency_ms(ticket, decided),
         escalation_context=f"Processing failed at {stage}: {exc}\n\n{ticket.text}",
     )  # fmt: skip
     metrics.observe_outcome(outcome)

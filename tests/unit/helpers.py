@@ -65,5 +65,4 @@ def record(
         sources=[source(score=score)],
         answer=ans,
         failures=list(failures),
-        received_at_ms=1_000,
     )
