@@ -29,8 +29,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-class FakeCrmServer:
+class FakeCrmServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -98,16 +100,11 @@ class FakeCrmServer:
         self.applied_keys: set[str] = set()  # keys of requests answered 2xx: what "happened" in the helpdesk
         self._scripts: dict[str | None, deque[Behaviour]] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-crm", daemon=True
-        )
+        self._serve(self._handler_class(), "fake-crm")
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     @property
     def webhook_url(self) -> str:
@@ -123,21 +120,6 @@ class FakeCrmServer:
             return [
                 r for r in self.requests if (api is None or r.api == api) and (path is None or r.path == path)
             ]
-
-    def start(self) -> FakeCrmServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeCrmServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- validation: returns (status, error body) or None when the request is acceptable -----------
 

@@ -19,8 +19,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _bare(model: str) -> str:
     return model.split("/", 1)[1] if "/" in model else model
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(LoopbackServer):
     """``POST /v1/chat/completions`` on 127.0.0.1 with an ephemeral port, served from a daemon thread."""
 
     def __init__(self, default: Behaviour | None = None) -> None:
@@ -78,14 +80,11 @@ class FakeOpenAIServer:
         self._defaults: dict[str, Behaviour] = {}
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+        self._serve(self._handler_class(), "fake-openai")
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return self.origin + "/v1"
 
     def script(self, model: str, *behaviours: Behaviour, then: Behaviour | None = None) -> None:
         """Queue ``behaviours`` for ``model``; ``then`` answers every request after the queue runs out."""
@@ -97,21 +96,6 @@ class FakeOpenAIServer:
     def requests_for(self, model: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.model == _bare(model)]
-
-    def start(self) -> FakeOpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _next(self, model: str, body: dict[str, Any]) -> Behaviour:
         with self._lock:
