@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from supportflow.connectors.egress.settings import EgressSettings, Priority
-from supportflow.schemas.errors import InvalidInputError
+from supportflow.schemas.errors import InvalidInputError, PermanentError
 from supportflow.schemas.models import Outcome
 
 #: Maps an outcome to the helpdesk's ticket id. Default: the conversation id, which is the helpdesk
@@ -15,6 +15,14 @@ from supportflow.schemas.models import Outcome
 TicketRef = Callable[[Outcome], str]
 
 _TAG_SEGMENT = re.compile(r"[a-z0-9_\-]+")
+
+
+def require_settings(settings: EgressSettings, connector: str, *fields: str) -> None:
+    """Fail at start-up, naming the env vars, when a connector's credentials are not configured."""
+    missing = [f for f in fields if not getattr(settings, f)]
+    if missing:
+        names = ", ".join(f"SUPPORTFLOW_EGRESS__{f.upper()}" for f in missing)
+        raise PermanentError(f"{connector} egress needs {names}")
 
 
 def conversation_ref(outcome: Outcome) -> str:

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from supportflow.connectors.egress.delivery import HttpCall
+from supportflow.connectors.egress.fields import require_settings
 from supportflow.connectors.egress.settings import EgressSettings
-from supportflow.schemas.errors import PermanentError
 from supportflow.schemas.models import Outcome
 
 SIGNATURE_HEADER = "X-Supportflow-Signature"
@@ -59,10 +59,7 @@ class WebhookConnector:
     already_applied_statuses: frozenset[int] = frozenset()
 
     def __init__(self, settings: EgressSettings, clock: Callable[[], float] = time.time) -> None:
-        if not settings.webhook_url or settings.webhook_secret is None:
-            raise PermanentError(
-                "webhook egress needs SUPPORTFLOW_EGRESS__WEBHOOK_URL and SUPPORTFLOW_EGRESS__WEBHOOK_SECRET"
-            )
+        require_settings(settings, self.name, "webhook_url", "webhook_secret")
         self._url = settings.webhook_url
         self._secret = settings.webhook_secret
         self._clock = clock

@@ -33,6 +33,7 @@ from supportflow.connectors.egress.fields import (
     escalation_note,
     escalation_priority,
     numeric_ticket_id,
+    require_settings,
 )
 from supportflow.connectors.egress.settings import EgressSettings
 from supportflow.schemas.errors import PermanentError
@@ -44,11 +45,7 @@ class ZendeskConnector:
     already_applied_statuses = frozenset({409})
 
     def __init__(self, settings: EgressSettings, ticket_ref: TicketRef = conversation_ref) -> None:
-        if not settings.base_url or not settings.email or settings.api_token is None:
-            raise PermanentError(
-                "zendesk egress needs SUPPORTFLOW_EGRESS__BASE_URL, SUPPORTFLOW_EGRESS__EMAIL and "
-                "SUPPORTFLOW_EGRESS__API_TOKEN"
-            )
+        require_settings(settings, self.name, "base_url", "email", "api_token")
         self._settings = settings
         self._base = settings.base_url.rstrip("/")
         self._ticket_ref = ticket_ref
