@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import SecretStr
 
 from supportflow.connectors.webhook import signatures
 from supportflow.connectors.webhook.errors import RequestRejected, error_response
@@ -156,22 +157,28 @@ class IngressService:
             raise RequestRejected(400, "invalid_challenge", "hub.challenge must be 1-256 characters")
         return web.Response(text=challenge, content_type="text/plain")
 
-    async def whatsapp(self, request: web.Request) -> web.StreamResponse:
-        secret = secret_value(self.config.webhook.whatsapp_app_secret)
+    async def _signed_json_body(
+        self, request: web.Request, configured: SecretStr | None, what: str
+    ) -> tuple[bytes, bytes]:
+        """The signing secret and the raw JSON body; 503 when the secret is unset (never accept unsigned)."""
+        secret = secret_value(configured)
         if secret is None:
-            raise _not_configured("the WhatsApp app secret")
+            raise _not_configured(what)
         _require_json_type(request)
-        body = await _read_body(request, self.config.max_body_bytes)
+        return secret, await _read_body(request, self.config.max_body_bytes)
+
+    async def whatsapp(self, request: web.Request) -> web.StreamResponse:
+        secret, body = await self._signed_json_body(
+            request, self.config.webhook.whatsapp_app_secret, "the WhatsApp app secret"
+        )
         signatures.verify_whatsapp(secret, body, request.headers.get(signatures.WHATSAPP_SIGNATURE_HEADER))
         event = webhook_event(Channel.WHATSAPP, body, request.path, self.now_ms())
         return web.json_response({"status": "accepted", "event_ids": await self.persist([event])})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        secret = secret_value(self.config.webhook.chat_hmac_secret)
-        if secret is None:
-            raise _not_configured("the chat HMAC secret")
-        _require_json_type(request)
-        body = await _read_body(request, self.config.max_body_bytes)
+        secret, body = await self._signed_json_body(
+            request, self.config.webhook.chat_hmac_secret, "the chat HMAC secret"
+        )
         signature = request.headers.get(signatures.CHAT_SIGNATURE_HEADER)
         timestamp = signatures.verify_chat(
             secret, body, request.headers.get(signatures.CHAT_TIMESTAMP_HEADER), signature,
