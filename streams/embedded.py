@@ -93,10 +93,6 @@ class EmbeddedBroker:
             return self._log_path.read_text(errors="replace")[-800:]
         return ""
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def stop(self) -> None:
         if self._proc is None:
             return

@@ -54,7 +54,6 @@ class FlagWatcher:
         self._topic = topic
         self._on_change = on_change
         self._flags: dict[str, Any] = dict(DEFAULT_FLAGS)
-        self._set_at: dict[str, int] = {}
         self.last_effect_delay_s = 0.0
         self._consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
@@ -114,15 +113,11 @@ class FlagWatcher:
             )
             return
         self._flags = {**self._flags, name: doc.get("value")}
-        self._set_at[name] = int(doc.get("set_at_ms", 0))
         # How long from `flags set` to this worker acting on it (the kill-switch SLO).
-        self.last_effect_delay_s = max(0.0, time.time() - self._set_at[name] / 1000)
+        self.last_effect_delay_s = max(0.0, time.time() - int(doc.get("set_at_ms", 0)) / 1000)
         log.info("flag %s=%r (effect %.3fs after set)", name, doc.get("value"), self.last_effect_delay_s)
         if self._on_change is not None:
             self._on_change(name, doc.get("value"), self.last_effect_delay_s)
-
-    def set_at_ms(self, name: str) -> int:
-        return self._set_at.get(name, 0)
 
     def stop(self) -> None:
         self._stop.set()
