@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +68,34 @@ class ModelTiers(BaseModel):
     api_key: SecretStr | None = None
     timeout_s: float = Field(20.0, gt=0)
     max_retries: int = Field(2, ge=0)
+
+
+class LlmRouterSettings(BaseModel):
+    """Optional LLM second opinion on the intent of tickets the embedding router is unsure about.
+
+    Off by default: the embedding router and the policy route every ticket on their own. When on, only
+    tickets in the uncertain middle (``min_confidence`` <= confidence < the router's auto threshold, and
+    not escalated) are asked about, and the answer can change the intent but never open the auto band.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = False
+    model: str = Field("", description="LiteLLM model name, e.g. openai/gpt-4o-mini.")
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(8.0, gt=0, description="Per call; a slow answer leaves the decision as it was.")
+    top_k: int = Field(5, ge=1, le=20, description="Embedding router's best intents offered (plus oos).")
+    min_confidence: float | None = Field(
+        None, ge=0, le=1, description="Lower end of the uncertain middle; unset: thresholds.min_confidence."
+    )
+    max_concurrency: int = Field(8, ge=1, le=32, description="Parallel calls per batch of tickets.")
+
+    @model_validator(mode="after")
+    def _model_when_enabled(self) -> LlmRouterSettings:
+        if self.enabled and not self.model:
+            raise ValueError("llm_router.enabled needs llm_router.model (SUPPORTFLOW_LLM_ROUTER__MODEL)")
+        return self
 
 
 class WebhookSettings(BaseModel):
@@ -153,6 +181,7 @@ class Settings(BaseSettings):
     topics: TopicSettings = TopicSettings()
     thresholds: Thresholds = Thresholds()
     models: ModelTiers = ModelTiers()
+    llm_router: LlmRouterSettings = LlmRouterSettings()
     policy_path: Path | None = Field(None, description="YAML policy; unset uses the shipped default.")
     router_path: Path | None = Field(None, description="Trained router artifact; unset uses the shipped one.")
     collection: str = "helpcenter"

@@ -27,3 +27,14 @@ __all__ = [
     "train_router",
     "warm_up",
 ]
+
+# Optional LLM second opinion for the uncertain middle (off by default): see llm_router.py.
+from supportflow.processors.router.llm_router import (
+    LlmRouterClient,
+    RouteCase,
+    RouterVerdict,
+    refine_routed_records,
+    refine_uncertain,
+)
+
+__all__ += ["LlmRouterClient", "RouteCase", "RouterVerdict", "refine_routed_records", "refine_uncertain"]
