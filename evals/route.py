@@ -246,10 +246,25 @@ def run(
     as_json: bool = False,
     plots: Path | None = None,
     target_precision: float = 0.99,
+    llm_router: str | None = None,
+    llm_api_base: str | None = None,
+    llm_limit: int | None = None,
 ) -> int:
-    result, _ = evaluate(train, test, val, oos_label, target_precision)
+    result, router = evaluate(train, test, val, oos_label, target_precision)
     if plots:
         for p in write_plots(result, plots):
             print(f"[eval] wrote {p}", file=sys.stderr)
-    print(json.dumps(result.metrics, sort_keys=True) if as_json else format_report(result.metrics))
+    report = format_report(result.metrics)
+    if llm_router:  # optional: the LLM router's effect on the uncertain middle (evals/route_llm.py)
+        from supportflow.evals.route_llm import evaluate_llm_router, format_llm_report
+        from supportflow.settings import get_settings
+
+        base = get_settings().llm_router  # key, timeout, top_k from SUPPORTFLOW_LLM_ROUTER__*
+        settings = base.model_copy(update={"model": llm_router, "api_base": llm_api_base or base.api_base})
+        texts, _ = load_csv(test)
+        result.metrics["llm_router"] = evaluate_llm_router(
+            router, texts, result.truth, result.predicted, list(result.confidence), settings, llm_limit
+        )
+        report += "\n" + format_llm_report(result.metrics["llm_router"])
+    print(json.dumps(result.metrics, sort_keys=True) if as_json else report)
     return 0

@@ -36,7 +36,10 @@ def _train(args: argparse.Namespace) -> int:
 def _eval_route(args: argparse.Namespace) -> int:
     from supportflow.evals.route import run
 
-    return run(args.train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision)
+    return run(
+        args.train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision,
+        llm_router=args.llm_router, llm_api_base=args.llm_api_base, llm_limit=args.llm_limit,
+    )  # fmt: skip
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -65,6 +68,13 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
     route.add_argument("--val", type=Path, help="validation CSV for thresholds (default: 20%% of --train)")
     route.add_argument("--json", action="store_true", help="print one JSON object")
     route.add_argument("--plots", type=Path, help="directory for reliability.png and confusion.png")
+    route.add_argument(
+        "--llm-router", metavar="MODEL",
+        help="also ask this LiteLLM model about the uncertain middle and report before/after "
+        "(key, timeout, top-k from SUPPORTFLOW_LLM_ROUTER__*)",
+    )  # fmt: skip
+    route.add_argument("--llm-api-base", metavar="URL", help="OpenAI-compatible endpoint for --llm-router")
+    route.add_argument("--llm-limit", type=int, metavar="N", help="ask about at most N uncertain rows")
     _common(route)
     route.set_defaults(func=_eval_route)
 
