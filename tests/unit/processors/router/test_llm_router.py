@@ -250,6 +250,14 @@ def test_llm_router_off_by_default_makes_no_calls(server: FakeOpenAIServer, monk
     assert server.requests == []
 
 
+def test_llm_router_enabled_by_env_builds_a_client(monkeypatch: Any) -> None:
+    monkeypatch.setenv("SUPPORTFLOW_LLM_ROUTER__ENABLED", "true")
+    monkeypatch.setenv("SUPPORTFLOW_LLM_ROUTER__MODEL", MODEL)
+    monkeypatch.setenv("SUPPORTFLOW_LLM_ROUTER__TOP_K", "3")
+    client = LlmRouterClient.from_settings(Settings().llm_router)
+    assert client is not None and client.settings.model == MODEL and client.settings.top_k == 3
+
+
 def test_llm_router_settings_enabled_without_model_is_rejected(monkeypatch: Any) -> None:
     monkeypatch.setenv("SUPPORTFLOW_LLM_ROUTER__ENABLED", "true")
     monkeypatch.delenv("SUPPORTFLOW_LLM_ROUTER__MODEL", raising=False)

@@ -86,6 +86,7 @@ def test_eval_route_llm_router_reports_middle_before_after_and_calls(
     m = json.loads(capsys.readouterr().out)["llm_router"]
     assert m["rows_asked"] > 0 and m["llm_calls"] == m["rows_asked"] == len(server.requests)
     assert m["middle_accuracy_after"] == 1.0 and m["unavailable"] == {}
+    assert m["middle_truth_in_candidates"] == 1.0  # 4 labels, top-5 + oos: always offered
     assert m["middle_accuracy_before"] < m["middle_accuracy_after"]  # the toy router gets some wrong
     assert m["relabel_broke"] == 0 and m["relabeled"] == m["relabel_fixed"] > 0
 
