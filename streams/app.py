@@ -3,15 +3,22 @@
 normalize: ingress.raw -> tickets.normalized     route: -> tickets.routed      retrieve: -> tickets.retrieved
 resolve: -> tickets.resolved                     gate: -> outcomes             any stage: -> deadletter
 
-Agents take small batches (``take_events``) so the router embeds many tickets per model call.
+Agents take small batches (``take_events``) so the router embeds many tickets per model call. Each
+stage's handler runs on that stage's own thread, never on the event loop: a batch of embeddings or a
+slow model call must not stall heartbeats (a member that misses them is evicted and its partitions
+rebalanced) or the other stages' fetches and sends. ONNX and numpy release the GIL, so while the
+router embeds, the loop keeps moving records for the other stages. One thread per stage keeps each
+stage's batches in order and its state (the gate's seen-set, the CRM connection) on one thread.
 Faust commits an offset only after its event was processed, so delivery is at-least-once; the gate
 suppresses redelivered tickets and every consumer of ``outcomes`` dedupes by ticket id.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
@@ -73,11 +80,14 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App
         name: str, source: str, next_name: str | None, handle: Callable[[list[Message]], list[Emit]]
     ) -> None:
         next_topic = topic(next_name) if next_name else None
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{name}")
 
         async def agent(stream: faust.StreamT) -> None:
+            loop = asyncio.get_running_loop()
             # take_events is on faust's Stream, not on the StreamT protocol.
             async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-                await publish(handle(_messages(events)), next_topic)
+                emits = await loop.run_in_executor(thread, handle, _messages(events))
+                await publish(emits, next_topic)
 
         agent.__name__ = f"{name}_agent"
         app.agent(topic(source), name=name)(agent)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -36,6 +37,8 @@ from supportflow.processors.knowledge import sparse
 from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk, chunk_article, embedding_text
 from supportflow.processors.knowledge.drafting import unit_context
+from supportflow.processors.knowledge.fusion import fuse, hits_of, source_of
+from supportflow.processors.knowledge.mirror import CollectionMirror, Hit, is_local
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings, split_sentences
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import Source
@@ -49,10 +52,6 @@ CHUNKER_VERSION = "2"  # bump when chunking changes so every article is re-chunk
 # Hybrid ordering helped a little but consistently on the Bitext retrieval eval (tuned on
 # queries_dev.csv, confirmed on the held-out queries.csv; numbers in docs/knowledge.md): default on.
 HYBRID_DEFAULT = True
-RRF_K = 60.0
-# Keyword ranks count a tenth of dense ranks: they break near-ties between sibling sections. Heavier
-# weights (0.2-0.5) lost recall on the dev set; Bitext queries are short and full of typos.
-KEYWORD_WEIGHT = 0.1
 CANDIDATES = 30  # per-retriever candidates before fusion
 REMOTE_TIMEOUT_S = 10
 _BATCH = 64
@@ -100,11 +99,17 @@ class KnowledgeBase:
         collection: str,
         embedder: Embedder | None = None,
         hybrid: bool = HYBRID_DEFAULT,
+        mirror: bool | None = None,
     ) -> None:
+        """``mirror``: search an in-process copy of the collection (:mod:`.mirror`); default: in local
+        mode only (a server is always queried)."""
         self.client = client
         self.collection = collection
         self.embedder = embedder or get_embedder()
         self.hybrid = hybrid
+        self._use_mirror = is_local(client) if mirror is None else mirror
+        self._mirror: CollectionMirror | None = None
+        self._mirror_lock = threading.Lock()  # stages on different threads may ask for it first
 
     @classmethod
     def open(
@@ -160,6 +165,7 @@ class KnowledgeBase:
             to_write.extend((c, digest) for c in chunks)
         for _old_hash, old_points in existing.values():  # articles that disappeared
             stale.extend(old_points)
+        self._mirror = None  # stale from the first write on; rebuilt by the next search
         self._write(to_write, progress)
         if stale:
             self.client.delete(
@@ -301,47 +307,73 @@ class KnowledgeBase:
         With ``intents``, only chunks of articles declaring one of them are searched; when that scope
         is empty (out-of-scope or unknown intent, or no article declares it) the whole collection is.
         """
-        if k <= 0 or not self.client.collection_exists(self.collection):
+        if k <= 0:
+            return []
+        mirror = self._mirror_or_none()
+        if not (len(mirror) if mirror is not None else self.client.collection_exists(self.collection)):
             return []
         dense_query = self._query_vector(query, vector)
         scope = sorted({i for i in intents or () if i not in UNSCOPED_INTENTS})
         if scope:
-            scoped_filter = models.Filter(
-                must=[models.FieldCondition(key=INTENTS_FIELD, match=models.MatchAny(any=scope))]
-            )
-            scoped = self._search(query, dense_query, k, scoped_filter)
+            scoped = self._search(query, dense_query, k, scope)
             if scoped:
                 return scoped
-        return self._search(query, dense_query, k, None)
+        return self._search(query, dense_query, k, ())
 
-    def _search(
-        self, query: str, dense_query: FloatArray, k: int, query_filter: models.Filter | None
-    ) -> list[Source]:
+    def _search(self, query: str, dense_query: FloatArray, k: int, intents: Sequence[str]) -> list[Source]:
         limit = max(k, CANDIDATES) if self.hybrid else k
+        keywords = sparse.query_vector(query) if self.hybrid else None
+        mirror = self._mirror_or_none()
+        if mirror is not None:
+            scope = mirror.scope(intents)
+            if scope is not None and not scope.any():
+                return []
+            dense_hits = mirror.dense_search(dense_query, limit, scope)
+            keyword_hits = mirror.keyword_search(keywords, limit, scope) if keywords else []
+        else:
+            dense_hits, keyword_hits = self._query_qdrant(dense_query, keywords, limit, intents)
+        if keywords is None:
+            return [source_of(h.payload, h.score) for h in dense_hits]
+        return fuse(dense_query, dense_hits, keyword_hits, k)
+
+    def _query_qdrant(
+        self,
+        dense_query: FloatArray,
+        keywords: models.SparseVector | None,
+        limit: int,
+        intents: Sequence[str],
+    ) -> tuple[list[Hit], list[Hit]]:
+        query_filter = (
+            models.Filter(
+                must=[models.FieldCondition(key=INTENTS_FIELD, match=models.MatchAny(any=list(intents)))]
+            )
+            if intents
+            else None
+        )
         try:
             dense_hits = self.client.query_points(
                 self.collection, query=dense_query.tolist(), using=DENSE, limit=limit,
                 query_filter=query_filter, with_payload=True,
             ).points  # fmt: skip
-            if not self.hybrid:
-                return [_source(p.payload or {}, float(p.score)) for p in dense_hits]
-            keywords = sparse.query_vector(query)
-            keyword_hits = (
-                self.client.query_points(
-                    self.collection,
-                    query=keywords,
-                    using=SPARSE,
-                    limit=limit,
-                    query_filter=query_filter,
-                    with_payload=True,
-                    with_vectors=[DENSE],
-                ).points
-                if keywords.indices
-                else []
-            )
+            keyword_hits = []
+            if keywords is not None and keywords.indices:
+                keyword_hits = self.client.query_points(
+                    self.collection, query=keywords, using=SPARSE, limit=limit, query_filter=query_filter,
+                    with_payload=True, with_vectors=[DENSE],
+                ).points  # fmt: skip
         except (ConnectionError, TimeoutError) as exc:
             raise TransientError(f"qdrant search failed: {exc}") from exc
-        return _fuse(dense_query, dense_hits, keyword_hits, k)
+        return hits_of(dense_hits, DENSE), hits_of(keyword_hits, DENSE)
+
+    def _mirror_or_none(self) -> CollectionMirror | None:
+        if not self._use_mirror:
+            return None
+        with self._mirror_lock:
+            if self._mirror is None:
+                self._mirror = CollectionMirror.load(
+                    self.client, self.collection, DENSE, SPARSE, INTENTS_FIELD
+                )
+            return self._mirror
 
     def article_intents(self) -> dict[str, tuple[str, ...]]:
         """article id -> the intents it declares, for every indexed article (empty tuple: none)."""
@@ -377,12 +409,16 @@ class KnowledgeBase:
 
     def get_chunk(self, chunk_id: str) -> Chunk | None:
         """The indexed chunk behind a citation, or None when the id does not resolve."""
-        if not self.client.collection_exists(self.collection):
+        mirror = self._mirror_or_none()
+        if mirror is not None:
+            p = mirror.payload(point_id(chunk_id)) or {}
+        elif self.client.collection_exists(self.collection):
+            points = self.client.retrieve(self.collection, ids=[point_id(chunk_id)], with_payload=True)
+            p = (points[0].payload or {}) if points else {}
+        else:
             return None
-        points = self.client.retrieve(self.collection, ids=[point_id(chunk_id)], with_payload=True)
-        if not points or (points[0].payload or {}).get("chunk_id") != chunk_id:
+        if p.get("chunk_id") != chunk_id:
             return None
-        p = points[0].payload or {}
         return Chunk(
             chunk_id=str(p["chunk_id"]),
             article_id=str(p["article_id"]),
@@ -401,40 +437,3 @@ class KnowledgeBase:
                 return flat
             log.warning("ignoring a supplied query vector of shape %s; re-embedding", flat.shape)
         return self.embedder.encode_one(query)
-
-
-def _source(payload: dict[str, Any], score: float) -> Source:
-    return Source(
-        chunk_id=str(payload["chunk_id"]),
-        article_id=str(payload["article_id"]),
-        title=str(payload["title"]),
-        section=str(payload["section"]),
-        text=str(payload["text"]),
-        score=round(score, 4),
-        url=str(payload.get("url", "")),
-    )
-
-
-def _fuse(
-    query: FloatArray, dense_hits: list[models.ScoredPoint], keyword_hits: list[models.ScoredPoint], k: int
-) -> list[Source]:
-    """Weighted reciprocal-rank fusion; the reported score stays the dense cosine."""
-    fused: dict[str, float] = {}
-    cosine: dict[str, float] = {}
-    payloads: dict[str, dict[str, Any]] = {}
-    for rank, p in enumerate(dense_hits):
-        key = str(p.id)
-        fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
-        cosine[key] = float(p.score)
-        payloads[key] = p.payload or {}
-    for rank, p in enumerate(keyword_hits):
-        key = str(p.id)
-        fused[key] = fused.get(key, 0.0) + KEYWORD_WEIGHT / (RRF_K + rank + 1)
-        payloads.setdefault(key, p.payload or {})
-        if key not in cosine:
-            vectors = p.vector if isinstance(p.vector, dict) else {}
-            dense = np.asarray(vectors.get(DENSE, []), dtype=np.float32)
-            norm = float(np.linalg.norm(dense))
-            cosine[key] = float(dense @ query) / norm if norm and dense.shape == query.shape else 0.0
-    order = sorted(fused, key=lambda key: (-fused[key], -cosine[key]))[:k]
-    return [_source(payloads[key], cosine[key]) for key in order]
