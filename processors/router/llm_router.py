@@ -302,7 +302,9 @@ def refine_uncertain(
             )
         except (LlmError, LlmRequestRejected, LlmOutputInvalid, LlmUnavailable) as exc:
             reason = failure_class(exc)
-            log.warning("llm router unavailable ticket=%s reason=%s", case.ticket.ticket_id, reason)
+            # An open circuit is the outage already logged once per failure; do not log it per ticket.
+            level = logging.INFO if reason == "circuit_open" else logging.WARNING
+            log.log(level, "llm router unavailable ticket=%s reason=%s", case.ticket.ticket_id, reason)
             return _with_reason(case.decision, f"llm_router:unavailable:{reason}")
         old = case.decision
         if verdict.intent == old.intent:
