@@ -16,7 +16,7 @@ from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
 from supportflow.processors.normalize import normalize
-from supportflow.processors.resolve import ResolveContext, resolve
+from supportflow.processors.resolve import ResolveContext, resolve_batch
 from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy, warm_up
@@ -94,7 +94,7 @@ class Runtime:
         return out
 
     def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
-        return [resolve(r, self.resolve_ctx) for r in records]
+        return resolve_batch(records, self.resolve_ctx)
 
     def gate_policy(self) -> GatePolicy:
         th = self.settings.thresholds

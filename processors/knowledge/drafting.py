@@ -137,7 +137,7 @@ def compose_answer(
     chosen.sort(key=lambda u: (u.source, u.position))  # read in the help center's own order
 
     parts = [_greeting(customer)]
-    order = _relevant_order(ticket_text, intent, customer)
+    order = relevant_order(ticket_text, intent, customer)
     if order is not None:
         parts.append(describe_order(order))
     parts.append("\n\n".join(u.text for u in chosen))
@@ -194,7 +194,7 @@ def _greeting(customer: CustomerContext | None) -> str:
     return f"Hi {first}," if first else "Hello,"
 
 
-def _relevant_order(ticket_text: str, intent: str, customer: CustomerContext | None) -> Order | None:
+def relevant_order(ticket_text: str, intent: str, customer: CustomerContext | None) -> Order | None:
     """The order the ticket names, else the customer's most recent one, for order-related intents only."""
     if customer is None or not customer.orders or intent not in ORDER_INTENTS:
         return None
