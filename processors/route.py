@@ -15,6 +15,7 @@ import numpy as np
 from supportflow.connectors.crm import CrmConnector
 from supportflow.processors.embedding import Embedder
 from supportflow.processors.router import IntentRouter, Policy, decide
+from supportflow.processors.router.llm_router import LlmRouterClient, refine_routed_records
 from supportflow.schemas.models import PipelineRecord, Ticket
 from supportflow.settings import Thresholds
 
@@ -27,6 +28,8 @@ class RouteContext:
     crm: CrmConnector
     thresholds: Thresholds
     languages: tuple[str, ...]
+    # Optional second opinion for the uncertain middle (off by default): it may re-label, never auto-send.
+    llm_router: LlmRouterClient | None = None
 
 
 def ticket_query(ticket: Ticket) -> str:
@@ -64,4 +67,6 @@ def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[Pi
                 }
             )
         )
-    return routed
+    return refine_routed_records(
+        routed, queries, ctx.llm_router, ctx.router, ctx.policy, ctx.thresholds, ctx.languages
+    )

@@ -20,6 +20,7 @@ from supportflow.processors.resolve import ResolveContext, resolve_batch
 from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy, warm_up
+from supportflow.processors.router.llm_router import LlmRouterClient
 from supportflow.schemas.models import Outcome, PipelineRecord
 from supportflow.settings import Settings
 from supportflow.streams import metrics
@@ -67,6 +68,7 @@ class Runtime:
         route_ctx = RouteContext(
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
             crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
+            llm_router=LlmRouterClient.from_settings(settings.llm_router, on_call=metrics.observe_llm_call),
         )  # fmt: skip
         # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.
         llm = TierClient(settings.models, on_call=metrics.observe_llm_call)
