@@ -9,6 +9,7 @@ here, independently of what the model claims.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,15 @@ def resolve_batch(records: Sequence[PipelineRecord], ctx: ResolveContext) -> lis
             evidence += split_sentences(describe_order(order)) if order is not None else []
     if evidence:
         sentence_embeddings.encode(list(dict.fromkeys(evidence)))
-    return [resolve(r, ctx) for r in records]
+    llm = ctx.llm
+    if llm is None or not llm.enabled() or len(records) < 2:
+        return [resolve(r, ctx) for r in records]
+    # A provider answers in seconds; one at a time, a batch of 64 would hold its partition for minutes.
+    # Threads, because LiteLLM's sync call blocks on I/O; the breaker and metrics are thread-safe.
+    with ThreadPoolExecutor(
+        min(llm.tiers.max_concurrency, len(records)), thread_name_prefix="resolve"
+    ) as pool:
+        return list(pool.map(lambda r: resolve(r, ctx), records))
 
 
 def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:

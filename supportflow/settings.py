@@ -68,6 +68,9 @@ class ModelTiers(BaseModel):
     api_key: SecretStr | None = None
     timeout_s: float = Field(20.0, gt=0)
     max_retries: int = Field(2, ge=0)
+    max_concurrency: int = Field(
+        8, ge=1, le=256, description="Tickets of one batch answered at once (provider calls block on I/O)."
+    )
 
 
 class LlmRouterSettings(BaseModel):

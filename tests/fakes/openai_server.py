@@ -176,3 +176,19 @@ def _completion(model: str, reply: Reply) -> dict[str, Any]:
             "total_tokens": reply.prompt_tokens + reply.completion_tokens,
         },
     }
+
+
+class BarrierServer(FakeOpenAIServer):
+    """Answers only once ``parties`` requests are in flight together: sequential callers get a 500."""
+
+    def __init__(self, parties: int, default: Behaviour | None = None, timeout_s: float = 5.0) -> None:
+        super().__init__(default=default)
+        self.barrier = threading.Barrier(parties, timeout=timeout_s)
+
+    def _next(self, model: str, body: dict[str, Any]) -> Behaviour:
+        behaviour = super()._next(model, body)
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            return Fail(500, message="requests did not arrive together")
+        return behaviour

@@ -7,18 +7,23 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 import pytest
+from pydantic import SecretStr
 
 from supportflow.evals.bench import bench_events
 from supportflow.processors.knowledge import sentences
-from supportflow.processors.resolve import resolve, resolve_batch
+from supportflow.processors.llm import TierClient
+from supportflow.processors.llm.provider import litellm_module
+from supportflow.processors.resolve import ResolveContext, resolve, resolve_batch
 from supportflow.schemas import wire
 from supportflow.schemas.models import Band, CustomerContext, PipelineRecord
-from supportflow.settings import Settings
+from supportflow.settings import ModelTiers, Settings
 from supportflow.streams.runtime import Runtime
+from tests.fakes.openai_server import BarrierServer, Reply, answer_json
 
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[Runtime]:
+    litellm_module()  # the multi-second import, once
     rt = Runtime.build(Settings(), kb_in_memory=True)
     yield rt
     rt.kb.close()
@@ -81,3 +86,19 @@ def test_resolve_batch_same_answers_as_one_by_one(runtime: Runtime, monkeypatch:
         assert batch.answer.text == single.answer.text
         assert batch.answer.citations == single.answer.citations
         assert batch.answer.groundedness == pytest.approx(single.answer.groundedness, abs=1e-3)
+
+
+def test_resolve_batch_with_model_tiers_answers_concurrently(runtime: Runtime) -> None:
+    record = _answerable_records(runtime, 40, "llm")[0]
+    copies = [record.model_copy(update={"ticket": record.ticket.model_copy(update={"ticket_id": f"c{i}"})})
+              for i in range(3)]  # fmt: skip
+    reply = Reply(answer_json("See the help center.", [record.sources[0].chunk_id]))
+    with BarrierServer(parties=3, default=reply) as server:
+        tiers = ModelTiers(commodity="openai/commodity-test", api_base=server.base_url,
+                           api_key=SecretStr("sk-test"), max_retries=0, timeout_s=10)  # fmt: skip
+        ctx = ResolveContext(TierClient(tiers), section_hints=runtime.resolve_ctx.section_hints)
+        resolved = resolve_batch(copies, ctx)
+    # The barrier only answers when all three calls are in flight together: one at a time would fail.
+    assert len(server.requests) == 3
+    assert [r.answer.model if r.answer else None for r in resolved] == ["openai/commodity-test"] * 3
+    assert [r.ticket.ticket_id for r in resolved] == ["c0", "c1", "c2"]

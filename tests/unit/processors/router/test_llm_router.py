@@ -9,7 +9,6 @@ exact confidence for a sentence; the candidates still come from the artifact's r
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,7 @@ from supportflow.processors.router import (
 from supportflow.processors.router.llm_router import ROUTER_TIER, candidate_intents, parse_verdict
 from supportflow.schemas.models import Band, Channel, CustomerContext, PipelineRecord, RouteDecision, Ticket
 from supportflow.settings import LlmRouterSettings, Settings, Thresholds
-from tests.fakes.openai_server import Behaviour, Fail, FakeOpenAIServer, Hang, Reply
+from tests.fakes.openai_server import BarrierServer, Behaviour, Fail, FakeOpenAIServer, Hang, Reply
 
 MODEL = "openai/router-model"
 ROUTER = IntentRouter.load()
@@ -265,24 +264,8 @@ def test_llm_router_settings_enabled_without_model_is_rejected(monkeypatch: Any)
         Settings()
 
 
-class _BarrierServer(FakeOpenAIServer):
-    """Answers only once ``parties`` requests are in flight together: sequential calls would time out."""
-
-    def __init__(self, parties: int) -> None:
-        super().__init__(default=Reply(verdict("track_order")))
-        self.barrier = threading.Barrier(parties, timeout=5)
-
-    def _next(self, model: str, body: dict[str, Any]) -> Behaviour:
-        behaviour = super()._next(model, body)
-        try:
-            self.barrier.wait()
-        except threading.BrokenBarrierError:
-            return Fail(500, message="requests did not arrive together")
-        return behaviour
-
-
 def test_llm_router_batch_calls_run_concurrently_and_keep_order() -> None:
-    with _BarrierServer(parties=3) as server:
+    with BarrierServer(parties=3, default=Reply(verdict("track_order"))) as server:
         client, _ = make_client(server, timeout_s=10)
         cases = [
             make_case(WHERE, "delivery_period", tid="u1"),
