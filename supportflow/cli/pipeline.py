@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -126,6 +127,14 @@ def run_demo(
                       timeout_s=timeout_s, quiet=quiet)  # fmt: skip
 
 
+def worker_cpus(index: int, per_worker: int) -> frozenset[int] | None:
+    """The cores worker ``index`` is pinned to (consecutive, wrapping around the machine); 0: unpinned."""
+    if per_worker <= 0:
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    return frozenset(cores[(index * per_worker + k) % len(cores)] for k in range(per_worker))
+
+
 def run_events(
     events: list[InboundEvent],
     *,
@@ -135,6 +144,7 @@ def run_events(
     quiet: bool = False,
     rate_per_s: float | None = None,
     env: dict[str, str] | None = None,
+    cpus_per_worker: int = 0,
 ) -> tuple[int, Collected, float]:
     """Start broker (unless given) and workers, publish ``events``, wait for every fate, stop.
 
@@ -146,7 +156,8 @@ def run_events(
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-demo-"))
     with broker_for(bootstrap or settings.broker) as (boot, embedded):
         ensure_topics(boot, pipeline_topics(settings))
-        procs = [WorkerProcess(boot, embedded=embedded, log_path=log_dir / f"worker-{i}.log", env=env)
+        procs = [WorkerProcess(boot, embedded=embedded, log_path=log_dir / f"worker-{i}.log", env=env,
+                               cpus=worker_cpus(i, cpus_per_worker))
                  for i in range(workers)]  # fmt: skip
         t = settings.topics
         reader = OutcomeReader(
