@@ -10,8 +10,10 @@ containment instead (see :func:`Fact.supported_by`).
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from supportflow.schemas.models import CustomerContext, Order
 
@@ -86,7 +88,7 @@ class Fact:
     key: str  # normalised value compared across texts
     text: str  # as written
 
-    def supported_by(self, keys: set[str], haystack: str) -> bool:
+    def supported_by(self, keys: AbstractSet[str], haystack: str) -> bool:
         """True when the evidence (its fact ``keys`` and lower-cased text) states this fact."""
         if self.kind == "entity":  # whole word: "UPS" must not be found inside "groups"
             return re.search(rf"(?<!\w){re.escape(self.key)}(?!\w)", haystack) is not None
@@ -128,11 +130,13 @@ def extract_facts(text: str) -> list[Fact]:
     return facts
 
 
-def fact_keys(text: str) -> set[str]:
+@lru_cache(maxsize=16_384)
+def fact_keys(text: str) -> frozenset[str]:
+    """Fact keys of ``text``; cached because help-center passages are checked again for every ticket."""
     keys = {f.key for f in extract_facts(text) if f.kind not in _CONTAINMENT}
     # A money amount in a source also licenses the bare number.
     keys |= {"number:" + k.split(":", 1)[1] for k in keys if k.startswith("money:")}
-    return keys
+    return frozenset(keys)
 
 
 def _normalise(kind: str, match: re.Match[str]) -> str | None:
