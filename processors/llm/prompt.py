@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -70,22 +71,31 @@ def reask_messages(
     return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": correction}]
 
 
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 
 
-def parse_model_answer(content: str | None, allowed: Sequence[str]) -> ModelAnswer:
-    """Validate a raw reply; raise :class:`LlmOutputInvalid` with a short, content-free reason."""
+def validate_json_reply(
+    content: str | None, model: type[ReplyT], context: dict[str, Any] | None = None
+) -> ReplyT:
+    """A model's raw reply as ``model``; raise :class:`LlmOutputInvalid` with a short, content-free reason
+    (it is shown to the model in a re-ask and logged, so it never quotes the reply)."""
     text = (content or "").strip()
     fenced = _FENCE.match(text)
     if fenced:  # small local models like to wrap JSON in a Markdown fence
         text = fenced.group(1)
     try:
-        parsed = ModelAnswer.model_validate(json.loads(text))
+        return model.model_validate(json.loads(text), context=context)
     except json.JSONDecodeError as exc:
         raise LlmOutputInvalid("reply is not a JSON object") from exc
     except ValidationError as exc:
         fields = sorted({str(err["loc"][0]) if err["loc"] else "root" for err in exc.errors()})
         raise LlmOutputInvalid(f"reply JSON is missing or mistypes {', '.join(fields)}") from exc
+
+
+def parse_model_answer(content: str | None, allowed: Sequence[str]) -> ModelAnswer:
+    """Validate a raw reply; raise :class:`LlmOutputInvalid` with a short, content-free reason."""
+    parsed = validate_json_reply(content, ModelAnswer)
     answer = parsed.answer.strip()
     if not answer:
         raise LlmOutputInvalid("reply has an empty answer")

@@ -22,20 +22,19 @@ CRM values) inside :meth:`LlmRouterClient.classify`, so no caller can send PII t
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from supportflow.processors.llm.breaker import BreakerPolicy, CircuitBreaker
 from supportflow.processors.llm.client import CallObserver
 from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
+from supportflow.processors.llm.prompt import validate_json_reply
 from supportflow.processors.llm.provider import Completion, Endpoint, complete
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.processors.router.decide import decide
@@ -60,7 +59,6 @@ Reply with one JSON object and nothing else:
 {"intent": "<one intent id from the list>", "confidence": <number from 0 to 1>, \
 "reason": "<at most 15 words>"}"""
 
-_FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _CAUTION = {Band.AUTO: 0, Band.SUGGEST: 1, Band.ESCALATE: 2}
 
 
@@ -94,19 +92,7 @@ class RouterVerdict(BaseModel):
 
 def parse_verdict(content: str | None, candidates: Sequence[str]) -> RouterVerdict:
     """Validate a raw reply; raise :class:`LlmOutputInvalid` with a short reason that quotes no text."""
-    text = (content or "").strip()
-    fenced = _FENCE.match(text)
-    if fenced:  # small local models like to wrap JSON in a Markdown fence
-        text = fenced.group(1)
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LlmOutputInvalid("reply is not a JSON object") from exc
-    try:
-        return RouterVerdict.model_validate(raw, context={"candidates": list(candidates)})
-    except ValidationError as exc:
-        fields = sorted({str(err["loc"][0]) if err["loc"] else "root" for err in exc.errors()})
-        raise LlmOutputInvalid(f"reply JSON has a missing or invalid {', '.join(fields)}") from exc
+    return validate_json_reply(content, RouterVerdict, context={"candidates": list(candidates)})
 
 
 def build_messages(
