@@ -14,24 +14,12 @@ import pytest
 
 from supportflow.cli.router import main
 from supportflow.settings import get_settings
+from tests.fakes.intent_phrases import PHRASES, PREFIXES, TEST
+from tests.fakes.intent_phrases import TRAIN as BASE_TRAIN
 from tests.fakes.openai_server import Behaviour, FakeOpenAIServer, Reply
 
-PHRASES = {
-    "track_order": ["where is my order", "track my package", "has my parcel shipped", "order status please",
-                    "when will my order arrive", "tracking number for my purchase"],
-    "recover_password": ["I forgot my password", "reset my password", "can't log in, lost password",
-                         "password recovery", "how do I change my forgotten password", "locked out of my account"],
-    "get_refund": ["I want my money back", "refund my purchase", "how do I get a refund",
-                   "please reimburse me", "return the item for a refund", "can I get a refund for this"],
-    "oos": ["what's the weather tomorrow", "tell me a joke", "set an alarm for 7",
-            "who won the football game", "how tall is mount everest", "play some music"],
-}  # fmt: skip
-PREFIXES = ["", "hi, ", "hello ", "please ", "quick question: "]
-TEST = [(PREFIXES[4] + ts[5], lab) for lab, ts in PHRASES.items()] + [
-    ("thanks, " + ts[0], lab) for lab, ts in PHRASES.items()
-]
 LABELS = list(PHRASES)
-TRAIN = [(p + t, lab) for lab, ts in PHRASES.items() for t in ts[:5] for p in PREFIXES[:4]] + [
+TRAIN = BASE_TRAIN + [
     # Two phrases of each intent also appear under the next intent, so the toy router is unsure and wrong
     # on some test rows (cleanly separated toy data gives every row a confidence of ~1.0).
     (p + t, LABELS[(k + 1) % len(LABELS)])

@@ -7,18 +7,7 @@ import pytest
 
 from supportflow.cli.router import main
 from supportflow.processors.router import IntentRouter
-
-PHRASES = {
-    "track_order": ["where is my order", "track my package", "has my parcel shipped", "order status please",
-                    "when will my order arrive", "tracking number for my purchase"],
-    "recover_password": ["I forgot my password", "reset my password", "can't log in, lost password",
-                         "password recovery", "how do I change my forgotten password", "locked out of my account"],
-    "get_refund": ["I want my money back", "refund my purchase", "how do I get a refund",
-                   "please reimburse me", "return the item for a refund", "can I get a refund for this"],
-    "oos": ["what's the weather tomorrow", "tell me a joke", "set an alarm for 7",
-            "who won the football game", "how tall is mount everest", "play some music"],
-}  # fmt: skip
-PREFIXES = ["", "hi, ", "hello ", "please ", "quick question: "]
+from tests.fakes.intent_phrases import TEST, TRAIN
 
 
 def _write(path, rows):
@@ -32,11 +21,7 @@ def _write(path, rows):
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("route")
-    train = [(p + t, lab) for lab, ts in PHRASES.items() for t in ts[:5] for p in PREFIXES[:4]]
-    test = [(PREFIXES[4] + ts[5], lab) for lab, ts in PHRASES.items()] + [
-        ("thanks, " + ts[0], lab) for lab, ts in PHRASES.items()
-    ]
-    return _write(d / "train.csv", train), _write(d / "test.csv", test), d
+    return _write(d / "train.csv", TRAIN), _write(d / "test.csv", TEST), d
 
 
 def test_eval_route_json_has_required_metrics_and_writes_plots(data, capsys):
