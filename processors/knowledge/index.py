@@ -313,23 +313,29 @@ class KnowledgeBase:
         if not (len(mirror) if mirror is not None else self.client.collection_exists(self.collection)):
             return []
         dense_query = self._query_vector(query, vector)
+        keywords = sparse.query_vector(query) if self.hybrid else None
         scope = sorted({i for i in intents or () if i not in UNSCOPED_INTENTS})
         if scope:
-            scoped = self._search(query, dense_query, k, scope)
+            scoped = self._search(dense_query, keywords, k, scope, mirror)
             if scoped:
                 return scoped
-        return self._search(query, dense_query, k, ())
+        return self._search(dense_query, keywords, k, (), mirror)
 
-    def _search(self, query: str, dense_query: FloatArray, k: int, intents: Sequence[str]) -> list[Source]:
-        limit = max(k, CANDIDATES) if self.hybrid else k
-        keywords = sparse.query_vector(query) if self.hybrid else None
-        mirror = self._mirror_or_none()
+    def _search(
+        self,
+        dense_query: FloatArray,
+        keywords: models.SparseVector | None,
+        k: int,
+        intents: Sequence[str],
+        mirror: CollectionMirror | None,
+    ) -> list[Source]:
+        limit = max(k, CANDIDATES) if keywords is not None else k
         if mirror is not None:
             scope = mirror.scope(intents)
             if scope is not None and not scope.any():
                 return []
             dense_hits = mirror.dense_search(dense_query, limit, scope)
-            keyword_hits = mirror.keyword_search(keywords, limit, scope) if keywords else []
+            keyword_hits = mirror.keyword_search(keywords, limit, scope) if keywords is not None else []
         else:
             dense_hits, keyword_hits = self._query_qdrant(dense_query, keywords, limit, intents)
         if keywords is None:
