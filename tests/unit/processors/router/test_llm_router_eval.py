@@ -62,15 +62,21 @@ def wide_middle(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
 
 
-def test_eval_route_llm_router_reports_middle_before_after_and_calls(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_middle: None
-) -> None:
+def _eval_with_oracle(tmp_path: Path, *options: str) -> OracleServer:
+    """``eval route --llm-router openai/oracle`` on the toy split; returns the (stopped) oracle server."""
     train = _write(tmp_path / "train.csv", TRAIN)
     test = _write(tmp_path / "test.csv", TEST)
     with OracleServer(dict(TEST)) as server:
-        argv = ["eval", "route", "--train", str(train), "--test", str(test), "--json",
+        argv = ["eval", "route", "--train", str(train), "--test", str(test), *options,
                 "--llm-router", "openai/oracle", "--llm-api-base", server.base_url]  # fmt: skip
         assert main(argv) == 0
+    return server
+
+
+def test_eval_route_llm_router_reports_middle_before_after_and_calls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_middle: None
+) -> None:
+    server = _eval_with_oracle(tmp_path, "--json")
     m = json.loads(capsys.readouterr().out)["llm_router"]
     assert m["rows_asked"] > 0 and m["llm_calls"] == m["rows_asked"] == len(server.requests)
     assert m["middle_accuracy_after"] == 1.0 and m["unavailable"] == {}
@@ -82,12 +88,7 @@ def test_eval_route_llm_router_reports_middle_before_after_and_calls(
 def test_eval_route_llm_router_text_report_and_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], wide_middle: None
 ) -> None:
-    train = _write(tmp_path / "train.csv", TRAIN)
-    test = _write(tmp_path / "test.csv", TEST)
-    with OracleServer(dict(TEST)) as server:
-        argv = ["eval", "route", "--train", str(train), "--test", str(test), "--llm-router", "openai/oracle",
-                "--llm-api-base", server.base_url, "--llm-limit", "2"]  # fmt: skip
-        assert main(argv) == 0
+    server = _eval_with_oracle(tmp_path, "--llm-limit", "2")
     out = capsys.readouterr().out
     assert "llm router        openai/oracle" in out and "2 rows asked" in out and "middle accuracy" in out
     assert len(server.requests) == 2
