@@ -7,8 +7,10 @@ instance is shared by the router and retrieval so a ticket is embedded once.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -23,20 +25,40 @@ MAX_TOKENS = 256
 Vector = npt.NDArray[np.float32]
 
 
+class PendingVectors:
+    """Vectors still being computed by :meth:`Embedder.submit`."""
+
+    def __init__(self, out: npt.NDArray[np.float32], runs: list[Future[None]]) -> None:
+        self._out, self._runs = out, runs
+
+    def result(self) -> npt.NDArray[np.float32]:
+        """The vectors, once every run has finished; re-raises the first run's error."""
+        for run in self._runs:
+            run.result()
+        return self._out
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class Embedder:
-    """Batch encoder. ``encode`` sorts by length before batching so padding stays small."""
+    """Batch encoder. ``encode`` sorts by length before batching so padding stays small.
+
+    ``threads`` small batches run at once, each on one ONNX thread (default: one per core). Splitting
+    every operator of one small batch across cores (ONNX's intra-op threads) makes each operator wait
+    for its slowest thread: alone on 2 cores that gave 320 texts/s against 383/s for two single-threaded
+    runs side by side, and in a worker, where the other stages' threads take turns on the same cores,
+    each of those waits got longer (docs/performance.md).
+    """
 
     model_id = MODEL_ID
 
-    def __init__(self, threads: int | None = None, batch_size: int = 4) -> None:
+    def __init__(self, threads: int | None = None, batch_size: int = 2) -> None:
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # ONNX's pool threads busy-wait between runs by default. In a worker the other stages' threads
-        # need those cycles: without spinning, 1,000-ticket pipeline runs averaged 103/s vs 97/s
-        # (three runs each, docs/performance.md) at the same compute speed.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -47,22 +69,46 @@ class Embedder:
         self._tokenizer = tokenizer
         self._batch_size = batch_size
         self._lock = threading.Lock()  # tokenizers' padding state is per instance
+        self.threads = threads or _cores()
+        # InferenceSession.run is thread-safe; a session holds one copy of the weights for all runs.
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed ``texts``; returns an array of shape ``(len(texts), 384)``, rows unit-length.
 
-        Small batches are fastest on 2 cores for ticket-length texts: each batch is padded to its
-        longest text, and padding costs more than the per-call overhead saves. Bundled samples' texts,
-        64 at a time: batch 1 ~200/s, 3-6 ~250-260/s, 8 ~240/s, 16 ~190/s, 32 ~127/s.
+        Small batches are fastest for ticket-length texts: each batch is padded to its longest text,
+        and padding costs more than the per-call overhead saves; small batches also give the run
+        threads more to share. Bundled samples' texts, 64 at a time, 2 threads on 2 cores: batch 1-2
+        ~299/s, 4 ~284/s, 8 ~228/s, 16 ~154/s (one thread: 169, 180, 170, 155, 115/s).
+        """
+        if len(texts) <= self._batch_size:  # one run: no hand-off to a run thread
+            out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+            if texts:
+                out[:] = self._encode_batch([t or " " for t in texts])
+            return out
+        return self.submit(texts).result()
+
+    def submit(self, texts: Sequence[str]) -> PendingVectors:
+        """Start embedding ``texts`` on the run threads and return at once.
+
+        The caller can work on what it already has (the router post-processes the previous chunk of a
+        batch) while the encoder keeps every core busy; ``result()`` waits for the vectors.
         """
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        if not texts:
-            return out
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self._batch_size):
-            idx = order[start : start + self._batch_size]
+
+        def run(idx: list[int]) -> None:
             out[idx] = self._encode_batch([texts[i] or " " for i in idx])
-        return out
+
+        runs = [
+            self._pool.submit(run, order[start : start + self._batch_size])
+            for start in range(0, len(order), self._batch_size)
+        ]
+        return PendingVectors(out, runs)
+
+    def close(self) -> None:
+        """Stop the run threads once no encode is in flight (the session itself is garbage-collected)."""
+        self._pool.shutdown(wait=False)
 
     def encode_one(self, text: str) -> Vector:
         return self.encode([text])[0]
@@ -104,4 +150,6 @@ def use_threads(threads: int | None) -> None:
     global _shared, _shared_threads
     with _shared_lock:
         if threads != _shared_threads:
+            if _shared is not None:
+                _shared.close()
             _shared_threads, _shared = threads, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from supportflow.evals.bench import sample_tickets
 from supportflow.processors import embedding
@@ -32,3 +33,29 @@ def test_use_threads_rebuilds_shared_encoder_only_on_change() -> None:
         assert embedding.get_embedder() is not first
     finally:
         embedding.use_threads(None)
+
+
+def test_embedder_submit_returns_same_vectors_as_encode() -> None:
+    texts = [ticket_query(t) for t in sample_tickets()][:20]
+    encoder = Embedder(threads=2)
+    try:
+        pending = [encoder.submit(texts[:9]), encoder.submit(texts[9:])]
+        vectors = np.vstack([p.result() for p in pending])
+        assert np.abs(vectors - encoder.encode(texts)).max() < 1e-5
+    finally:
+        encoder.close()
+
+
+def test_embedder_submit_run_error_raises_on_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = Embedder(threads=2)
+
+    def broken(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("onnx run failed")
+
+    monkeypatch.setattr(encoder, "_encode_batch", broken)
+    try:
+        pending = encoder.submit(["one", "two", "three", "four", "five"])
+        with pytest.raises(RuntimeError, match="onnx run failed"):
+            pending.result()
+    finally:
+        encoder.close()
