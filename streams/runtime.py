@@ -5,9 +5,12 @@ The stage agents in :mod:`supportflow.streams.app` only call into this; tests bu
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from supportflow.connectors.crm import open_crm
@@ -27,6 +30,36 @@ from supportflow.streams import metrics
 from supportflow.streams.flags import FlagWatcher
 
 log = logging.getLogger(__name__)
+
+
+# Allocations between young-generation collections (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> tuple[int, int, int]:
+    """Freeze what start-up loaded and collect young objects less often; returns the old thresholds.
+
+    A worker allocates thousands of short-lived objects per ticket (pydantic models, Avro dicts), so at
+    the default threshold the collector ran every few tickets, and each older-generation pass walked
+    everything loaded at start-up (tokenizer, router, help-center mirror, caches). Frozen objects are
+    never scanned again. Bench, 2,000 tickets: 130.4 -> 140.7 tickets/s (mean of 3 and 4 runs).
+    """
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+    return old
+
+
+@contextmanager
+def tuned_gc() -> Iterator[None]:
+    """:func:`tune_gc` for a block (the bench's compute baseline gets what a worker gets), then undo it."""
+    old = tune_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 class SeenTickets:
