@@ -194,8 +194,8 @@ class Settings(BaseSettings):
     help_center_languages: tuple[str, ...] = ("en",)
     embedding_threads: int | None = Field(
         None, ge=1, le=64,
-        description="ONNX threads of the MiniLM encoder per worker; unset: one per core. Set it to the "
-        "pod's CPU limit, or to cores / workers when several workers share a machine.",
+        description="MiniLM encoder runs at once per worker, one ONNX thread each; unset: one per core. "
+        "Set it to the pod's CPU limit, or to cores / workers when several workers share a machine.",
     )  # fmt: skip
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics endpoint.")
     session_timeout_s: float = Field(
