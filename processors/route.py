@@ -67,8 +67,8 @@ def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[Pi
         return []
     queries = [ticket_query(r.ticket) for r in records]
     # Every chunk's embedding starts now; while the encoder's threads work through them, this thread
-    # classifies and applies the policy to the chunks already embedded, so the cores never wait for
-    # the Python half of routing (docs/performance.md).
+    # classifies and applies the policy to the chunks already embedded, so the encoder does not sit
+    # idle during the Python half of routing (docs/performance.md).
     chunks = range(0, len(records), ROUTE_CHUNK)
     pending = [ctx.embedder.submit(queries[i : i + ROUTE_CHUNK]) for i in chunks]
     routed = []
