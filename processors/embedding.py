@@ -150,6 +150,6 @@ def use_threads(threads: int | None) -> None:
     global _shared, _shared_threads
     with _shared_lock:
         if threads != _shared_threads:
-            if _shared is not None:
-                _shared.close()
+            # Not closed: a runtime built earlier may still hold it. Its idle run threads exit once
+            # the last reference is gone (ThreadPoolExecutor watches its owner through a weakref).
             _shared_threads, _shared = threads, None

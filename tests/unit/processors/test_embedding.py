@@ -59,3 +59,13 @@ def test_embedder_submit_run_error_raises_on_result(monkeypatch: pytest.MonkeyPa
             pending.result()
     finally:
         encoder.close()
+
+
+def test_use_threads_earlier_encoder_still_usable_by_its_holder() -> None:
+    try:
+        embedding.use_threads(1)
+        held = embedding.get_embedder()  # as a Runtime's RouteContext holds it
+        embedding.use_threads(2)
+        assert held.submit(["one", "two", "three"]).result().shape == (3, embedding.DIMENSIONS)
+    finally:
+        embedding.use_threads(None)
