@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import cycle
-from typing import TYPE_CHECKING
 
 import numpy as np
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -28,9 +27,6 @@ from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Settings
 from supportflow.streams.topics import TopicSpec, ensure_topics
-
-if TYPE_CHECKING:
-    from supportflow.streams.runtime import Runtime
 
 STAGES = 5  # normalize, route, retrieve, resolve, gate: five consume -> produce hops
 
@@ -123,36 +119,31 @@ def pinned(cpus: frozenset[int] | None) -> Iterator[None]:
 
 def compute_tps(settings: Settings, events: list[InboundEvent], batch: int = 64) -> ComputeResult:
     """The five stage functions over ``events`` in-process (embedding included), no Kafka, no Avro."""
+    from supportflow.processors.audit import audit_event
     from supportflow.schemas import wire
     from supportflow.streams.runtime import Runtime, tuned_gc
 
     runtime = Runtime.build(settings, kb_in_memory=True)
     raws = [wire.encode(e) for e in events]
-    with tuned_gc():  # as a worker runs
-        return _timed_stages(runtime, raws, batch)
-
-
-def _timed_stages(runtime: Runtime, raws: list[bytes], batch: int) -> ComputeResult:
-    from supportflow.processors.audit import audit_event
-
     stage_s = dict.fromkeys(("normalize", "route", "retrieve", "resolve", "gate"), 0.0)
-    start = time.perf_counter()
-    for i in range(0, len(raws), batch):
-        t0 = time.perf_counter()
-        records = [r for raw in raws[i : i + batch] for r in runtime.normalize(raw)]
-        t1 = time.perf_counter()
-        records = runtime.route(records)
-        t2 = time.perf_counter()
-        records = runtime.retrieve(records)
-        t3 = time.perf_counter()
-        records = runtime.resolve(records)
-        t4 = time.perf_counter()
-        for r in records:
-            audit_event(r, runtime.gate(r))
-        t5 = time.perf_counter()
-        for name, (a, b) in zip(stage_s, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)], strict=True):
-            stage_s[name] += b - a
-    elapsed = time.perf_counter() - start
+    with tuned_gc():  # as a worker runs
+        start = time.perf_counter()
+        for i in range(0, len(raws), batch):
+            t0 = time.perf_counter()
+            records = [r for raw in raws[i : i + batch] for r in runtime.normalize(raw)]
+            t1 = time.perf_counter()
+            records = runtime.route(records)
+            t2 = time.perf_counter()
+            records = runtime.retrieve(records)
+            t3 = time.perf_counter()
+            records = runtime.resolve(records)
+            t4 = time.perf_counter()
+            for r in records:
+                audit_event(r, runtime.gate(r))
+            t5 = time.perf_counter()
+            for name, (a, b) in zip(stage_s, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)], strict=True):
+                stage_s[name] += b - a
+        elapsed = time.perf_counter() - start
     n = len(raws)
     return ComputeResult(n / elapsed, {k: round(v * 1000 / n, 3) for k, v in stage_s.items()})
 
