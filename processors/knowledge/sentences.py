@@ -81,11 +81,16 @@ class SentenceEmbeddings:
         self._cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
+        self._model_id = ""  # vectors from another encoder (a reconfigured shared one) are not reused
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         missing: list[int] = []
+        embedder = get_embedder()
         with self._lock:
+            if embedder.model_id != self._model_id:
+                self._cache.clear()
+                self._model_id = embedder.model_id
             for i, text in enumerate(texts):
                 cached = self._cache.get(text)
                 if cached is None:
@@ -94,7 +99,7 @@ class SentenceEmbeddings:
                     self._cache.move_to_end(text)
                     out[i] = cached
         if missing:
-            fresh = get_embedder().encode([texts[i] for i in missing])
+            fresh = embedder.encode([texts[i] for i in missing])
             with self._lock:
                 for row, i in enumerate(missing):
                     out[i] = fresh[row]

@@ -9,7 +9,7 @@ from supportflow.processors.router.decide import decide
 from supportflow.processors.router.model import OOS, Calibration, IntentRouter, Prediction
 from supportflow.processors.router.policy import IntentPolicy, Policy, PolicyError, load_policy
 from supportflow.processors.router.signals import detect_language, find_amounts, warm_up
-from supportflow.processors.router.training import TrainOptions, train_router
+from supportflow.processors.router.training import TrainOptions, calibrate_on_splits, train_router
 
 __all__ = [
     "OOS",
@@ -20,6 +20,7 @@ __all__ = [
     "PolicyError",
     "Prediction",
     "TrainOptions",
+    "calibrate_on_splits",
     "decide",
     "detect_language",
     "find_amounts",

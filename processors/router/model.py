@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from supportflow.data import data_path
+from supportflow.processors._encoder_model import LEGACY_ENCODER
 from supportflow.processors.router.calibration import FloatArray, softmax
 from supportflow.processors.router.normalize import NORMALIZATION_VERSION, normalize_for_intent
 from supportflow.processors.router.text_features import HashedTfidf
@@ -69,6 +70,9 @@ class RouterParts:
     combined_calibration: Calibration = field(default_factory=Calibration)
     # The n-gram view's input normalisation (``normalize.NORMALIZATION_VERSION``), None for raw text.
     text_normalization: str | None = None
+    # ``Embedder.model_id`` of the encoder whose vectors the embedding head was fitted on; None in
+    # artifacts from before it was recorded, which were all fitted on the shipped float32 graph.
+    encoder: str | None = None
     info: dict[str, Any] = field(default_factory=dict)  # provenance: data, sizes, hyperparameters, metrics
 
 
@@ -101,6 +105,30 @@ class IntentRouter:
         return self.calibration.auto_threshold
 
     @property
+    def encoder(self) -> str:
+        return self.parts.encoder or LEGACY_ENCODER
+
+    def check_encoder(self, model_id: str) -> None:
+        """Refuse vectors from another encoder: the heads, temperature and auto-band threshold were
+        fitted on one encoder's vectors, and another's (even int8 vs float32 of the same model) would
+        be scored with a calibration nobody measured."""
+        if model_id != self.encoder:
+            raise PermanentError(
+                f"router {self.version} was trained on {self.encoder} vectors but this worker embeds with "
+                f"{model_id}: retrain it (`supportflow router train`) or set SUPPORTFLOW_EMBEDDING_COMPUTE "
+                f"to the mode it was trained with"
+            )
+
+    def recalibrated(self, embedding: Calibration, combined: Calibration, **info: Any) -> IntentRouter:
+        """The same heads with other calibrations (e.g. from ``calibrate_on_splits``); ``info`` is added
+        to the provenance. A new version, since calibration is part of what the artifact stores."""
+        parts = replace(
+            self.parts, embedding_calibration=embedding,
+            combined_calibration=combined if self.uses_text else embedding, info={**self.parts.info, **info},
+        )  # fmt: skip
+        return IntentRouter(parts)
+
+    @property
     def intents(self) -> list[str]:
         return [c for c in self.parts.classes if c != self.parts.oos_label]
 
@@ -117,6 +145,20 @@ class IntentRouter:
         self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
     ) -> tuple[FloatArray, Calibration]:
         """Calibrated class probabilities (columns in ``parts.classes`` order) and the calibration used."""
+        embedding_log_p, combined_log_p = self.raw_log_proba(vectors, texts)
+        if combined_log_p is None:
+            return softmax(
+                embedding_log_p, self.parts.embedding_calibration.temperature
+            ), self.parts.embedding_calibration
+        return softmax(
+            combined_log_p, self.parts.combined_calibration.temperature
+        ), self.parts.combined_calibration
+
+    def raw_log_proba(
+        self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Uncalibrated log-probabilities of the embedding head alone and, given ``texts`` and an
+        n-gram head, of the blend (else None): what calibration is fitted on."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[1] != self.parts.embedding_head.coef.shape[1]:
             raise InvalidInputError(
@@ -125,15 +167,13 @@ class IntentRouter:
         if texts is not None and len(texts) != len(vectors):
             raise InvalidInputError(f"{len(texts)} texts for {len(vectors)} vectors")
         log_p = self.parts.embedding_head.log_proba(vectors)
-        calibration = self.parts.embedding_calibration
-        if texts is not None and self.parts.text_head is not None and self.parts.tfidf is not None:
-            if self.parts.text_normalization is not None:
-                texts = [normalize_for_intent(t) for t in texts]
-            text_log_p = self.parts.text_head.log_proba(self.parts.tfidf.transform(texts))
-            w = self.parts.text_weight
-            log_p = (1 - w) * log_p + w * text_log_p
-            calibration = self.parts.combined_calibration
-        return softmax(log_p, calibration.temperature), calibration
+        if texts is None or self.parts.text_head is None or self.parts.tfidf is None:
+            return log_p, None
+        if self.parts.text_normalization is not None:
+            texts = [normalize_for_intent(t) for t in texts]
+        text_log_p = self.parts.text_head.log_proba(self.parts.tfidf.transform(texts))
+        w = self.parts.text_weight
+        return log_p, (1 - w) * log_p + w * text_log_p
 
     def _decode(self, proba: FloatArray, calibration: Calibration) -> list[Prediction]:
         out = []
@@ -199,8 +239,11 @@ def _to_storage(parts: RouterParts) -> tuple[dict[str, npt.NDArray[Any]], dict[s
         "combined_calibration": asdict(parts.combined_calibration),
         "info": parts.info,
     }
-    if parts.text_normalization is not None:  # only when set: older artifacts keep their version hash
+    # Only when set: older artifacts keep their version hash.
+    if parts.text_normalization is not None:
         meta["text_normalization"] = parts.text_normalization
+    if parts.encoder is not None:
+        meta["encoder"] = parts.encoder
     return arrays, meta
 
 
@@ -222,6 +265,7 @@ def _from_storage(arrays: dict[str, npt.NDArray[Any]], meta: dict[str, Any]) -> 
         embedding_calibration=Calibration(**meta["embedding_calibration"]),
         combined_calibration=Calibration(**meta["combined_calibration"]),
         text_normalization=meta.get("text_normalization"),
+        encoder=meta.get("encoder"),
         info=dict(meta.get("info", {})),
     )
 

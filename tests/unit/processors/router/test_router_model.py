@@ -1,12 +1,13 @@
 """Training, prediction and the artifact round trip, on synthetic vectors (fast) and real MiniLM."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from supportflow.processors.embedding import get_embedder
-from supportflow.processors.router import OOS, IntentRouter, TrainOptions, train_router
+from supportflow.processors.embedding import Embedder, get_embedder
+from supportflow.processors.router import OOS, IntentRouter, TrainOptions, calibrate_on_splits, train_router
 from supportflow.schemas.errors import InvalidInputError, PermanentError
 
 RNG = np.random.default_rng(3)
@@ -110,3 +111,70 @@ def test_shipped_router_loads_and_routes_real_tickets():
     assert [p.intent for p in preds[:2]] == ["track_order", "recover_password"]
     assert preds[2].intent == OOS
     assert all(0.0 <= p.confidence <= 1.0 for p in preds)
+
+
+def test_intent_router_artifact_records_encoder_and_refuses_another(tmp_path):
+    x, y, texts = _clusters(n_per=20)
+    router = train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False))
+    assert router.encoder == get_embedder().model_id
+    router.save(tmp_path)
+    loaded = IntentRouter.load(tmp_path)
+    assert loaded.encoder == router.encoder
+    loaded.check_encoder(get_embedder().model_id)  # same encoder: fine
+    with pytest.raises(PermanentError, match="SUPPORTFLOW_EMBEDDING_COMPUTE"):
+        loaded.check_encoder("some-other-encoder")
+
+
+def test_intent_router_legacy_artifact_means_shipped_fp32_encoder(tmp_path):
+    x, y, texts = _clusters(n_per=20)
+    router = train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False))
+    router.save(tmp_path)
+    meta = json.loads((tmp_path / "router.json").read_text())
+    del meta["encoder"]  # as written before artifacts recorded it
+    meta["version"] = IntentRouter(replace(router.parts, encoder=None)).version
+    (tmp_path / "router.json").write_text(json.dumps(meta))
+    legacy = IntentRouter.load(tmp_path)
+    assert legacy.encoder == Embedder(threads=1, compute="fp32").model_id
+    with pytest.raises(PermanentError, match="trained on"):
+        legacy.check_encoder(Embedder(threads=1, compute="int8").model_id)
+
+
+def test_shipped_router_matches_default_encoder():
+    IntentRouter.load().check_encoder(get_embedder().model_id)
+
+
+def test_calibrate_on_splits_pools_every_splits_rows():
+    # Two splits, each scored by heads fitted without it: the pooled calibration rests on both.
+    x, y, texts = _clusters(n_per=80, spread=2.5, oos=40)
+    half = len(y) // 2
+    order = RNG.permutation(len(y))
+    a, b = order[:half], order[half:]
+    held_out = []
+    for fit, held in ((a, b), (b, a)):
+        router = train_router(
+            [texts[i] for i in fit], [y[i] for i in fit], vectors=x[fit], progress=False,
+            options=TrainOptions(use_text=False),
+        )  # fmt: skip
+        held_out.append((router, x[held], [texts[i] for i in held], [y[i] for i in held]))
+    pooled, _ = calibrate_on_splits(held_out)
+    one, _ = calibrate_on_splits(held_out[:1])
+    assert pooled != one  # the second split's rows changed the fit
+    assert pooled.temperature > 0.0 and 0.0 < pooled.auto_threshold <= 1.0
+    recalibrated = held_out[0][0].recalibrated(pooled, pooled, calibration_rows=len(y))
+    assert recalibrated.auto_threshold == pooled.auto_threshold
+    assert recalibrated.version != held_out[0][0].version
+    assert recalibrated.parts.info["calibration_rows"] == len(y)
+
+
+def test_calibrate_on_splits_rejects_routers_with_different_classes():
+    x, y, texts = _clusters(n_per=20)
+    full = train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False))
+    keep = [i for i, label in enumerate(y) if label != INTENTS[0]]
+    fewer = train_router(
+        [texts[i] for i in keep], [y[i] for i in keep], vectors=x[keep], progress=False,
+        options=TrainOptions(use_text=False),
+    )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="same classes"):
+        calibrate_on_splits(
+            [(full, x, texts, y), (fewer, x[keep], [texts[i] for i in keep], [y[i] for i in keep])]
+        )
