@@ -1,6 +1,6 @@
 """``supportflow eval route``: train a router on one CSV, measure it on another.
 
-Thresholds are chosen on ``--val`` or on a split of TRAIN (never on TEST). Bands here come from the
+Thresholds are chosen on ``--val`` or out of fold on TRAIN (never on TEST). Bands here come from the
 model alone (a CSV row has no customer or channel for the policy's hard rules): auto = in-scope and
 confidence >= the router's auto threshold; suggest = in-scope, between min_confidence and that;
 low = in-scope below min_confidence; oos = predicted out of scope.

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
 
 from supportflow.processors.embedding import get_embedder
@@ -48,6 +48,10 @@ class TrainOptions:
     text_features: int = DEFAULT_FEATURES
     text_weight: float | None = None  # None: choose from TEXT_WEIGHT_GRID by held-out log-loss
     embedding_c: float | None = None  # None: choose from EMBEDDING_C_GRID by held-out log-loss
+    # Without a validation set, calibration (temperature, oos cut, auto threshold) is fitted on the
+    # out-of-fold scores of this many stratified folds of the training rows: every row is held out
+    # once. One 20% split held 20 out-of-scope rows of CLINC150, and the oos cut swung with them.
+    calibration_folds: int = 5
     oos_weight: float = 0.5
     min_support: int = 20
     # Replace ids, amounts, e-mails, ... by fixed tokens before the n-gram view (normalize.py); the
@@ -251,8 +255,15 @@ def train_router(
         combined_log_p = blended(text_weight)
         _log(progress, f"n-gram weight {text_weight:g}")
 
-    embedding_cal = _calibrate(emb_log_p, y_val, oos_index, target_precision, options)
-    combined_cal = _calibrate(combined_log_p, y_val, oos_index, target_precision, options)
+    cal_emb, cal_combined, cal_y = emb_log_p, combined_log_p, y_val
+    if refit and val_labels is None and options.calibration_folds > 1:
+        _log(progress, f"scoring {options.calibration_folds} folds for calibration ...")
+        cal_emb, cal_combined, cal_y = _out_of_fold_log_proba(
+            x_all, y_all, [ngram(t) for t in texts], len(classes), best_c, tfidf is not None and text_weight > 0,
+            text_weight, margin_scale, options,
+        )  # fmt: skip
+    embedding_cal = _calibrate(cal_emb, cal_y, oos_index, target_precision, options)
+    combined_cal = _calibrate(cal_combined, cal_y, oos_index, target_precision, options)
 
     if refit:
         _log(progress, "refitting on all training rows ...")
@@ -268,8 +279,12 @@ def train_router(
 
     provenance: dict[str, object] = {
         "train_rows": len(texts),
-        "calibration_rows": len(y_val),
-        "calibration_source": "validation set" if val_labels is not None else "split of training rows",
+        "calibration_rows": len(cal_y),
+        "calibration_source": "validation set"
+        if val_labels is not None
+        else f"{options.calibration_folds} folds of training rows, out of fold"
+        if len(cal_y) != len(y_val)
+        else "split of training rows",
         "refit_on_all_rows": refit,
         "text_normalization": NORMALIZATION_VERSION if options.normalize_text else None,
         "embedding_C": best_c,
@@ -301,6 +316,42 @@ def train_router(
         f"oos<{cal.oos_threshold:.3f}, auto>={cal.auto_threshold:.3f}, {router.version}",
     )
     return router
+
+
+def _out_of_fold_log_proba(
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.int64],
+    ngram_texts: list[str],
+    n_classes: int,
+    c: float,
+    use_text: bool,
+    text_weight: float,
+    margin_scale: float,
+    options: TrainOptions,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Log-probabilities (embedding head, blend) of every row from heads fitted without its fold,
+    with the settings already chosen. Rows of classes too small to split stay in every fit."""
+    k = options.calibration_folds
+    counts = np.bincount(y, minlength=n_classes)
+    foldable = np.flatnonzero(counts[y] >= k)
+    always_fit = np.flatnonzero(counts[y] < k)
+    emb_parts, blend_parts, y_parts = [], [], []
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED).split(foldable, y[foldable])
+    for fit_pos, held_pos in folds:
+        fit, held = np.concatenate([foldable[fit_pos], always_fit]), foldable[held_pos]
+        emb = _scale_head(_fit_head(x[fit], y[fit], n_classes, c), 1.0).log_proba(x[held])
+        blend = emb
+        if use_text:
+            tfidf = HashedTfidf(options.text_features).fit([ngram_texts[i] for i in fit])
+            head = _fit_head(
+                tfidf.transform([ngram_texts[i] for i in fit]), y[fit], n_classes, TEXT_C, svm=True
+            )
+            text = _scale_head(head, margin_scale).log_proba(tfidf.transform([ngram_texts[i] for i in held]))
+            blend = (1 - text_weight) * emb + text_weight * text
+        emb_parts.append(emb)
+        blend_parts.append(blend)
+        y_parts.append(y[held])
+    return np.vstack(emb_parts), np.vstack(blend_parts), np.concatenate(y_parts)
 
 
 def _identity(text: str) -> str:

@@ -54,7 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sub = router.add_subparsers(dest="router_command", required=True)
     train = sub.add_parser("train", help="train a router artifact from a text,label CSV")
     train.add_argument("--data", type=Path, required=True, help="training CSV (columns text,label)")
-    train.add_argument("--val", type=Path, help="validation CSV for calibration (default: 20%% of --data)")
+    train.add_argument(
+        "--val",
+        type=Path,
+        help="validation CSV for calibration (default: out-of-fold scores of 5 folds of --data)",
+    )
     train.add_argument("--out", type=Path, required=True, help="artifact directory to write")
     train.add_argument("--no-ngrams", action="store_true", help="embedding head only (no n-gram head)")
     _common(train)
@@ -65,7 +69,11 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
     route = eval_subparsers.add_parser("route", help="train on one CSV, evaluate the router on another")
     route.add_argument("--train", type=Path, required=True, help="training CSV (columns text,label)")
     route.add_argument("--test", type=Path, required=True, help="test CSV (columns text,label)")
-    route.add_argument("--val", type=Path, help="validation CSV for thresholds (default: 20%% of --train)")
+    route.add_argument(
+        "--val",
+        type=Path,
+        help="validation CSV for thresholds (default: out-of-fold scores of 5 folds of --train)",
+    )
     route.add_argument("--json", action="store_true", help="print one JSON object")
     route.add_argument("--plots", type=Path, help="directory for reliability.png and confusion.png")
     route.add_argument(

@@ -54,6 +54,7 @@ class _CountingEmbedder:
     def __init__(self) -> None:
         self.calls = 0
         self._inner = sentences.get_embedder()
+        self.model_id = self._inner.model_id
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         self.calls += 1

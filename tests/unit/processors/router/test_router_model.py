@@ -178,3 +178,17 @@ def test_calibrate_on_splits_rejects_routers_with_different_classes():
         calibrate_on_splits(
             [(full, x, texts, y), (fewer, x[keep], [texts[i] for i in keep], [y[i] for i in keep])]
         )
+
+
+def test_train_router_without_val_calibrates_on_every_row_out_of_fold():
+    x, y, texts = _clusters(n_per=40, spread=2.5, oos=40)
+    router = train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False))
+    assert router.parts.info["calibration_rows"] == len(y)
+    assert router.parts.info["calibration_source"].startswith("5 folds")
+    single = train_router(
+        texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False, calibration_folds=1)
+    )
+    assert single.parts.info["calibration_rows"] < len(y) / 3
+    assert single.parts.info["calibration_source"] == "split of training rows"
+    # Same heads (both refit on every row); only the calibration differs.
+    assert np.array_equal(router.parts.embedding_head.coef, single.parts.embedding_head.coef)
