@@ -103,6 +103,9 @@ def _derive(source: Path, target: Path) -> None:
         # Same directory as the target, then rename: readers never see a half-written file, and two
         # workers deriving at once both end with the same complete file.
         staged = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
-        staged.write_bytes(quantized.read_bytes())
-        os.replace(staged, target)
+        try:
+            staged.write_bytes(quantized.read_bytes())
+            os.replace(staged, target)
+        finally:
+            staged.unlink(missing_ok=True)  # a full disk must not leave a partial file behind
     log.info("derived the int8 encoder graph into %s", target)

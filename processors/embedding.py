@@ -150,17 +150,17 @@ class Embedder:
 
 
 _shared: Embedder | None = None
-_shared_config: tuple[int | None, Compute] | None = None  # None: the settings' values
+_shared_config: tuple[int | None, Compute, Path | None] | None = None  # None: the settings' values
 _shared_lock = threading.Lock()
 
 
-def _current_config() -> tuple[int | None, Compute]:
+def _current_config() -> tuple[int | None, Compute, Path | None]:
     if _shared_config is not None:
         return _shared_config
     from supportflow.settings import get_settings
 
     settings = get_settings()
-    return settings.embedding_threads, settings.embedding_compute
+    return settings.embedding_threads, settings.embedding_compute, settings.cache_dir
 
 
 def get_embedder() -> Embedder:
@@ -168,21 +168,25 @@ def get_embedder() -> Embedder:
     global _shared
     with _shared_lock:
         if _shared is None:
-            threads, compute = _current_config()
-            _shared = Embedder(threads=threads, compute=compute)
+            threads, compute, cache_dir = _current_config()
+            _shared = Embedder(threads=threads, compute=compute, cache_dir=cache_dir)
         return _shared
 
 
-def configure(threads: int | None, compute: Compute = "int8") -> None:
-    """Set the shared embedder's concurrent runs (None: one per core) and compute mode; a worker
-    calls it at start-up with its settings.
+def configure(threads: int | None, compute: Compute = "int8", cache_dir: Path | None = None) -> None:
+    """Set the shared embedder's concurrent runs (None: one per core), compute mode and cache directory
+    (None: the settings'); a worker calls it at start-up with its settings.
 
     Two workers on one machine each running a pool as wide as the machine fight over the same cores;
     one thread per worker per core scales instead."""
     global _shared, _shared_config
     with _shared_lock:
-        if (threads, compute) != _current_config():
+        if cache_dir is None:
+            from supportflow.settings import get_settings
+
+            cache_dir = get_settings().cache_dir
+        if (threads, compute, cache_dir) != _current_config():
             # Not closed: a runtime built earlier may still hold it. Its idle run threads exit once
             # the last reference is gone (ThreadPoolExecutor watches its owner through a weakref).
             _shared = None
-        _shared_config = (threads, compute)
+        _shared_config = (threads, compute, cache_dir)

@@ -93,7 +93,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
         start = time.perf_counter()
-        configure(settings.embedding_threads, settings.embedding_compute)
+        configure(settings.embedding_threads, settings.embedding_compute, settings.cache_dir)
         router = IntentRouter.load(settings.router_path)
         router.check_encoder(get_embedder().model_id)  # fail at start, not with miscalibrated tickets
         warm_up()  # sentiment lexicon + language model: load now, not on the first ticket

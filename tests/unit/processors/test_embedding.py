@@ -3,6 +3,8 @@ int8 compute moves them a little and has its own name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,12 @@ def test_embedder_int8_compute_close_to_fp32_vectors() -> None:
     # (fitted on one encoder) would be at risk; that is why artifacts record their encoder.
     assert cosine.mean() > 0.985 and cosine.min() > 0.97, (cosine.mean(), cosine.min())
     assert int8.model_id != fp32.model_id
+
+
+def test_configure_cache_dir_used_by_shared_encoder(tmp_path: Path) -> None:
+    try:
+        embedding.configure(1, "int8", tmp_path)
+        assert embedding.get_embedder().encode(["where is my order"]).shape == (1, embedding.DIMENSIONS)
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("minilm-")], "derived into cache_dir"
+    finally:
+        embedding.configure(None)
