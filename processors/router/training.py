@@ -255,15 +255,22 @@ def train_router(
         combined_log_p = blended(text_weight)
         _log(progress, f"n-gram weight {text_weight:g}")
 
-    cal_emb, cal_combined, cal_y = emb_log_p, combined_log_p, y_val
+    calibration_rows = len(y_val)
+    calibration_source = "validation set" if val_labels is not None else "split of training rows"
     if refit and val_labels is None and options.calibration_folds > 1:
         _log(progress, f"scoring {options.calibration_folds} folds for calibration ...")
-        cal_emb, cal_combined, cal_y = _out_of_fold_log_proba(
-            x_all, y_all, [ngram(t) for t in texts], len(classes), best_c, tfidf is not None and text_weight > 0,
-            text_weight, margin_scale, options,
+        held_out = _fold_routers(
+            x_all, y_all, [ngram(t) for t in texts], classes, oos_label, best_c,
+            tfidf is not None and text_weight > 0, text_weight, margin_scale, options,
         )  # fmt: skip
-    embedding_cal = _calibrate(cal_emb, cal_y, oos_index, target_precision, options)
-    combined_cal = _calibrate(cal_combined, cal_y, oos_index, target_precision, options)
+        embedding_cal, combined_cal = calibrate_on_splits(
+            held_out, oos_label=oos_label, target_precision=target_precision, options=options
+        )
+        calibration_rows = sum(len(labels) for *_, labels in held_out)
+        calibration_source = f"{options.calibration_folds} folds of training rows, out of fold"
+    else:
+        embedding_cal = _calibrate(emb_log_p, y_val, oos_index, target_precision, options)
+        combined_cal = _calibrate(combined_log_p, y_val, oos_index, target_precision, options)
 
     if refit:
         _log(progress, "refitting on all training rows ...")
@@ -279,12 +286,8 @@ def train_router(
 
     provenance: dict[str, object] = {
         "train_rows": len(texts),
-        "calibration_rows": len(cal_y),
-        "calibration_source": "validation set"
-        if val_labels is not None
-        else f"{options.calibration_folds} folds of training rows, out of fold"
-        if len(cal_y) != len(y_val)
-        else "split of training rows",
+        "calibration_rows": calibration_rows,
+        "calibration_source": calibration_source,
         "refit_on_all_rows": refit,
         "text_normalization": NORMALIZATION_VERSION if options.normalize_text else None,
         "embedding_C": best_c,
@@ -318,40 +321,45 @@ def train_router(
     return router
 
 
-def _out_of_fold_log_proba(
+def _fold_routers(
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.int64],
     ngram_texts: list[str],
-    n_classes: int,
+    classes: list[str],
+    oos_label: str,
     c: float,
     use_text: bool,
     text_weight: float,
     margin_scale: float,
     options: TrainOptions,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Log-probabilities (embedding head, blend) of every row from heads fitted without its fold,
-    with the settings already chosen. Rows of classes too small to split stay in every fit."""
+) -> list[tuple[IntentRouter, npt.NDArray[np.float32], list[str], list[str]]]:
+    """One router per stratified fold, fitted without it with the settings already chosen, and the
+    fold's rows: what :func:`calibrate_on_splits` scores. Texts are already n-gram-normalised.
+    Rows of classes too small to split stay in every fit."""
     k = options.calibration_folds
-    counts = np.bincount(y, minlength=n_classes)
+    counts = np.bincount(y, minlength=len(classes))
     foldable = np.flatnonzero(counts[y] >= k)
     always_fit = np.flatnonzero(counts[y] < k)
-    emb_parts, blend_parts, y_parts = [], [], []
+    held_out = []
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED).split(foldable, y[foldable])
     for fit_pos, held_pos in folds:
         fit, held = np.concatenate([foldable[fit_pos], always_fit]), foldable[held_pos]
-        emb = _scale_head(_fit_head(x[fit], y[fit], n_classes, c), 1.0).log_proba(x[held])
-        blend = emb
+        tfidf, text_head = None, None
         if use_text:
             tfidf = HashedTfidf(options.text_features).fit([ngram_texts[i] for i in fit])
-            head = _fit_head(
-                tfidf.transform([ngram_texts[i] for i in fit]), y[fit], n_classes, TEXT_C, svm=True
+            raw = _fit_head(
+                tfidf.transform([ngram_texts[i] for i in fit]), y[fit], len(classes), TEXT_C, svm=True
             )
-            text = _scale_head(head, margin_scale).log_proba(tfidf.transform([ngram_texts[i] for i in held]))
-            blend = (1 - text_weight) * emb + text_weight * text
-        emb_parts.append(emb)
-        blend_parts.append(blend)
-        y_parts.append(y[held])
-    return np.vstack(emb_parts), np.vstack(blend_parts), np.concatenate(y_parts)
+            text_head = _scale_head(raw, margin_scale)
+        router = IntentRouter(
+            RouterParts(
+                classes=classes, oos_label=oos_label if oos_label in classes else None,
+                embedding_head=_scale_head(_fit_head(x[fit], y[fit], len(classes), c), 1.0),
+                text_head=text_head, tfidf=tfidf, text_weight=text_weight if use_text else 0.0,
+            )
+        )  # fmt: skip
+        held_out.append((router, x[held], [ngram_texts[i] for i in held], [classes[i] for i in y[held]]))
+    return held_out
 
 
 def _identity(text: str) -> str:
