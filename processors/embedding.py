@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 
 from supportflow.data import data_path
 from supportflow.processors._encoder_model import Compute, encoder_id, model_file
+from supportflow.settings import get_settings
 
 DIMENSIONS = 384
 MAX_TOKENS = 256
@@ -71,8 +72,6 @@ class Embedder:
             # vector would depend on its neighbours (measured: up to 0.03 per dimension).
             raise ValueError("int8 compute embeds one text per run (batch_size=1)")
         if cache_dir is None:
-            from supportflow.settings import get_settings
-
             cache_dir = get_settings().cache_dir
         #: Names the vectors this encoder makes: indexes and router artifacts record it.
         self.model_id = encoder_id(compute)
@@ -157,8 +156,6 @@ _shared_lock = threading.Lock()
 def _current_config() -> tuple[int | None, Compute, Path | None]:
     if _shared_config is not None:
         return _shared_config
-    from supportflow.settings import get_settings
-
     settings = get_settings()
     return settings.embedding_threads, settings.embedding_compute, settings.cache_dir
 
@@ -182,8 +179,6 @@ def configure(threads: int | None, compute: Compute = "int8", cache_dir: Path | 
     global _shared, _shared_config
     with _shared_lock:
         if cache_dir is None:
-            from supportflow.settings import get_settings
-
             cache_dir = get_settings().cache_dir
         if (threads, compute, cache_dir) != _current_config():
             # Not closed: a runtime built earlier may still hold it. Its idle run threads exit once
