@@ -21,7 +21,7 @@ from supportflow.schemas.models import PipelineRecord, Ticket
 from supportflow.settings import Thresholds
 
 # Tickets per embedding chunk: small enough that the first chunk's vectors come back quickly, large
-# enough that each chunk still keeps both encoder threads busy (4 runs of 2 texts).
+# enough that each chunk still keeps both encoder threads busy (8 one-text int8 runs).
 ROUTE_CHUNK = 8
 
 

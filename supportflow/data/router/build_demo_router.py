@@ -14,7 +14,8 @@ Real tickets are not Bitext templates: every row also gets one ticket-shaped var
 (``augment.realistic_variant``: greeting, store-style order id, second sentence, sign-off; the same
 wrappers around oos rows). Calibration and thresholds come from ~15% of the *base* rows (with their
 variants), held out as whole clusters per intent (see ``grouped_split``), in each of 4 splits with
-their own seeds, pooled (``calibrate_on_splits``); the heads are then refitted on everything. The n-gram view reads entity-normalised text (``normalize.normalize_for_intent``).
+their own seeds, pooled (``calibrate_on_splits``); the heads are then refitted on everything. The
+n-gram view reads entity-normalised text (``normalize.normalize_for_intent``).
 ``--holdout`` writes that split to /tmp for ``eval route`` instead of building.
 """
 
@@ -174,21 +175,25 @@ def main() -> None:
     options = TrainOptions(
         text_features=2**15, text_weight=NGRAM_WEIGHT, normalize_text=True, embedding_c=EMBEDDING_C
     )
-    held_out = []
+    held_out, split_vectors = [], []
     for k, (split_fit, split_held) in enumerate(splits):
         print(f"calibration split {k + 1}/{CALIBRATION_SPLITS}", flush=True)
-        held_texts, held_labels = [t for t, _ in split_held], [lab for _, lab in split_held]
-        held_vectors = get_embedder().encode(held_texts)
+        fit_texts, held_texts = [t for t, _ in split_fit], [t for t, _ in split_held]
+        held_labels = [lab for _, lab in split_held]
+        # Embedded once here; the final fit below reuses split 0's vectors.
+        vectors = get_embedder().encode(fit_texts), get_embedder().encode(held_texts)
+        split_vectors.append(vectors)
         split_router = train_router(
-            [t for t, _ in split_fit], [lab for _, lab in split_fit], val_texts=held_texts,
-            val_labels=held_labels, val_vectors=held_vectors, options=options,
+            fit_texts, [lab for _, lab in split_fit], val_texts=held_texts, val_labels=held_labels,
+            vectors=vectors[0], val_vectors=vectors[1], options=options,
         )  # fmt: skip
-        held_out.append((split_router, held_vectors, held_texts, held_labels))
+        held_out.append((split_router, vectors[1], held_texts, held_labels))
     embedding_cal, combined_cal = calibrate_on_splits(held_out, options=options)
     labels = [lab for _, lab in fit + held]
     router = train_router(
         [t for t, _ in fit], [lab for _, lab in fit],
         val_texts=[t for t, _ in held], val_labels=[lab for _, lab in held],
+        vectors=split_vectors[0][0], val_vectors=split_vectors[0][1],
         options=replace(options, refit_with_val=True),
         info={
             "data": "bitext customer-support (27 intents, CDLA-Sharing-1.0) + CLINC150 negatives (CC-BY-3.0), "
