@@ -15,6 +15,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
 
+from supportflow.streams.publisher import Publisher
+
 FETCH_MAX_WAIT_MS = 25
 
 
@@ -31,12 +33,26 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(faust_aiokafka.Producer):
+    async def flush(self) -> None:
+        # Faust awaits this before every offset commit: stage outputs sent through the app's
+        # Publisher must be acknowledged too, or the commit must not happen (it raises).
+        await super().flush()
+        publisher = getattr(self.transport.app, "publisher", None)
+        if publisher is not None:
+            await publisher.flush()
+
+
 class LowLatencyTransport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer
 
 
 class PipelineApp(faust.App):
-    """A Faust app whose consumer uses :class:`LowLatencyTransport`."""
+    """A Faust app whose consumer uses :class:`LowLatencyTransport`; stage outputs go out through
+    ``publisher`` (:class:`~supportflow.streams.publisher.Publisher`), flushed before each commit."""
+
+    publisher: Publisher | None = None
 
     def _new_transport(self) -> TransportT:
         return LowLatencyTransport(self.conf.broker_consumer, self)

@@ -48,5 +48,7 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
     try:
         worker.execute_from_commandline()
     finally:
+        if app.publisher is not None:
+            app.publisher.close()
         lag.stop()
         runtime.flags.stop()
