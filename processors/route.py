@@ -17,7 +17,7 @@ from supportflow.connectors.crm import CrmConnector
 from supportflow.processors.embedding import Embedder
 from supportflow.processors.router import IntentRouter, Policy, Prediction, decide
 from supportflow.processors.router.llm_router import LlmRouterClient, refine_routed_records
-from supportflow.schemas.models import PipelineRecord, Ticket
+from supportflow.schemas.models import CustomerContext, PipelineRecord, Ticket
 from supportflow.settings import Thresholds
 
 # Tickets per embedding chunk: small enough that the first chunk's vectors come back quickly, large
@@ -45,15 +45,23 @@ def ticket_query(ticket: Ticket) -> str:
     )
 
 
-def _route_one(
-    record: PipelineRecord, vector: npt.NDArray[np.float32], prediction: Prediction, ctx: RouteContext
-) -> PipelineRecord:
+def _customer(record: PipelineRecord, ctx: RouteContext) -> CustomerContext | None:
     t = record.ticket
-    customer = record.customer or ctx.crm.find_customer(
+    return record.customer or ctx.crm.find_customer(
         customer_id=t.customer_id,
         email=t.sender if "@" in t.sender else None,
         phone=t.sender if t.channel == "whatsapp" or t.sender.startswith("+") else None,
     )
+
+
+def _route_one(
+    record: PipelineRecord,
+    vector: npt.NDArray[np.float32],
+    prediction: Prediction,
+    customer: CustomerContext | None,
+    ctx: RouteContext,
+) -> PipelineRecord:
+    t = record.ticket
     decision = decide(
         t, prediction, customer, ctx.policy, ctx.thresholds, ctx.router.auto_threshold,
         covered_languages=ctx.languages, model_version=ctx.router.version,
@@ -71,15 +79,23 @@ def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[Pi
     # idle during the Python half of routing (docs/performance.md).
     chunks = range(0, len(records), ROUTE_CHUNK)
     pending = [ctx.embedder.submit(queries[i : i + ROUTE_CHUNK]) for i in chunks]
+    # CRM lookups need no vectors: done while the first chunk embeds, not after.
+    customers = [_customer(r, ctx) for r in records]
+    text_log_p = ctx.router.text_log_proba(queries)  # the n-gram head needs no vectors either
     routed = []
     for start, vectors_pending in zip(chunks, pending, strict=True):
         chunk_queries = queries[start : start + ROUTE_CHUNK]
+        chunk_text_log_p = None if text_log_p is None else text_log_p[start : start + ROUTE_CHUNK]
         vectors = vectors_pending.result()
-        predictions = ctx.router.predict(vectors, chunk_queries)
-        for record, vector, prediction in zip(
-            records[start : start + ROUTE_CHUNK], vectors, predictions, strict=True
+        predictions = ctx.router.predict(vectors, chunk_queries, chunk_text_log_p)
+        for record, vector, prediction, customer in zip(
+            records[start : start + ROUTE_CHUNK],
+            vectors,
+            predictions,
+            customers[start : start + ROUTE_CHUNK],
+            strict=True,
         ):
-            routed.append(_route_one(record, vector, prediction, ctx))
+            routed.append(_route_one(record, vector, prediction, customer, ctx))
     return refine_routed_records(
         routed, queries, ctx.llm_router, ctx.router, ctx.policy, ctx.thresholds, ctx.languages
     )

@@ -3,7 +3,8 @@
 normalize: ingress.raw -> tickets.normalized     route: -> tickets.routed      retrieve: -> tickets.retrieved
 resolve: -> tickets.resolved                     gate: -> outcomes             any stage: -> deadletter
 
-Agents take small batches (``take_events``) so the router embeds many tickets per model call. Each
+Agents hand the stage's thread whatever accumulated while its previous batch ran (``batching``:
+up to ``BATCH_MAX``), so batches grow with load and the next one is collected meanwhile. Each
 stage's handler runs on that stage's own thread, never on the event loop: a batch of embeddings or a
 slow model call must not stall heartbeats (a member that misses them is evicted and its partitions
 rebalanced) or the other stages' fetches and sends. ONNX and numpy release the GIL, so while the
@@ -24,9 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
+from faust.types import EventT
 
 from supportflow.processors.audit import audit_event
 from supportflow.settings import Settings
+from supportflow.streams.batching import run_overlapped
 from supportflow.streams.handlers import Emit, Message, Sink, run_gate, run_normalize, run_record_stage
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.runtime import Runtime
@@ -35,7 +38,6 @@ from supportflow.streams.transport import PipelineApp
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 64
-BATCH_WITHIN_S = 0.01
 
 
 def _messages(events: Sequence[Any]) -> list[Message]:
@@ -87,10 +89,15 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
 
         async def agent(stream: faust.StreamT) -> None:
             loop = asyncio.get_running_loop()
-            # take_events is on faust's Stream, not on the StreamT protocol.
-            async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+
+            async def handle_batch(events: list[EventT]) -> None:
                 emits = await loop.run_in_executor(thread, handle, _messages(events))
                 await publish(emits, next_topic)
+
+            # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's,
+            # each only after its batch's outputs were handed to the publisher.
+            manual = stream.noack()  # type: ignore[attr-defined]
+            await run_overlapped(manual.events(), handle_batch, manual.ack, max_batch=BATCH_MAX)
 
         agent.__name__ = f"{name}_agent"
         app.agent(topic(source), name=name)(agent)

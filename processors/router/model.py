@@ -133,19 +133,26 @@ class IntentRouter:
         return [c for c in self.parts.classes if c != self.parts.oos_label]
 
     def predict(
-        self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
+        self,
+        vectors: npt.NDArray[np.float32],
+        texts: Sequence[str] | None = None,
+        text_log_p: FloatArray | None = None,
     ) -> list[Prediction]:
         """Predict a batch. ``vectors`` come from ``get_embedder().encode``; pass the same ``texts`` too
         when the router has an n-gram head (``uses_text``), else it scores on the embedding alone with
-        that mode's own calibration."""
-        proba, calibration = self.predict_proba(vectors, texts)
+        that mode's own calibration. ``text_log_p`` is :meth:`text_log_proba` of ``texts`` if the
+        caller already computed it (the route stage does, while the encoder works)."""
+        proba, calibration = self.predict_proba(vectors, texts, text_log_p)
         return self._decode(proba, calibration)
 
     def predict_proba(
-        self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
+        self,
+        vectors: npt.NDArray[np.float32],
+        texts: Sequence[str] | None = None,
+        text_log_p: FloatArray | None = None,
     ) -> tuple[FloatArray, Calibration]:
         """Calibrated class probabilities (columns in ``parts.classes`` order) and the calibration used."""
-        embedding_log_p, combined_log_p = self.raw_log_proba(vectors, texts)
+        embedding_log_p, combined_log_p = self.raw_log_proba(vectors, texts, text_log_p)
         if combined_log_p is None:
             return softmax(
                 embedding_log_p, self.parts.embedding_calibration.temperature
@@ -154,8 +161,19 @@ class IntentRouter:
             combined_log_p, self.parts.combined_calibration.temperature
         ), self.parts.combined_calibration
 
+    def text_log_proba(self, texts: Sequence[str]) -> FloatArray | None:
+        """Log-probabilities of the n-gram head alone (None without one); needs no vectors."""
+        if self.parts.text_head is None or self.parts.tfidf is None:
+            return None
+        if self.parts.text_normalization is not None:
+            texts = [normalize_for_intent(t) for t in texts]
+        return self.parts.text_head.log_proba(self.parts.tfidf.transform(texts))
+
     def raw_log_proba(
-        self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
+        self,
+        vectors: npt.NDArray[np.float32],
+        texts: Sequence[str] | None = None,
+        text_log_p: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray | None]:
         """Uncalibrated log-probabilities of the embedding head alone and, given ``texts`` and an
         n-gram head, of the blend (else None): what calibration is fitted on."""
@@ -167,11 +185,14 @@ class IntentRouter:
         if texts is not None and len(texts) != len(vectors):
             raise InvalidInputError(f"{len(texts)} texts for {len(vectors)} vectors")
         log_p = self.parts.embedding_head.log_proba(vectors)
-        if texts is None or self.parts.text_head is None or self.parts.tfidf is None:
+        if texts is None:
             return log_p, None
-        if self.parts.text_normalization is not None:
-            texts = [normalize_for_intent(t) for t in texts]
-        text_log_p = self.parts.text_head.log_proba(self.parts.tfidf.transform(texts))
+        if text_log_p is None:
+            text_log_p = self.text_log_proba(texts)
+        elif len(text_log_p) != len(vectors):
+            raise InvalidInputError(f"{len(text_log_p)} text scores for {len(vectors)} vectors")
+        if text_log_p is None:
+            return log_p, None
         w = self.parts.text_weight
         return log_p, (1 - w) * log_p + w * text_log_p
 

@@ -69,6 +69,21 @@ def test_intent_router_save_load_round_trip_keeps_predictions_and_version(tmp_pa
     assert meta["version"] == router.version and meta["info"]["train_rows"] == len(y)
 
 
+def test_intent_router_predict_precomputed_text_scores_same_predictions():
+    x, y, texts = _clusters(oos=40)
+    router = train_router(
+        texts, y, vectors=x, progress=False, options=TrainOptions(text_features=2**12, text_weight=0.5)
+    )
+    text_log_p = router.text_log_proba(texts)
+    assert text_log_p is not None and text_log_p.shape == (len(texts), len(router.parts.classes))
+    # the route stage scores a whole batch's n-grams up front and slices them per chunk
+    assert router.predict(x[5:13], texts[5:13], text_log_p[5:13]) == router.predict(x[5:13], texts[5:13])
+    with pytest.raises(InvalidInputError, match="text scores"):
+        router.predict(x[:3], texts[:3], text_log_p[:2])
+    embedding_only = train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False))
+    assert embedding_only.text_log_proba(texts) is None
+
+
 def test_intent_router_load_detects_tampered_artifact(tmp_path):
     x, y, texts = _clusters()
     train_router(texts, y, vectors=x, progress=False, options=TrainOptions(use_text=False)).save(tmp_path)
