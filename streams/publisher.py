@@ -27,8 +27,10 @@ from supportflow.schemas.errors import PermanentError
 
 log = logging.getLogger(__name__)
 
-#: How long a commit waits for outstanding records before it gives up (librdkafka retries inside).
+#: How long :meth:`Publisher.close` waits for outstanding records at shutdown.
 FLUSH_TIMEOUT_S = 30.0
+#: A flush waits in slices this long, so the executor thread is never parked for minutes.
+FLUSH_SLICE_S = 1.0
 #: When librdkafka's local queue is full, wait this long for it to drain before trying again.
 BACKPRESSURE_WAIT_S = 0.005
 
@@ -83,17 +85,26 @@ class Publisher:
             except BufferError:
                 await asyncio.sleep(BACKPRESSURE_WAIT_S)
 
-    async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
-        """Wait until every queued record is acknowledged; raise :class:`PublishError` if any was not."""
+    async def flush(self, timeout_s: float | None = None) -> None:
+        """Wait until every queued record is settled; raise :class:`PublishError` if any was not delivered.
+
+        With no ``timeout_s`` it waits as long as librdkafka needs: each record is either delivered or
+        failed within ``message.timeout.ms`` (5 minutes by default), so a broker outage shorter than
+        that holds the commit back instead of stopping the worker.
+        """
         loop = asyncio.get_running_loop()
-        remaining = await loop.run_in_executor(None, self._producer.flush, timeout_s)
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            slice_s = (
+                FLUSH_SLICE_S if deadline is None else max(0.0, min(FLUSH_SLICE_S, deadline - loop.time()))
+            )
+            remaining = await loop.run_in_executor(None, self._producer.flush, slice_s)
+            if not remaining or (deadline is not None and loop.time() >= deadline):
+                break
         with self._lock:
             failures, self._failures = self._failures, []
         if remaining or failures:
-            raise PublishError(
-                f"{remaining} records unacknowledged after {timeout_s:.0f}s, "
-                f"{len(failures)} failed: {failures[:3]}"
-            )
+            raise PublishError(f"{remaining} records unacknowledged, {len(failures)} failed: {failures[:3]}")
 
     def close(self, timeout_s: float = FLUSH_TIMEOUT_S) -> int:
         """Flush what is left, then shut the producer down; returns how many records were lost."""

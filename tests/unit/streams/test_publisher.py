@@ -63,3 +63,19 @@ def test_pipeline_app_producer_flush_publisher_failure_raises():
     with pytest.raises(PublishError):
         asyncio.run(run())
     app.publisher.close(timeout_s=1)
+
+
+def test_publisher_flush_no_timeout_waits_until_librdkafka_gives_up():
+    # No deadline of our own: the record settles (fails) when its message.timeout.ms runs out.
+    publisher = Publisher(f"127.0.0.1:{_closed_port()}", config={"message.timeout.ms": 1500})
+
+    async def run() -> float:
+        await publisher.produce("t", b"k", b"v")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(PublishError, match="0 records unacknowledged, 1 failed"):
+            await publisher.flush()
+        return loop.time() - start
+
+    assert asyncio.run(run()) >= 1.0  # waited past one flush slice, for librdkafka's verdict
+    publisher.close(timeout_s=1)
