@@ -2,12 +2,12 @@
 
 Why: a profile of a worker at full speed had ``Topic.send`` (Faust's channel and topic layers plus
 aiokafka's Python accumulator and sender) holding the GIL for ~16% of all samples, about as much as
-routing itself. librdkafka builds batches, compresses and talks to the broker on its own C threads;
+routing itself. librdkafka builds batches and talks to the broker on its own C threads;
 ``produce()`` is a few microseconds of Python per record.
 
-At-least-once is kept the way Faust keeps it. Faust acks a consumed event once the agent has moved
-past it (its outputs are already handed to :meth:`Publisher.produce` by then), and before it commits
-any offset it calls ``app.producer.flush()``; :class:`~supportflow.streams.transport.PipelineApp`'s
+At-least-once is kept the way Faust keeps it. A stage acks a consumed event only after its outputs
+were handed to :meth:`Publisher.produce` (``streams/batching.py``), and before Faust commits any
+offset it calls ``app.producer.flush()``; :class:`~supportflow.streams.transport.PipelineApp`'s
 producer also awaits :meth:`Publisher.flush` there, which raises :class:`PublishError` if a record
 was not acknowledged. So an offset is never committed past an output the broker did not take: the
 worker stops instead, and the events are consumed again (the gate and every consumer of
