@@ -30,7 +30,7 @@ async def run_overlapped(
     *,
     max_batch: int,
 ) -> None:
-    """Run until ``events`` ends or either side raises (the exception propagates; nothing is acked)."""
+    """Run until ``events`` ends or either side raises (the exception propagates; the failed batch is not acked)."""
     pending: list[E] = []
     closed = False
     has_work = asyncio.Event()  # set while pending has events, or once the source has ended
