@@ -187,11 +187,10 @@ class IntentRouter:
         log_p = self.parts.embedding_head.log_proba(vectors)
         if texts is None:
             return log_p, None
-        if text_log_p is None:
-            text_log_p = self.text_log_proba(texts)
-        elif len(text_log_p) != len(vectors):
+        if text_log_p is not None and len(text_log_p) != len(vectors):
             raise InvalidInputError(f"{len(text_log_p)} text scores for {len(vectors)} vectors")
-        if text_log_p is None:
+        text_log_p = text_log_p if text_log_p is not None else self.text_log_proba(texts)
+        if text_log_p is None:  # no n-gram head
             return log_p, None
         w = self.parts.text_weight
         return log_p, (1 - w) * log_p + w * text_log_p

@@ -255,13 +255,17 @@ def train_router(
         combined_log_p = blended(text_weight)
         _log(progress, f"n-gram weight {text_weight:g}")
 
+    ships_text = tfidf is not None and text_weight > 0
+    out_of_fold = refit and val_labels is None and options.calibration_folds > 1
+    # Normalised once for both the folds and the refit.
+    all_ngram_texts = [ngram(t) for t in texts] if out_of_fold or (refit and ships_text) else []
     calibration_rows = len(y_val)
     calibration_source = "validation set" if val_labels is not None else "split of training rows"
-    if refit and val_labels is None and options.calibration_folds > 1:
+    if out_of_fold:
         _log(progress, f"scoring {options.calibration_folds} folds for calibration ...")
         held_out = _fold_routers(
-            x_all, y_all, [ngram(t) for t in texts], classes, oos_label, best_c,
-            tfidf is not None and text_weight > 0, text_weight, margin_scale, options,
+            x_all, y_all, all_ngram_texts, classes, oos_label, best_c, ships_text, text_weight,
+            margin_scale, options,
         )  # fmt: skip
         embedding_cal, combined_cal = calibrate_on_splits(
             held_out, oos_label=oos_label, target_precision=target_precision, options=options
@@ -274,12 +278,11 @@ def train_router(
 
     if refit:
         _log(progress, "refitting on all training rows ...")
-        emb_head = _scale_head(_fit_head(x_all, y_all, len(classes), best_c), 1.0)
-        if tfidf is not None and text_weight > 0:
-            all_ngram_texts = [ngram(t) for t in texts]
-            tfidf = HashedTfidf(options.text_features).fit(all_ngram_texts)
-            raw = _fit_head(tfidf.transform(all_ngram_texts), y_all, len(classes), TEXT_C, svm=True)
-            text_head = _scale_head(raw, margin_scale)
+        emb_head, refit_tfidf, refit_text_head = _fit_heads(
+            x_all, y_all, all_ngram_texts, len(classes), best_c, ships_text, margin_scale, options
+        )
+        if ships_text:
+            tfidf, text_head = refit_tfidf, refit_text_head
     if text_weight == 0:  # the n-gram view did not help on held-out data: do not ship it
         tfidf, text_head = None, None
         combined_cal = embedding_cal
@@ -344,22 +347,39 @@ def _fold_routers(
     folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=SEED).split(foldable, y[foldable])
     for fit_pos, held_pos in folds:
         fit, held = np.concatenate([foldable[fit_pos], always_fit]), foldable[held_pos]
-        tfidf, text_head = None, None
-        if use_text:
-            tfidf = HashedTfidf(options.text_features).fit([ngram_texts[i] for i in fit])
-            raw = _fit_head(
-                tfidf.transform([ngram_texts[i] for i in fit]), y[fit], len(classes), TEXT_C, svm=True
-            )
-            text_head = _scale_head(raw, margin_scale)
+        fit_texts = [ngram_texts[i] for i in fit] if use_text else []
+        emb_head, tfidf, text_head = _fit_heads(
+            x[fit], y[fit], fit_texts, len(classes), c, use_text, margin_scale, options
+        )
         router = IntentRouter(
             RouterParts(
                 classes=classes, oos_label=oos_label if oos_label in classes else None,
-                embedding_head=_scale_head(_fit_head(x[fit], y[fit], len(classes), c), 1.0),
-                text_head=text_head, tfidf=tfidf, text_weight=text_weight if use_text else 0.0,
+                embedding_head=emb_head, text_head=text_head, tfidf=tfidf,
+                text_weight=text_weight if use_text else 0.0,
             )
         )  # fmt: skip
         held_out.append((router, x[held], [ngram_texts[i] for i in held], [classes[i] for i in y[held]]))
     return held_out
+
+
+def _fit_heads(
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.int64],
+    ngram_texts: list[str],
+    n_classes: int,
+    c: float,
+    use_text: bool,
+    margin_scale: float,
+    options: TrainOptions,
+) -> tuple[LinearHead, HashedTfidf | None, LinearHead | None]:
+    """The embedding head and, with ``use_text``, the n-gram head and its features, fitted on these
+    rows with the settings already chosen (C, the n-gram margin scale)."""
+    emb_head = _scale_head(_fit_head(x, y, n_classes, c), 1.0)
+    if not use_text:
+        return emb_head, None, None
+    tfidf = HashedTfidf(options.text_features).fit(ngram_texts)
+    raw = _fit_head(tfidf.transform(ngram_texts), y, n_classes, TEXT_C, svm=True)
+    return emb_head, tfidf, _scale_head(raw, margin_scale)
 
 
 def _identity(text: str) -> str:
