@@ -175,14 +175,15 @@ def main() -> None:
     options = TrainOptions(
         text_features=2**15, text_weight=NGRAM_WEIGHT, normalize_text=True, embedding_c=EMBEDDING_C
     )
-    held_out, split_vectors = [], []
+    held_out = []
     for k, (split_fit, split_held) in enumerate(splits):
         print(f"calibration split {k + 1}/{CALIBRATION_SPLITS}", flush=True)
         fit_texts, held_texts = [t for t, _ in split_fit], [t for t, _ in split_held]
         held_labels = [lab for _, lab in split_held]
         # Embedded once here; the final fit below reuses split 0's vectors.
         vectors = get_embedder().encode(fit_texts), get_embedder().encode(held_texts)
-        split_vectors.append(vectors)
+        if k == 0:
+            first_vectors = vectors
         split_router = train_router(
             fit_texts, [lab for _, lab in split_fit], val_texts=held_texts, val_labels=held_labels,
             vectors=vectors[0], val_vectors=vectors[1], options=options,
@@ -193,7 +194,7 @@ def main() -> None:
     router = train_router(
         [t for t, _ in fit], [lab for _, lab in fit],
         val_texts=[t for t, _ in held], val_labels=[lab for _, lab in held],
-        vectors=split_vectors[0][0], val_vectors=split_vectors[0][1],
+        vectors=first_vectors[0], val_vectors=first_vectors[1],
         options=replace(options, refit_with_val=True),
         info={
             "data": "bitext customer-support (27 intents, CDLA-Sharing-1.0) + CLINC150 negatives (CC-BY-3.0), "
