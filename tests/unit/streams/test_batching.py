@@ -7,10 +7,8 @@ import pytest
 from supportflow.streams.batching import run_overlapped
 
 
-async def _source(items, pulled=None, gate=None):
+async def _source(items, pulled=None):
     for item in items:
-        if gate is not None and item == gate[0]:
-            await gate[1].wait()
         if pulled is not None:
             pulled.append(item)
         yield item
