@@ -21,6 +21,7 @@ import fastavro
 from pydantic import BaseModel
 
 from supportflow.schemas import models
+from supportflow.schemas._union_hints import Hint, compile_hints
 from supportflow.schemas.errors import SchemaError
 
 MAGIC = b"SF"
@@ -100,6 +101,11 @@ def _parsed_current(name: str) -> Any:
 
 
 @cache
+def _hints(name: str) -> Hint | None:
+    return compile_hints(avro_schema(name))
+
+
+@cache
 def _parsed_writer(name: str, version: int) -> Any:
     if version == models.SCHEMA_VERSION:
         return _parsed_current(name)
@@ -118,10 +124,14 @@ def _model_name(model: type[BaseModel]) -> str:
 
 def encode(record: BaseModel) -> bytes:
     name = _model_name(type(record))
+    data = record.model_dump(mode="python")
+    hint = _hints(name)
+    if hint is not None:
+        data = hint(data)  # names each union's branch, so the writer skips its search (_union_hints)
     buf = io.BytesIO()
     buf.write(MAGIC + bytes([models.SCHEMA_VERSION]))
     try:
-        fastavro.schemaless_writer(buf, _parsed_current(name), record.model_dump(mode="python"))
+        fastavro.schemaless_writer(buf, _parsed_current(name), data)
     except (ValueError, OverflowError, TypeError) as exc:  # e.g. an int beyond Avro's 64-bit long
         raise SchemaError(f"{name}: cannot encode ({type(exc).__name__}: {exc})") from exc
     return buf.getvalue()
