@@ -121,12 +121,12 @@ def compute_tps(settings: Settings, events: list[InboundEvent], batch: int = 64)
     """The five stage functions over ``events`` in-process (embedding included), no Kafka, no Avro."""
     from supportflow.processors.audit import audit_event
     from supportflow.schemas import wire
-    from supportflow.streams.runtime import Runtime, tuned_gc
+    from supportflow.streams.runtime import Runtime, tuned_interpreter
 
     runtime = Runtime.build(settings, kb_in_memory=True)
     raws = [wire.encode(e) for e in events]
     stage_s = dict.fromkeys(("normalize", "route", "retrieve", "resolve", "gate"), 0.0)
-    with tuned_gc():  # as a worker runs
+    with tuned_interpreter():  # as a worker runs
         start = time.perf_counter()
         for i in range(0, len(raws), batch):
             t0 = time.perf_counter()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -34,32 +36,52 @@ log = logging.getLogger(__name__)
 
 # Allocations between young-generation collections (CPython's default is 700).
 GC_YOUNG_THRESHOLD = 50_000
+# Longest a thread keeps the GIL while another thread asks for it (CPython's default is 5 ms).
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
-def tune_gc() -> tuple[int, int, int]:
-    """Freeze what start-up loaded and collect young objects less often; returns the old thresholds.
+@dataclass(frozen=True)
+class InterpreterState:
+    gc_thresholds: tuple[int, int, int]
+    switch_interval_s: float
 
-    A worker allocates thousands of short-lived objects per ticket (pydantic models, Avro dicts), so at
-    the default threshold the collector ran every few tickets, and each older-generation pass walked
-    everything loaded at start-up (tokenizer, router, help-center mirror, caches). Frozen objects are
-    never scanned again. Bench, 2,000 tickets: 130.4 -> 140.7 tickets/s (mean of 3 and 4 runs).
+
+def tune_interpreter() -> InterpreterState:
+    """Tune the collector and the GIL hand-off for a worker; returns what it replaced.
+
+    Collector: a worker allocates thousands of short-lived objects per ticket (pydantic models, Avro
+    dicts), so at the default threshold it ran every few tickets, and each older-generation pass
+    walked everything loaded at start-up (tokenizer, router, help-center mirror, caches). That is
+    frozen now and never scanned again, and young objects are collected less often. Bench, 2,000
+    tickets: 130.4 -> 140.7 tickets/s (mean of 3 and 4 runs).
+
+    GIL: an encoder thread comes back from a ~2.5 ms ONNX run (no GIL) to a few Python lines (pool,
+    normalise, start the next run), and must first get the GIL from a stage thread busy in Python.
+    At CPython's 5 ms interval it waited up to 5 ms per text, longer than the run itself; at 1 ms
+    the encoder sits idle less. Bench, interleaved: 204.7, 213.2, 213.4 -> 228.5, 218.7, 222.9
+    tickets/s; 0.25 ms was no better than 1 ms. Only where the process may use more than one core:
+    pinned to one, the encoder cannot run beside the Python threads, and 1 ms measured no better
+    (168.2 vs 163.8/s, means of three; docs/performance.md, session 6).
     """
-    old = gc.get_threshold()
+    old = InterpreterState(gc.get_threshold(), sys.getswitchinterval())
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
+    if len(os.sched_getaffinity(0)) > 1:  # on one core the threads take turns anyway: no gain there
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return old
 
 
 @contextmanager
-def tuned_gc() -> Iterator[None]:
-    """:func:`tune_gc` for a block (the bench's compute baseline gets what a worker gets), then undo it."""
-    old = tune_gc()
+def tuned_interpreter() -> Iterator[None]:
+    """:func:`tune_interpreter` for a block (the bench's compute baseline gets what a worker gets), then undo it."""
+    old = tune_interpreter()
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        gc.set_threshold(*old.gc_thresholds)
         gc.unfreeze()
+        sys.setswitchinterval(old.switch_interval_s)
 
 
 class SeenTickets:

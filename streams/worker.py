@@ -11,7 +11,7 @@ from supportflow.streams import metrics
 from supportflow.streams.app import build_app, source_topics
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.metrics import LagSampler
-from supportflow.streams.runtime import Runtime, tune_gc
+from supportflow.streams.runtime import Runtime, tune_interpreter
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics
 
@@ -25,7 +25,8 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
     metrics.start_metrics_server(settings.metrics_port)
     runtime = Runtime.build(settings, kb_in_memory=kb_in_memory)
-    tune_gc()  # after loading: what start-up built is frozen out of every later collection
+    tune_interpreter()  # after loading: what start-up built is frozen out of every later collection;
+    # shorter GIL hand-offs for the encoder threads
 
     def on_flag(name: str, value: object, delay_s: float) -> None:
         if name == "auto_resolve":
