@@ -35,6 +35,13 @@ def test_embedder_int8_vector_independent_of_neighbours_and_threads() -> None:
     assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
 
 
+def test_embedder_tokens_unpadded_and_truncated_at_max_tokens() -> None:
+    short, long = Embedder(threads=1)._tokenize(["where is my order", "word " * 1000])
+    # The tokenizer file pads everything to 128 tokens; runs pad only to their own longest text.
+    assert len(short) < 10
+    assert len(long) == embedding.MAX_TOKENS
+
+
 def test_embedder_int8_batched_runs_refused() -> None:
     with pytest.raises(ValueError, match="one text per run"):
         Embedder(batch_size=2, compute="int8")
@@ -70,10 +77,10 @@ def test_embedder_submit_returns_same_vectors_as_encode() -> None:
 def test_embedder_submit_run_error_raises_on_result(monkeypatch: pytest.MonkeyPatch) -> None:
     encoder = Embedder(threads=2)
 
-    def broken(texts: list[str]) -> np.ndarray:
+    def broken(feed: object) -> np.ndarray:
         raise RuntimeError("onnx run failed")
 
-    monkeypatch.setattr(encoder, "_encode_batch", broken)
+    monkeypatch.setattr(encoder, "_run", broken)
     try:
         pending = encoder.submit(["one", "two", "three", "four", "five"])
         with pytest.raises(RuntimeError, match="onnx run failed"):
