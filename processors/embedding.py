@@ -117,7 +117,7 @@ class Embedder:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         # Tokenized here, once for the whole call, and pooled in one numpy step for one text, so a
-        # run thread takes the GIL back about once per run instead of five or six times: each
+        # run thread takes the GIL back about once per run instead of several times: each
         # hand-off costs it up to a switch interval of waiting while stage threads run Python, and
         # that waiting cut the encoder's rate by a quarter (docs/performance.md, session 6).
         tokens = self._tokenize([texts[i] for i in order])
