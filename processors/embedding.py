@@ -42,7 +42,8 @@ class PendingVectors:
         return self._out
 
 
-def _cores() -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -90,7 +91,7 @@ class Embedder:
         self._tokenizer = tokenizer
         self._batch_size = batch_size
         self._lock = threading.Lock()  # one tokenizer call at a time on the shared instance
-        self.threads = threads or _cores()
+        self.threads = threads or usable_cores()
         # InferenceSession.run is thread-safe; a session holds one copy of the weights for all runs.
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
 
@@ -105,7 +106,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         if len(texts) <= self._batch_size:  # one run: no hand-off to a run thread
-            return self._encode_batch(list(texts))
+            return self._run(_feed(self._tokenize(list(texts))))
         return self.submit(texts).result()
 
     def submit(self, texts: Sequence[str]) -> PendingVectors:
@@ -139,9 +140,6 @@ class Embedder:
 
     def encode_one(self, text: str) -> Vector:
         return self.encode([text])[0]
-
-    def _encode_batch(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        return self._run(_feed(self._tokenize(texts)))
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
         with self._lock:

@@ -61,11 +61,16 @@ class _Compiler:
         return hint_record
 
     def _union(self, branches: list[Any], namespace: str) -> Hint | None:
-        hints = [self.compile(b, namespace) for b in branches]  # also defines named types in order
-        named_records = [self._record_name(b, namespace) for b in branches]
-        records = [(name, hint) for name, hint in zip(named_records, hints, strict=True) if name]
-        others = [h for name, h in zip(named_records, hints, strict=True) if not name and h]
-        if len(records) != 1 or others:
+        records: list[tuple[str, Hint | None]] = []
+        other_needs_hint = False
+        for branch in branches:
+            hint = self.compile(branch, namespace)  # first, so a record defined here is known below
+            name = self._record_name(branch, namespace)
+            if name:
+                records.append((name, hint))
+            elif hint:
+                other_needs_hint = True
+        if len(records) != 1 or other_needs_hint:
             return None  # ambiguous or unusual: leave the search to fastavro
         name, inner = records[0]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 import time
 from collections import OrderedDict
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from supportflow.connectors.crm import open_crm
-from supportflow.processors.embedding import configure, get_embedder
+from supportflow.processors.embedding import configure, get_embedder, usable_cores
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
@@ -67,7 +66,7 @@ def tune_interpreter() -> InterpreterState:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 50, 100)
-    if len(os.sched_getaffinity(0)) > 1:  # on one core the threads take turns anyway: no gain there
+    if usable_cores() > 1:  # on one core the threads take turns anyway: no gain there
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return old
 

@@ -25,8 +25,7 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
     metrics.start_metrics_server(settings.metrics_port)
     runtime = Runtime.build(settings, kb_in_memory=kb_in_memory)
-    tune_interpreter()  # after loading: what start-up built is frozen out of every later collection;
-    # shorter GIL hand-offs for the encoder threads
+    tune_interpreter()  # after loading, so what start-up built is frozen out of later collections
 
     def on_flag(name: str, value: object, delay_s: float) -> None:
         if name == "auto_resolve":
