@@ -21,7 +21,15 @@ import numpy.typing as npt
 from sklearn.metrics import f1_score
 
 from supportflow.processors.embedding import get_embedder
-from supportflow.processors.router import OOS, IntentRouter, decide, load_policy, train_router, warm_up
+from supportflow.processors.router import (
+    OOS,
+    IntentRouter,
+    TrainOptions,
+    decide,
+    load_policy,
+    train_router,
+    warm_up,
+)
 from supportflow.processors.router.calibration import expected_calibration_error, reliability_bins
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Channel, Ticket
@@ -83,6 +91,7 @@ def evaluate(
     oos_label: str = "oos",
     target_precision: float = 0.99,
     progress: bool = True,
+    oos_recall: float | None = None,
 ) -> tuple[EvalResult, IntentRouter]:
     texts, labels = load_csv(train_csv)
     val = load_csv(val_csv) if val_csv else (None, None)
@@ -91,6 +100,7 @@ def evaluate(
     router = train_router(
         texts, labels, val_texts=val[0], val_labels=val[1], oos_label=oos_label,
         target_precision=target_precision, progress=progress,
+        options=TrainOptions(oos_recall_target=oos_recall),
     )  # fmt: skip
     train_s = time.perf_counter() - started
 
@@ -128,6 +138,7 @@ def evaluate(
             "temperature": router.calibration.temperature,
             "min_confidence": min_conf,
             "target_precision": target_precision,
+            "oos_recall_target": oos_recall,
         },
         "timing": {
             "train_s": round(train_s, 2),
@@ -249,8 +260,9 @@ def run(
     llm_router: str | None = None,
     llm_api_base: str | None = None,
     llm_limit: int | None = None,
+    oos_recall: float | None = None,
 ) -> int:
-    result, router = evaluate(train, test, val, oos_label, target_precision)
+    result, router = evaluate(train, test, val, oos_label, target_precision, oos_recall=oos_recall)
     if plots:
         for p in write_plots(result, plots):
             print(f"[eval] wrote {p}", file=sys.stderr)

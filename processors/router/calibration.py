@@ -125,25 +125,34 @@ def choose_oos_threshold(
     correct: npt.NDArray[np.bool_],
     is_oos: npt.NDArray[np.bool_],
     oos_weight: float = 0.5,
+    target_recall: float | None = None,
 ) -> float:
     """Confidence below which an in-scope prediction is turned into out-of-scope.
 
     With out-of-scope examples in validation: maximise in-scope accuracy + ``oos_weight`` x
     out-of-scope recall (both matter: a rejected in-scope ticket loses an automation, an accepted
     out-of-scope one risks a wrong answer; it is weighted below 1 because real traffic is mostly in
-    scope and an out-of-scope ticket that slips through still meets the auto-band threshold). Without them there is nothing to trade against and nothing is rejected: the
-    auto-band threshold and the policy's minimum confidence still keep unsure tickets from going out
-    unreviewed.
+    scope and an out-of-scope ticket that slips through still meets the auto-band threshold). With
+    ``target_recall``, the operator names the operating point instead: the cut with the best
+    in-scope accuracy among those whose out-of-scope recall reaches it (if none does, the one with
+    the highest recall). Without out-of-scope examples there is nothing to trade against and nothing
+    is rejected: the auto-band threshold and the policy's minimum confidence still keep unsure
+    tickets from going out unreviewed.
     """
     if not is_oos.any() or is_oos.all():
         return 0.0
     n_in, n_oos = int((~is_oos).sum()), int(is_oos.sum())
-    best_t, best_score = 0.0, -1.0
-    for t in np.unique(np.concatenate([[0.0], confidence])):
+    cuts = np.unique(np.concatenate([[0.0], confidence]))
+    in_acc, recall = np.empty(len(cuts)), np.empty(len(cuts))
+    for i, t in enumerate(cuts):
         final_oos = predicted_oos | (confidence < t)
-        in_acc = (correct & ~final_oos & ~is_oos).sum() / n_in
-        oos_recall = (final_oos & is_oos).sum() / n_oos
-        score = in_acc + oos_weight * oos_recall
-        if score > best_score + 1e-12:
-            best_t, best_score = float(t), score
-    return best_t
+        in_acc[i] = (correct & ~final_oos & ~is_oos).sum() / n_in
+        recall[i] = (final_oos & is_oos).sum() / n_oos
+    if target_recall is None:
+        score = in_acc + oos_weight * recall
+        return float(cuts[int(np.argmax(score >= score.max() - 1e-12))])  # the lowest best cut
+    eligible = recall >= target_recall - 1e-12
+    if not eligible.any():
+        eligible = recall == recall.max()
+    candidates = np.flatnonzero(eligible)
+    return float(cuts[candidates[int(np.argmax(in_acc[candidates]))]])  # argmax: the lowest of equals

@@ -53,6 +53,9 @@ class TrainOptions:
     # once. One 20% split held 20 out-of-scope rows of CLINC150, and the oos cut swung with them.
     calibration_folds: int = 5
     oos_weight: float = 0.5
+    # Set: the oos cut is the best in-scope accuracy at this out-of-scope recall on held-out rows
+    # (the operator's operating point) instead of the oos_weight trade-off.
+    oos_recall_target: float | None = None
     min_support: int = 20
     # Replace ids, amounts, e-mails, ... by fixed tokens before the n-gram view (normalize.py); the
     # artifact records it so predict does the same.
@@ -127,7 +130,9 @@ def _calibrate(
     is_oos = y == oos_index
     predicted_oos = pred == oos_index
     correct = pred == y
-    oos_threshold = choose_oos_threshold(confidence, predicted_oos, correct, is_oos, options.oos_weight)
+    oos_threshold = choose_oos_threshold(
+        confidence, predicted_oos, correct, is_oos, options.oos_weight, options.oos_recall_target
+    )
     # The auto band only ever holds in-scope predictions that survived the out-of-scope cut.
     kept = ~predicted_oos & (confidence >= oos_threshold)
     auto = choose_auto_threshold(confidence[kept], correct[kept], target_precision, options.min_support)
@@ -191,6 +196,9 @@ def train_router(
         )
     if (val_texts is None) != (val_labels is None):
         raise InvalidInputError("pass both val_texts and val_labels, or neither")
+    target = options.oos_recall_target
+    if target is not None and not 0.0 < target <= 1.0:
+        raise InvalidInputError(f"oos recall target must be in (0, 1], got {target}")
     ngram = normalize_for_intent if options.normalize_text else _identity
     classes = sorted(set(labels) | set(val_labels or []))
     if len([c for c in classes if c != oos_label]) < 2:

@@ -21,7 +21,8 @@ def _train(args: argparse.Namespace) -> int:
     val_texts, val_labels = load_csv(args.val) if args.val else (None, None)
     router = train_router(
         texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label=args.oos_label,
-        target_precision=args.target_precision, options=TrainOptions(use_text=not args.no_ngrams),
+        target_precision=args.target_precision,
+        options=TrainOptions(use_text=not args.no_ngrams, oos_recall_target=args.oos_recall),
         info={"data": args.data.name, "val": args.val.name if args.val else None},
     )  # fmt: skip
     router.save(args.out)
@@ -39,7 +40,15 @@ def _eval_route(args: argparse.Namespace) -> int:
     return run(
         args.train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision,
         llm_router=args.llm_router, llm_api_base=args.llm_api_base, llm_limit=args.llm_limit,
+        oos_recall=args.oos_recall,
     )  # fmt: skip
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -47,6 +56,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--target-precision", type=float, default=0.99, help="auto-band precision to reach on validation"
     )
+    p.add_argument(
+        "--oos-recall", type=_fraction, metavar="R",
+        help="choose the out-of-scope cut for this out-of-scope recall on validation (e.g. 0.85), the "
+        "best in-scope accuracy that reaches it (default: maximise in-scope accuracy + 0.5 x oos recall)",
+    )  # fmt: skip
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -86,6 +86,38 @@ def test_choose_oos_threshold_separates_low_confidence_oos():
     assert 0.5 <= t <= 0.61
 
 
+def _overlapping_oos_scores():
+    # In-scope confidence spreads over 0.3-1.0, out-of-scope over 0.0-0.6: every cut trades one
+    # against the other. 1 in 10 in-scope rows is wrong, independent of confidence.
+    conf = np.concatenate([np.linspace(0.3, 1.0, 900), np.linspace(0.0, 0.6, 100)])
+    is_oos = np.arange(1000) >= 900
+    correct = ~is_oos & (np.arange(1000) % 10 != 0)
+    return conf, is_oos, correct
+
+
+def _at_cut(t, conf, is_oos, correct):
+    rejected = conf < t
+    return (correct & ~rejected)[~is_oos].sum() / (~is_oos).sum(), rejected[is_oos].mean()
+
+
+def test_choose_oos_threshold_with_target_recall_takes_the_best_cut_that_reaches_it():
+    conf, is_oos, correct = _overlapping_oos_scores()
+    none = np.zeros(1000, dtype=bool)
+    t = choose_oos_threshold(conf, none, correct, is_oos, target_recall=0.9)
+    _, recall = _at_cut(t, conf, is_oos, correct)
+    assert recall >= 0.9
+    lower = conf[conf < t].max()  # the next cut down misses the target
+    assert _at_cut(lower, conf, is_oos, correct)[1] < 0.9
+    assert t != choose_oos_threshold(conf, none, correct, is_oos)  # not the default trade-off
+
+
+def test_choose_oos_threshold_with_unreachable_target_takes_the_highest_recall():
+    conf, is_oos, correct = _overlapping_oos_scores()
+    conf[900] = 1.0  # one out-of-scope row as confident as the best in-scope one: no cut catches it
+    t = choose_oos_threshold(conf, np.zeros(1000, dtype=bool), correct, is_oos, target_recall=1.0)
+    assert _at_cut(t, conf, is_oos, correct)[1] == 0.99
+
+
 def test_choose_oos_threshold_without_oos_examples_rejects_nothing():
     conf = RNG.uniform(0, 1, 100)
     assert choose_oos_threshold(conf, np.zeros(100, bool), np.ones(100, bool), np.zeros(100, bool)) == 0.0

@@ -73,3 +73,19 @@ def test_eval_route_missing_columns_is_a_clear_error(tmp_path, capsys):
     bad.write_text("instruction,intent\nhello,greet\n")
     assert main(["eval", "route", "--train", str(bad), "--test", str(bad)]) == 2
     assert "need columns text,label" in capsys.readouterr().err
+
+
+def test_eval_route_oos_recall_target_reaches_training_and_report(data, capsys):
+    train, test, _ = data
+    args = ["eval", "route", "--train", str(train), "--test", str(test), "--json"]
+    assert main([*args, "--oos-recall", "1.0"]) == 0
+    m = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert m["thresholds"]["oos_recall_target"] == 1.0
+
+
+def test_eval_route_oos_recall_out_of_range_is_a_usage_error(data, capsys):
+    train, test, _ = data
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "route", "--train", str(train), "--test", str(test), "--oos-recall", "85"])
+    assert exc.value.code == 2
+    assert "must be in (0, 1]" in capsys.readouterr().err

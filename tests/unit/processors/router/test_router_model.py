@@ -108,6 +108,34 @@ def test_intent_router_predict_rejects_wrong_shapes():
         router.predict(x[:2], ["only one text"])
 
 
+def test_train_router_oos_recall_target_out_of_range_is_rejected():
+    x, y, texts = _clusters(n_per=20, oos=20)
+    with pytest.raises(InvalidInputError, match="oos recall target"):
+        train_router(texts, y, vectors=x, progress=False, options=TrainOptions(oos_recall_target=85.0))
+
+
+def test_train_router_oos_recall_target_raises_the_cut_for_more_recall():
+    # Out-of-scope rows drawn from the intents' own clusters: the model cannot tell them apart, so
+    # only a confidence cut catches them, and a higher recall target needs a higher cut.
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(len(INTENTS), 384))
+
+    def around(centre, n):
+        return centre + 0.8 * np.linalg.norm(centre) * rng.normal(size=(n, 384)) / np.sqrt(384)
+
+    x = np.vstack([around(c, 60) for c in centres] + [around(centres[k % 4], 1) for k in range(60)])
+    y = [intent for intent in INTENTS for _ in range(60)] + [OOS] * 60
+    texts = [f"row {k}" for k in range(len(y))]
+
+    def cut(target):
+        opts = TrainOptions(use_text=False, oos_recall_target=target)
+        router = train_router(texts, y, vectors=x.astype(np.float32), progress=False, options=opts)
+        return router.calibration.oos_threshold
+
+    default, half, all_of_them = cut(None), cut(0.5), cut(1.0)
+    assert default < half < all_of_them
+
+
 def test_train_router_rejects_bad_input():
     with pytest.raises(InvalidInputError):
         train_router(["a", "b"], ["x"], progress=False)
