@@ -28,8 +28,6 @@ from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Settings
 from supportflow.streams.topics import TopicSpec, ensure_topics
 
-STAGES = 5  # normalize, route, retrieve, resolve, gate: five consume -> produce hops
-
 
 def sample_tickets() -> list[Ticket]:
     tickets: list[Ticket] = []
@@ -56,10 +54,10 @@ def bench_events(n: int) -> list[InboundEvent]:
     return events
 
 
-def raw_kafka_tps(bootstrap: str, n: int, partitions: int, value_size: int = 1500) -> float:
-    """Messages/s through ``STAGES`` relay hops (each a consumer + producer thread), end to end."""
+def raw_kafka_tps(bootstrap: str, n: int, partitions: int, hops: int, value_size: int = 1500) -> float:
+    """Messages/s through ``hops`` relay hops (each a consumer + producer thread), end to end."""
     run = uuid.uuid4().hex[:8]
-    topics = [f"bench-raw-{run}-{h}" for h in range(STAGES + 1)]
+    topics = [f"bench-raw-{run}-{h}" for h in range(hops + 1)]
     ensure_topics(bootstrap, [TopicSpec(t, partitions, "bench") for t in topics])
     done = threading.Event()
 
@@ -79,7 +77,7 @@ def raw_kafka_tps(bootstrap: str, n: int, partitions: int, value_size: int = 150
         c.close()
 
     threads = [
-        threading.Thread(target=relay, args=(topics[h], topics[h + 1]), daemon=True) for h in range(STAGES)
+        threading.Thread(target=relay, args=(topics[h], topics[h + 1]), daemon=True) for h in range(hops)
     ]
     for th in threads:
         th.start()

@@ -101,6 +101,61 @@ def _with_retries(
     raise AssertionError("unreachable")
 
 
+def decode_records(stage: str, messages: Sequence[Message]) -> tuple[list[PipelineRecord], list[Emit]]:
+    """Decode a batch; a message that does not decode becomes a dead letter of ``stage``."""
+    records: list[PipelineRecord] = []
+    dead: list[Emit] = []
+    for msg in messages:
+        try:
+            records.append(wire.decode(msg.value, PipelineRecord))
+        except SchemaError as exc:
+            dead.append(dead_letter(stage, msg, exc))
+    return records, dead
+
+
+def process_records(
+    stage: str,
+    records: list[PipelineRecord],
+    process: Callable[[list[PipelineRecord]], list[PipelineRecord]],
+    *,
+    attempts: int = 3,
+    backoff_s: float = 0.2,
+) -> tuple[list[PipelineRecord], list[Emit]]:
+    """Run a stage over a batch (per record on failure, to isolate the bad one).
+
+    Returns the stage's records, each stamped with its time in ``timings_ms``, and an escalated
+    outcome for every ticket that failed.
+    """
+    if not records:
+        return [], []
+    failed: list[Emit] = []
+    start = time.perf_counter()
+    try:
+        results = _with_retries(lambda: process(records), attempts, backoff_s)
+        per_record_ms = (time.perf_counter() - start) * 1000 / len(records)
+        done = [(r, per_record_ms) for r in results]
+        metrics.observe_stage(stage, per_record_ms / 1000, len(results))
+    except Exception:
+        log.warning("stage %s: batch of %d failed; retrying one by one", stage, len(records), exc_info=True)
+        done = []
+        for record in records:
+            t0 = time.perf_counter()
+            try:
+                for r in _with_retries(lambda rec=record: process([rec]), attempts, backoff_s):  # type: ignore[misc]
+                    done.append((r, (time.perf_counter() - t0) * 1000))
+            except Exception as exc:
+                log.error(
+                    "stage %s: ticket %s failed: %s", stage, record.ticket.ticket_id, type(exc).__name__
+                )
+                failed.append(failure_outcome(stage, record, exc))
+    timed = [r.model_copy(update={"timings_ms": {**r.timings_ms, stage: round(ms, 3)}}) for r, ms in done]
+    return timed, failed
+
+
+def encode_next(records: list[PipelineRecord]) -> list[Emit]:
+    return [Emit(Sink.NEXT, r.ticket.conversation_id.encode(), wire.encode(r)) for r in records]
+
+
 def run_record_stage(
     stage: str,
     messages: Sequence[Message],
@@ -110,69 +165,44 @@ def run_record_stage(
     backoff_s: float = 0.2,
 ) -> list[Emit]:
     """Decode, process as one batch (per record on failure, to isolate the bad one), encode."""
-    emits: list[Emit] = []
-    decoded: list[PipelineRecord] = []
-    for msg in messages:
-        try:
-            decoded.append(wire.decode(msg.value, PipelineRecord))
-        except SchemaError as exc:
-            emits.append(dead_letter(stage, msg, exc))
-    if not decoded:
-        return emits
-    start = time.perf_counter()
-    try:
-        results = _with_retries(lambda: process(decoded), attempts, backoff_s)
-        per_record_ms = (time.perf_counter() - start) * 1000 / len(decoded)
-        done = [(r, per_record_ms) for r in results]
-        metrics.observe_stage(stage, per_record_ms / 1000, len(results))
-    except Exception:
-        log.warning("stage %s: batch of %d failed; retrying one by one", stage, len(decoded), exc_info=True)
-        done = []
-        for record in decoded:
-            t0 = time.perf_counter()
-            try:
-                for r in _with_retries(lambda rec=record: process([rec]), attempts, backoff_s):  # type: ignore[misc]
-                    done.append((r, (time.perf_counter() - t0) * 1000))
-            except Exception as exc:
-                log.error(
-                    "stage %s: ticket %s failed: %s", stage, record.ticket.ticket_id, type(exc).__name__
-                )
-                emits.append(failure_outcome(stage, record, exc))
-    for record, ms in done:
-        timed = record.model_copy(update={"timings_ms": {**record.timings_ms, stage: round(ms, 3)}})
-        emits.append(Emit(Sink.NEXT, record.ticket.conversation_id.encode(), wire.encode(timed)))
-    return emits
+    decoded, emits = decode_records(stage, messages)
+    done, failed = process_records(stage, decoded, process, attempts=attempts, backoff_s=backoff_s)
+    return [*emits, *failed, *encode_next(done)]
 
 
-def run_normalize(
+def normalize_records(
     messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
-) -> list[Emit]:
-    emits: list[Emit] = []
+) -> tuple[list[tuple[PipelineRecord, bytes]], list[Emit]]:
+    """Normalize raw events: (record stamped with its time, its wire bytes) per ticket, and dead letters."""
+    out: list[tuple[PipelineRecord, bytes]] = []
+    dead: list[Emit] = []
     for msg in messages:
         start = time.perf_counter()
         try:
             records = normalize(msg.value)
             ms = round((time.perf_counter() - start) * 1000 / max(1, len(records)), 3)
+            timed = [r.model_copy(update={"timings_ms": {"normalize": ms}}) for r in records]
             # Encoding is inside the try: a ticket the wire format cannot hold is dead-lettered too.
-            encoded = [
-                (
-                    r.ticket.conversation_id.encode(),
-                    wire.encode(r.model_copy(update={"timings_ms": {"normalize": ms}})),
-                )
-                for r in records
-            ]
+            encoded = [(r, wire.encode(r)) for r in timed]
         except Exception as exc:  # PermanentError as designed; anything else is a parser bug: keep the bytes
             if not isinstance(exc, PermanentError):
                 log.exception(
                     "normalize: unexpected error at %s[%d]@%d", msg.topic, msg.partition, msg.offset
                 )
-            emits.append(dead_letter("normalize", msg, exc, *_event_origin(msg.value)))
+            dead.append(dead_letter("normalize", msg, exc, *_event_origin(msg.value)))
             continue
         if records:
             metrics.observe_ticket_in(str(records[0].ticket.channel), len(records))
             metrics.observe_stage("normalize", ms / 1000, len(records))
-        emits += [Emit(Sink.NEXT, key, value) for key, value in encoded]
-    return emits
+        out += encoded
+    return out, dead
+
+
+def run_normalize(
+    messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
+) -> list[Emit]:
+    normalized, emits = normalize_records(messages, normalize)
+    return [*emits, *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized)]
 
 
 def _event_origin(raw: bytes) -> tuple[str, str]:
@@ -185,24 +215,14 @@ def _event_origin(raw: bytes) -> tuple[str, str]:
     return str(event.channel), event.source
 
 
-def run_gate(
-    messages: Sequence[Message],
+def gate_records(
+    records: Sequence[PipelineRecord],
     decide: Callable[[PipelineRecord], Outcome],
-    seen: Callable[[str], bool],
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
-) -> tuple[list[Emit], int]:
-    """Gate a batch; returns emits and how many redelivered tickets were suppressed as duplicates."""
+) -> list[Emit]:
+    """Decide each record: its outcome, and its audit event when ``audit`` is given."""
     emits: list[Emit] = []
-    duplicates = 0
-    for msg in messages:
-        try:
-            record = wire.decode(msg.value, PipelineRecord)
-        except SchemaError as exc:
-            emits.append(dead_letter("gate", msg, exc))
-            continue
-        if seen(record.ticket.ticket_id):
-            duplicates += 1
-            continue
+    for record in records:
         start = time.perf_counter()
         try:
             outcome = decide(record)
@@ -220,5 +240,64 @@ def run_gate(
                 emits.append(Emit(Sink.AUDIT, record.ticket.ticket_id.encode(), wire.encode(event)))
             except Exception:  # the decision stands even if its audit record cannot be built
                 log.exception("audit record for %s failed", record.ticket.ticket_id)
-    metrics.observe_duplicates("gate", duplicates)
-    return emits, duplicates
+    return emits
+
+
+def unseen(
+    records: Sequence[PipelineRecord], seen: Callable[[str], bool], stage: str = "gate"
+) -> tuple[list[PipelineRecord], int]:
+    """Drop records whose ticket this worker already decided; returns the rest and how many were dropped."""
+    fresh = [r for r in records if not seen(r.ticket.ticket_id)]
+    duplicates = len(records) - len(fresh)
+    metrics.observe_duplicates(stage, duplicates)
+    return fresh, duplicates
+
+
+def run_gate(
+    messages: Sequence[Message],
+    decide: Callable[[PipelineRecord], Outcome],
+    seen: Callable[[str], bool],
+    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
+) -> tuple[list[Emit], int]:
+    """Gate a batch; returns emits and how many redelivered tickets were suppressed as duplicates."""
+    records, emits = decode_records("gate", messages)
+    fresh, duplicates = unseen(records, seen)
+    return [*emits, *gate_records(fresh, decide, audit)], duplicates
+
+
+# Compact topology (settings.topology = "compact"): several stages in one hop. The stage functions and
+# their failure handling are the same; what goes is the encode, produce, fetch and decode between them.
+
+
+def run_normalize_route(
+    messages: Sequence[Message],
+    normalize: Callable[[bytes], list[PipelineRecord]],
+    route: Callable[[list[PipelineRecord]], list[PipelineRecord]],
+) -> list[Emit]:
+    """normalize then route, raw events in, routed records out."""
+    # normalize_records still encodes each ticket, so one the wire format cannot hold is dead-lettered
+    # with its raw event here, as in the per-stage topology, rather than failing a later encode.
+    normalized, emits = normalize_records(messages, normalize)
+    routed, failed = process_records("route", [r for r, _ in normalized], route)
+    return [*emits, *failed, *encode_next(routed)]
+
+
+def run_decide(
+    messages: Sequence[Message],
+    stages: Sequence[tuple[str, Callable[[list[PipelineRecord]], list[PipelineRecord]]]],
+    decide: Callable[[PipelineRecord], Outcome],
+    seen: Callable[[str], bool],
+    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
+) -> tuple[list[Emit], int]:
+    """Routed records in; ``stages`` (retrieve, resolve) then the gate; outcomes out.
+
+    Redelivered tickets are dropped before the stages run, not at the gate, so a redelivery never
+    pays for a second model call. A record that does not decode is dead-lettered as the first
+    stage's input (its replay goes back to the routed topic).
+    """
+    records, emits = decode_records(stages[0][0] if stages else "gate", messages)
+    records, duplicates = unseen(records, seen)
+    for stage, process in stages:
+        records, failed = process_records(stage, records, process)
+        emits += failed
+    return [*emits, *gate_records(records, decide, audit)], duplicates

@@ -4,9 +4,11 @@ import json
 
 import pytest
 
-from supportflow.cli.pipeline import demo_summary, run_demo
+from supportflow.cli.pipeline import demo_summary, run_demo, run_events
+from supportflow.connectors.ingress.files import events_from_path
 from supportflow.data import data_path
-from supportflow.schemas.models import Decision
+from supportflow.schemas import wire
+from supportflow.schemas.models import Decision, InboundEvent
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,3 +61,35 @@ def test_pipeline_policy_cases_escalate(demo):
         if r.startswith("rule:")
     }
     assert {"legal", "vip"} <= escalated_reasons
+
+
+def _dead_lettered(collected) -> list[tuple[str, str, bytes]]:
+    """Each dead letter's stage and original event, less the time the event was published."""
+    letters = [(d.stage, wire.decode(d.original, InboundEvent)) for d in collected.dead_letters]
+    return sorted((stage, e.event_id, e.payload) for stage, e in letters)
+
+
+@pytest.fixture(scope="module")
+def compact():
+    events = list(events_from_path(data_path("samples")))
+    expected, collected, _ = run_events(
+        events, timeout_s=240, quiet=True, env={"SUPPORTFLOW_TOPOLOGY": "compact"}
+    )
+    return expected, collected
+
+
+def test_pipeline_compact_topology_same_decisions_as_per_stage(demo, compact):
+    _, per_stage, _ = demo
+    expected, collected = compact
+    assert collected.total == expected and collected.duplicates == 0
+    assert _dead_lettered(collected) == _dead_lettered(per_stage)
+    decided = {
+        tid: (o.decision, o.intent, o.band, o.reasons, o.answer) for tid, o in collected.outcomes.items()
+    }
+    assert decided == {
+        tid: (o.decision, o.intent, o.band, o.reasons, o.answer) for tid, o in per_stage.outcomes.items()
+    }
+    for o in collected.outcomes.values():
+        assert {"normalize", "route", "retrieve", "resolve", "gate"} <= set(o.timings_ms) or any(
+            r.startswith("failure:") for r in o.reasons
+        )

@@ -275,6 +275,7 @@ def test_values_yaml_valid_against_values_schema():
         ({"config": {"logLevel": "LOUD"}}, "logLevel"),
         ({"worker": {"replica": 3}}, "replica"),
         ({"config": {"extraEnv": {"lower_case": "x"}}}, "extraEnv"),
+        ({"worker": {"topology": "fused"}}, "fused"),
     ],
 )
 def test_values_schema_bad_values_rejected(override, path):
@@ -374,6 +375,7 @@ def test_rendered_components_commands_probes_and_settings(all_features):
     assert data["SUPPORTFLOW_QDRANT_URL"] == "http://qdrant.search:6333"
     assert data["SUPPORTFLOW_THRESHOLDS__GROUNDEDNESS_FLOOR"] == "0.94"
     assert json.loads(data["SUPPORTFLOW_HELP_CENTER_LANGUAGES"]) == ["en"]
+    assert data["SUPPORTFLOW_TOPOLOGY"] == "per-stage"
     assert not any(k.endswith("API_KEY") for k in data)  # secrets never land in the ConfigMap
     (secret,) = _by_kind(objects, "Secret")
     assert set(secret["data"]) == {"SUPPORTFLOW_MODELS__API_KEY", "SUPPORTFLOW_WEBHOOK__API_KEY"}

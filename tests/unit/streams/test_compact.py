@@ -1,0 +1,164 @@
+"""The compact topology: the same stage functions in two hops must decide exactly as the five do."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from supportflow.evals.bench import bench_events
+from supportflow.processors.audit import audit_event
+from supportflow.processors.gate import GatePolicy, gate
+from supportflow.schemas import wire
+from supportflow.schemas.models import AuditEvent, DeadLetter, Decision, Outcome, PipelineRecord
+from supportflow.settings import Settings, TopicSettings
+from supportflow.streams.app import source_topics
+from supportflow.streams.dlq import stage_source_topic
+from supportflow.streams.handlers import (
+    Emit,
+    Message,
+    Sink,
+    run_decide,
+    run_gate,
+    run_normalize,
+    run_normalize_route,
+    run_record_stage,
+)
+from supportflow.streams.runtime import Runtime, SeenTickets
+from tests.unit.helpers import record
+
+# Differ between two runs of the same ticket and nowhere else: clock readings, and the trace id that
+# normalize draws afresh for every event it parses.
+RUN_FIELDS = {"timings_ms", "decided_at_ms", "latency_ms", "trace_id"}
+
+
+def _msgs(emits: list[Emit], topic: str = "t") -> list[Message]:
+    return [Message(topic, 0, i, e.key, e.value) for i, e in enumerate(emits) if e.sink == Sink.NEXT]
+
+
+def _by_sink(emits: list[Emit], sink: Sink) -> list[bytes]:
+    return [e.value for e in emits if e.sink == sink]
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    yield Runtime.build(Settings(), kb_in_memory=True)
+
+
+def _per_stage(rt: Runtime, raw: list[Message]) -> list[Emit]:
+    out = run_normalize(raw, rt.normalize)
+    side = [e for e in out if e.sink != Sink.NEXT]
+    for stage, fn in (("route", rt.route), ("retrieve", rt.retrieve), ("resolve", rt.resolve)):
+        out = run_record_stage(stage, _msgs(out), fn)
+        side += [e for e in out if e.sink != Sink.NEXT]
+    gated, _ = run_gate(_msgs(out), rt.gate, SeenTickets().check_and_add, audit_event)
+    return side + gated
+
+
+def _compact(rt: Runtime, raw: list[Message]) -> list[Emit]:
+    routed = run_normalize_route(raw, rt.normalize, rt.route)
+    stages = [("retrieve", rt.retrieve), ("resolve", rt.resolve)]
+    decided, _ = run_decide(_msgs(routed), stages, rt.gate, SeenTickets().check_and_add, audit_event)
+    return [e for e in routed if e.sink != Sink.NEXT] + decided
+
+
+def test_compact_handlers_bench_tickets_same_outcomes_as_per_stage(runtime):
+    events = [wire.encode(e) for e in bench_events(60)]
+    raw = [Message("ingress", 0, i, None, v) for i, v in enumerate([*events, b"\x00not an event"])]
+
+    per_stage, compact = _per_stage(runtime, raw), _compact(runtime, raw)
+
+    def outcomes(emits: list[Emit]) -> dict[str, dict[str, object]]:
+        decoded = (wire.decode(v, Outcome) for v in _by_sink(emits, Sink.OUTCOME))
+        return {o.ticket_id: o.model_dump(exclude=RUN_FIELDS) for o in decoded}
+
+    expected = outcomes(per_stage)
+    assert len(expected) == 60
+    assert {o["decision"] for o in expected.values()} >= {Decision.AUTO_RESOLVED, Decision.ESCALATED}
+    assert outcomes(compact) == expected
+    audits = [wire.decode(v, AuditEvent).ticket_id for v in _by_sink(compact, Sink.AUDIT)]
+    assert sorted(audits) == sorted(expected)
+    letters = [wire.decode(v, DeadLetter) for v in _by_sink(compact, Sink.DEAD_LETTER)]
+    assert [(d.stage, d.original) for d in letters] == [("normalize", b"\x00not an event")]
+    for value in _by_sink(compact, Sink.OUTCOME):  # every stage still reports its own time
+        assert set(wire.decode(value, Outcome).timings_ms) == {
+            "normalize",
+            "route",
+            "retrieve",
+            "resolve",
+            "gate",
+        }
+
+
+def _decide(r: PipelineRecord) -> Outcome:
+    return gate(r, GatePolicy(0.9, 0.4), lambda c: True, 2_000)
+
+
+def test_run_decide_redelivered_ticket_dropped_before_stages_run():
+    batches: list[int] = []
+
+    def resolve(rs: list[PipelineRecord]) -> list[PipelineRecord]:
+        batches.append(len(rs))  # a model call per record in real life: a duplicate must not pay for one
+        return rs
+
+    value = wire.encode(record())
+    emits, duplicates = run_decide(
+        [Message("routed", 0, 0, None, value), Message("routed", 0, 1, None, value)],
+        [("resolve", resolve)], _decide, SeenTickets().check_and_add,
+    )  # fmt: skip
+    assert duplicates == 1 and batches == [1]
+    assert [wire.decode(v, Outcome).decision for v in _by_sink(emits, Sink.OUTCOME)] == [
+        Decision.AUTO_RESOLVED
+    ]
+
+
+def test_run_decide_undecodable_dead_lettered_for_replay_to_routed_topic():
+    emits, _ = run_decide(
+        [Message("routed", 3, 7, b"k", b"\x00garbage")],
+        [("retrieve", lambda rs: rs)],
+        _decide,
+        lambda t: False,
+    )
+    (letter,) = [wire.decode(v, DeadLetter) for v in _by_sink(emits, Sink.DEAD_LETTER)]
+    assert (letter.stage, letter.topic, letter.partition, letter.offset) == ("retrieve", "routed", 3, 7)
+    topics = TopicSettings()
+    assert stage_source_topic(letter.stage, topics) == topics.full(topics.routed)
+
+
+def test_run_decide_failing_stage_escalates_only_that_ticket():
+    good = record()
+    bad = record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})})
+
+    def resolve(rs: list[PipelineRecord]) -> list[PipelineRecord]:
+        if any(r.ticket.ticket_id == "bad" for r in rs):
+            raise ValueError("model refused")
+        return rs
+
+    emits, _ = run_decide(
+        [Message("routed", 0, i, None, wire.encode(r)) for i, r in enumerate((good, bad))],
+        [("retrieve", lambda rs: rs), ("resolve", resolve)], _decide, SeenTickets().check_and_add,
+    )  # fmt: skip
+    outcomes = {o.ticket_id: o for o in (wire.decode(v, Outcome) for v in _by_sink(emits, Sink.OUTCOME))}
+    assert outcomes["bad"].decision == Decision.ESCALATED
+    assert "failure:resolve:ValueError" in outcomes["bad"].reasons
+    assert outcomes[good.ticket.ticket_id].decision == Decision.AUTO_RESOLVED
+    assert len(_by_sink(emits, Sink.AUDIT)) == 0  # no audit hook given
+
+
+def test_run_normalize_route_unencodable_ticket_dead_lettered_not_routed():
+    huge = record().ticket.model_copy(update={"received_at_ms": 10**30})
+    routed: list[int] = []
+
+    def route(rs: list[PipelineRecord]) -> list[PipelineRecord]:
+        routed.append(len(rs))
+        return rs
+
+    emits = run_normalize_route(
+        [Message("ingress", 0, 0, None, b"raw")], lambda raw: [PipelineRecord(ticket=huge)], route
+    )
+    assert [e.sink for e in emits] == [Sink.DEAD_LETTER] and routed == []
+    assert wire.decode(emits[0].value, DeadLetter).error_class == "SchemaError"
+
+
+def test_source_topics_compact_consumes_ingress_and_routed_only():
+    t = TopicSettings()
+    assert source_topics(Settings(topology="compact")) == [t.full(t.ingress), t.full(t.routed)]
+    assert len(source_topics(Settings())) == 5
