@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportflow.cli.output import err
 from supportflow.settings import get_settings
 from supportflow.streams.embedded import broker_for
 
+if TYPE_CHECKING:
+    from supportflow.schemas.models import InboundEvent
 
-def run_bench(tickets: int, workers: int, latency_tickets: int, cpus_per_worker: int = 0) -> dict[str, Any]:
+
+def run_bench(
+    tickets: int,
+    workers: int,
+    latency_tickets: int,
+    cpus_per_worker: int = 0,
+    warmup_tickets: int | None = None,
+) -> dict[str, Any]:
+    """Every phase of ``supportflow bench``; its ``--json`` result.
+
+    Each measured phase (compute, full speed, latency) is preceded by ``warmup_tickets`` (default a
+    fifth of its own count, at least 20) that are not counted: freshly started workers meet every
+    customer and help-center passage for the first time, a running service has met them. With two
+    workers each warms its own caches, so without a warm-up a short run measures start-up, not scale.
+    """
     from supportflow.cli.pipeline import run_events, worker_cpus
     from supportflow.connectors.ingress import parse_event
     from supportflow.evals.bench import bench_events, compute_tps, percentiles, pinned, raw_kafka_tps
@@ -19,25 +35,28 @@ def run_bench(tickets: int, workers: int, latency_tickets: int, cpus_per_worker:
 
     settings = get_settings()
     events = bench_events(tickets)
+
+    def warmup_for(n: int) -> list[InboundEvent]:
+        return bench_events(max(20, n // 5) if warmup_tickets is None else warmup_tickets)
+
     one_worker = worker_cpus(0, cpus_per_worker)
     where = f" on cores {sorted(one_worker)}" if one_worker else ""
     err(f"[1/4] compute only: {tickets} tickets through the stage functions{where}")
     with pinned(one_worker):
         sized = settings.model_copy(update={"embedding_threads": len(one_worker)}) if one_worker else settings
-        compute = compute_tps(sized, events)
+        compute = compute_tps(sized, events, warmup=warmup_for(tickets))
     with broker_for(settings.broker) as (bootstrap, _embedded):
         hops = len(source_topics(settings))  # as many as the pipeline's topology has
         err(f"[2/4] raw Kafka: {tickets} messages through {hops} relay hops")
         raw = raw_kafka_tps(bootstrap, tickets, settings.topics.partitions, hops)
         err(f"[3/4] pipeline at full speed: {tickets} tickets, {workers} worker(s)")
         n, collected, seconds = run_events(
-            events, bootstrap=bootstrap, workers=workers, quiet=True, cpus_per_worker=cpus_per_worker
-        )
+            events, bootstrap=bootstrap, workers=workers, quiet=True, cpus_per_worker=cpus_per_worker,
+            warmup=warmup_for(tickets),
+        )  # fmt: skip
         pipeline = len(collected.outcomes) / seconds if seconds else 0.0
         rate = max(1.0, pipeline / 2)
-        # Freshly started workers meet every customer and text for the first time; a running
-        # service has seen them. The warm-up tickets go first at the same rate and are not counted.
-        warmup = bench_events(max(20, latency_tickets // 5))
+        warmup = warmup_for(latency_tickets)  # at the same rate, then not counted
         err(f"[4/4] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets "
             f"after {len(warmup)} warm-up tickets")  # fmt: skip
         measured = bench_events(latency_tickets)
@@ -50,7 +69,7 @@ def run_bench(tickets: int, workers: int, latency_tickets: int, cpus_per_worker:
     return {
         "tickets": n, "workers": workers, "partitions": settings.topics.partitions,
         "topology": settings.topology, "hops": hops,
-        "cpus_per_worker": cpus_per_worker or None,
+        "cpus_per_worker": cpus_per_worker or None, "warmup_tickets": len(warmup_for(tickets)),
         "raw_kafka_tps": round(raw, 1), "compute_tps": round(compute.tickets_per_s, 1),
         "pipeline_tps": round(pipeline, 1),
         "pipeline_over_compute": round(pipeline / compute.tickets_per_s, 3),
@@ -62,7 +81,13 @@ def run_bench(tickets: int, workers: int, latency_tickets: int, cpus_per_worker:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    result = run_bench(args.tickets, args.workers, args.latency_tickets or args.tickets, args.cpus_per_worker)
+    result = run_bench(
+        args.tickets,
+        args.workers,
+        args.latency_tickets or args.tickets,
+        args.cpus_per_worker,
+        args.warmup_tickets,
+    )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -85,6 +110,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)"
     )
+    p.add_argument(
+        "--warmup-tickets", type=int, default=None,
+        help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=1)
     p.add_argument(
         "--cpus-per-worker", type=int, default=0,
