@@ -29,7 +29,6 @@ def run_bench(
     workers each warms its own caches, so without a warm-up a short run measures start-up, not scale.
     """
     from supportflow.cli.pipeline import run_events, worker_cpus
-    from supportflow.connectors.ingress import parse_event
     from supportflow.evals.bench import bench_events, compute_tps, percentiles, pinned, raw_kafka_tps
     from supportflow.streams.app import source_topics
 
@@ -56,16 +55,16 @@ def run_bench(
         )  # fmt: skip
         pipeline = len(collected.outcomes) / seconds if seconds else 0.0
         rate = max(1.0, pipeline / 2)
-        warmup = warmup_for(latency_tickets)  # at the same rate, then not counted
+        warmup = warmup_for(latency_tickets)
         err(f"[4/4] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets "
             f"after {len(warmup)} warm-up tickets")  # fmt: skip
-        measured = bench_events(latency_tickets)
-        _, lat, _ = run_events(
-            [*warmup, *measured], bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
-            cpus_per_worker=cpus_per_worker,
+        # The warm-up goes in at full speed and is decided before the measured tickets start at
+        # ``rate``: warm-up tickets at that rate into cold workers would leave a queue behind them.
+        lat_n, lat, _ = run_events(
+            bench_events(latency_tickets), bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
+            cpus_per_worker=cpus_per_worker, warmup=warmup,
         )  # fmt: skip
-    measured_ids = {t.ticket_id for e in measured for t in parse_event(e, e.received_at_ms)}
-    latency = percentiles([o.latency_ms for o in lat.outcomes.values() if o.ticket_id in measured_ids])
+    latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
     return {
         "tickets": n, "workers": workers, "partitions": settings.topics.partitions,
         "topology": settings.topology, "hops": hops,
@@ -77,6 +76,7 @@ def run_bench(
         "latency_rate_tps": round(rate, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
         "p99_ms": latency["p99"], "compute_ms_per_ticket_by_stage": compute.per_stage_ms,
         "lost": n - collected.total, "duplicates": collected.duplicates,
+        "latency_phase_lost": lat_n - lat.total, "latency_phase_duplicates": lat.duplicates,
     }  # fmt: skip
 
 
