@@ -137,11 +137,3 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
     stage("gate", t.resolved, None,
           lambda m: gated(*run_gate(m, runtime.gate, runtime.seen.check_and_add, audit_event)))  # fmt: skip
     return app
-
-
-def source_topics(settings: Settings) -> list[str]:
-    """Topics the app consumes as a group (for seeding offsets on the embedded broker)."""
-    t = settings.topics
-    if settings.topology == "compact":
-        return [t.full(t.ingress), t.full(t.routed)]
-    return [t.full(n) for n in (t.ingress, t.tickets, t.routed, t.retrieved, t.resolved)]

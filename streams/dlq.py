@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,9 +198,17 @@ def _channel(name: str) -> Channel | None:
 
 
 def plan_replays(
-    letters: Sequence[StoredLetter], topics: TopicSettings, fix: bytes | None = None
+    letters: Sequence[StoredLetter],
+    topics: TopicSettings,
+    fix: bytes | None = None,
+    consumed: Collection[str] | None = None,
 ) -> list[Replay]:
-    """What to publish for ``letters``; with ``fix``, exactly one letter, its payload replaced."""
+    """What to publish for ``letters``; with ``fix``, exactly one letter, its payload replaced.
+
+    ``consumed``: the topics the running topology reads. A letter whose stage's input topic is not
+    among them (written by a per-stage deployment, replayed into a compact one) is refused rather than
+    published where nothing would ever read it.
+    """
     if fix is not None:
         if len(letters) != 1:
             raise InvalidInputError(f"--fix applies to exactly one dead letter, {len(letters)} selected")
@@ -208,14 +216,23 @@ def plan_replays(
         event = fixed_event(stored.letter, fix)
         # The original key was the event id (the payload did not parse); the fix parses, so key it by
         # conversation like any ingress event and it stays ordered with the rest of its conversation.
-        return [
+        replays = [
             Replay(stored, stage_source_topic("normalize", topics), ingress_key(event), wire.encode(event),
                    fixed_event_id=event.event_id)
         ]  # fmt: skip
-    return [
-        Replay(s, stage_source_topic(s.letter.stage, topics), s.letter.key, s.letter.original)
-        for s in letters
-    ]
+    else:
+        replays = [
+            Replay(s, stage_source_topic(s.letter.stage, topics), s.letter.key, s.letter.original)
+            for s in letters
+        ]
+    unread = sorted({f"{r.letter.letter.stage} -> {r.topic}" for r in replays if consumed is not None
+                     and r.topic not in consumed})  # fmt: skip
+    if unread:
+        raise InvalidInputError(
+            f"these letters replay to topics the configured topology does not consume ({', '.join(unread)}); "
+            "replay them while per-stage workers run (SUPPORTFLOW_TOPOLOGY=per-stage)"
+        )
+    return replays
 
 
 def describe(stored: StoredLetter) -> dict[str, Any]:

@@ -60,6 +60,14 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
     return [TopicSpec(s.name, s.partitions, s.purpose, s.compacted, rf) for s in specs]
 
 
+def source_topics(settings: Settings) -> list[str]:
+    """The topics the pipeline's agents consume as one group, in stage order (``settings.topology``)."""
+    t = settings.topics
+    if settings.topology == "compact":
+        return [t.full(t.ingress), t.full(t.routed)]
+    return [t.full(n) for n in (t.ingress, t.tickets, t.routed, t.retrieved, t.resolved)]
+
+
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 15.0) -> list[str]:
     """Create missing topics; fail clearly if an existing one has a different partition count.
 

@@ -8,12 +8,12 @@ import faust
 
 from supportflow.settings import Settings
 from supportflow.streams import metrics
-from supportflow.streams.app import build_app, source_topics
+from supportflow.streams.app import build_app
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.metrics import LagSampler
 from supportflow.streams.runtime import Runtime, tune_interpreter
 from supportflow.streams.tansu_quirks import seed_group_offsets
-from supportflow.streams.topics import ensure_topics, pipeline_topics
+from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ def run_bench(
     """
     from supportflow.cli.pipeline import run_events, worker_cpus
     from supportflow.evals.bench import bench_events, compute_tps, percentiles, pinned, raw_kafka_tps
-    from supportflow.streams.app import source_topics
+    from supportflow.streams.topics import source_topics
 
     settings = get_settings()
     events = bench_events(tickets)

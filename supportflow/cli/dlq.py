@@ -12,6 +12,7 @@ from supportflow.cli.output import err
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.settings import get_settings
 from supportflow.streams import dlq
+from supportflow.streams.topics import source_topics
 
 STAGES = ("normalize", "route", "retrieve", "resolve", "gate")
 
@@ -75,7 +76,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         positions = [dlq.parse_position(p, _dead_letter_topic()) for p in args.offset or []]
         chosen = dlq.select(_load(bootstrap), positions=positions, stage=args.stage)
-        replays = dlq.plan_replays(chosen, settings.topics, fix=fix)
+        replays = dlq.plan_replays(chosen, settings.topics, fix=fix, consumed=source_topics(settings))
     except InvalidInputError as exc:
         err(str(exc))
         return 2

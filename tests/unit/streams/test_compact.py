@@ -10,7 +10,6 @@ from supportflow.processors.gate import GatePolicy, gate
 from supportflow.schemas import wire
 from supportflow.schemas.models import AuditEvent, DeadLetter, Decision, Outcome, PipelineRecord
 from supportflow.settings import Settings, TopicSettings
-from supportflow.streams.app import source_topics
 from supportflow.streams.dlq import stage_source_topic
 from supportflow.streams.handlers import (
     Emit,
@@ -23,6 +22,7 @@ from supportflow.streams.handlers import (
     run_record_stage,
 )
 from supportflow.streams.runtime import Runtime, SeenTickets
+from supportflow.streams.topics import source_topics
 from tests.unit.helpers import record
 
 # Differ between two runs of the same ticket and nowhere else: clock readings, and the trace id that

@@ -10,10 +10,11 @@ from supportflow.processors.normalize import normalize
 from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Channel, DeadLetter, InboundEvent, PipelineRecord
-from supportflow.settings import TopicSettings
+from supportflow.settings import Settings, TopicSettings
 from supportflow.streams import dlq
 from supportflow.streams.handlers import Message, Sink, run_normalize, run_record_stage
 from supportflow.streams.ingest import ingress_key
+from supportflow.streams.topics import source_topics
 
 TOPICS = TopicSettings()
 DLQ_TOPIC = TOPICS.full(TOPICS.dead_letter)
@@ -100,6 +101,22 @@ def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_origi
         (TOPICS.full(TOPICS.tickets), b"conv_9", b"\x00bad"),
     ]
     assert replays[0].headers() == [(dlq.REPLAY_OF_HEADER, f"{DLQ_TOPIC}:0:0".encode())]
+
+
+def test_plan_replays_stage_compact_topology_does_not_read_refused_with_the_topology_to_use():
+    route_letters = [
+        wire.decode(e.value, DeadLetter)
+        for e in run_record_stage("route", [Message(TOPICS.full(TOPICS.tickets), 0, 3, b"conv_9", b"\x00bad")],
+                                  lambda rs: rs)
+    ]  # fmt: skip
+    normalize_letters = _dead_letters_from_normalize(wire.encode(_event(BROKEN_CHAT)))
+    stored, _ = dlq.decode_letters(_stored(normalize_letters + route_letters))
+    compact = source_topics(Settings(topology="compact"))
+    with pytest.raises(InvalidInputError, match=r"route -> supportflow\.tickets\.normalized.*per-stage"):
+        dlq.plan_replays(dlq.select(stored), TOPICS, consumed=compact)
+    (replay,) = dlq.plan_replays(dlq.select(stored, stage="normalize"), TOPICS, consumed=compact)
+    assert replay.topic == TOPICS.full(TOPICS.ingress)
+    assert len(dlq.plan_replays(dlq.select(stored), TOPICS, consumed=source_topics(Settings()))) == 2
 
 
 def test_plan_replays_verbatim_replay_fails_the_same_way_again():
