@@ -39,14 +39,15 @@ def _takeover_s(collected: Collected, killed_at: float) -> float:
     return max(gaps)
 
 
-def _run_with_kill(workers: int, restart: bool) -> tuple[Collected, float]:
+def _run_with_kill(workers: int, restart: bool, topology: str = "per-stage") -> tuple[Collected, float]:
     settings = get_settings()
     t = settings.topics
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-crash-"))
+    env = {"SUPPORTFLOW_TOPOLOGY": topology}
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
         procs = [
-            WorkerProcess(broker.bootstrap, embedded=True, log_path=log_dir / f"w{i}.log")
+            WorkerProcess(broker.bootstrap, embedded=True, log_path=log_dir / f"w{i}.log", env=env)
             for i in range(workers)
         ]
         reader = OutcomeReader(
@@ -60,7 +61,9 @@ def _run_with_kill(workers: int, restart: bool) -> tuple[Collected, float]:
             procs[0].kill()
             if restart:
                 procs.append(
-                    WorkerProcess(broker.bootstrap, embedded=True, log_path=log_dir / "restarted.log")
+                    WorkerProcess(
+                        broker.bootstrap, embedded=True, log_path=log_dir / "restarted.log", env=env
+                    )
                 )
             collected = reader.wait_for(TICKETS, timeout_s=420)
             reader.wait_for(TICKETS, 0.0, settle_s=3.0)  # redelivered duplicates arrive late
@@ -68,17 +71,19 @@ def _run_with_kill(workers: int, restart: bool) -> tuple[Collected, float]:
         finally:
             reader.close()
             stop_all(procs)
-    print(f"\n{workers} worker(s), restart={restart}: {len(collected.outcomes)}/{TICKETS} tickets decided, "
+    print(f"\n{workers} worker(s), {topology}, restart={restart}: {len(collected.outcomes)}/{TICKETS} tickets decided, "
           f"{collected.duplicates} duplicates suppressed, {len(collected.dead_letters)} dead letters, "
           f"takeover {takeover:.1f}s")  # fmt: skip
     return collected, takeover
 
 
 @pytest.mark.parametrize(
-    ("workers", "restart"), [(2, False), (1, True)], ids=["two-workers-kill-one", "kill-restart"]
+    ("workers", "restart", "topology"),
+    [(2, False, "per-stage"), (1, True, "per-stage"), (2, False, "compact")],
+    ids=["two-workers-kill-one", "kill-restart", "compact-two-workers-kill-one"],
 )
-def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart):
-    collected, _takeover = _run_with_kill(workers, restart)
+def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology):
+    collected, _takeover = _run_with_kill(workers, restart, topology)
     assert len(collected.outcomes) == TICKETS, f"lost {TICKETS - len(collected.outcomes)} tickets"
     assert collected.dead_letters == []
     assert collected.undecodable == 0
