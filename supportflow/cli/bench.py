@@ -20,6 +20,7 @@ def run_bench(
     latency_tickets: int,
     cpus_per_worker: int = 0,
     warmup_tickets: int | None = None,
+    topology: str | None = None,
 ) -> dict[str, Any]:
     """Every phase of ``supportflow bench``; its ``--json`` result.
 
@@ -33,6 +34,9 @@ def run_bench(
     from supportflow.streams.topics import source_topics
 
     settings = get_settings()
+    if topology:  # the workers are separate processes: they take it from their environment
+        settings = settings.model_copy(update={"topology": topology})
+    env: dict[str, str] = {"SUPPORTFLOW_TOPOLOGY": settings.topology}
     events = bench_events(tickets)
 
     def warmup_for(n: int) -> list[InboundEvent]:
@@ -51,7 +55,7 @@ def run_bench(
         err(f"[3/4] pipeline at full speed: {tickets} tickets, {workers} worker(s)")
         n, collected, seconds = run_events(
             events, bootstrap=bootstrap, workers=workers, quiet=True, cpus_per_worker=cpus_per_worker,
-            warmup=warmup_for(tickets),
+            warmup=warmup_for(tickets), env=env,
         )  # fmt: skip
         pipeline = len(collected.outcomes) / seconds if seconds else 0.0
         rate = max(1.0, pipeline / 2)
@@ -62,7 +66,7 @@ def run_bench(
         # ``rate``: warm-up tickets at that rate into cold workers would leave a queue behind them.
         lat_n, lat, _ = run_events(
             bench_events(latency_tickets), bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
-            cpus_per_worker=cpus_per_worker, warmup=warmup,
+            cpus_per_worker=cpus_per_worker, warmup=warmup, env=env,
         )  # fmt: skip
     latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
     return {
@@ -87,6 +91,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.latency_tickets or args.tickets,
         args.cpus_per_worker,
         args.warmup_tickets,
+        args.topology,
     )
     if args.json:
         print(json.dumps(result))
@@ -115,6 +120,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
     )  # fmt: skip
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--topology", choices=("per-stage", "compact"), default=None,
+        help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, per-stage)",
+    )  # fmt: skip
     p.add_argument(
         "--cpus-per-worker", type=int, default=0,
         help="pin each worker (and the compute baseline) to this many cores, as a pod CPU limit would; "

@@ -12,7 +12,6 @@ import pytest
 
 from supportflow.cli.main import main
 from supportflow.processors.embedding import usable_cores
-from supportflow.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -52,20 +51,22 @@ def test_bench_two_workers_pinned_a_core_each_lose_nothing(capsys):
     assert result["pipeline_tps"] > 0 and result["lost"] == 0 and result["duplicates"] == 0
 
 
-@pytest.fixture
-def compact_topology(monkeypatch):
-    monkeypatch.setenv("SUPPORTFLOW_TOPOLOGY", "compact")  # the bench's workers inherit it
-    get_settings.cache_clear()
-    yield
-    monkeypatch.delenv("SUPPORTFLOW_TOPOLOGY")
-    get_settings.cache_clear()
-
-
-def test_bench_compact_topology_relays_two_hops_and_loses_nothing(capsys, compact_topology):
-    args = ["bench", "--tickets", "60", "--latency-tickets", "30", "--warmup-tickets", "10", "--json"]
-    assert main(args) == 0
+def test_bench_compact_topology_relays_two_hops_and_loses_nothing(capsys):
+    args = [
+        "bench",
+        "--tickets",
+        "60",
+        "--latency-tickets",
+        "30",
+        "--warmup-tickets",
+        "10",
+        "--topology",
+        "compact",
+    ]
+    assert main([*args, "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out.strip().splitlines()[-1])
     assert (result["topology"], result["hops"], result["warmup_tickets"]) == ("compact", 2, 10)
     assert "through 2 relay hops" in captured.err
     assert result["pipeline_tps"] > 0 and result["lost"] == 0 and result["duplicates"] == 0
+    assert result["latency_phase_lost"] == 0
