@@ -87,7 +87,8 @@ def test_select_positions_missing_or_other_stage_raise_invalid_input():
     assert dlq.select(stored, stage="route") == []
 
 
-def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_original_key_and_bytes():
+def _normalize_and_route_letters() -> tuple[list[DeadLetter], list[dlq.StoredLetter]]:
+    """A broken chat event dead-lettered by normalize and a bad record by route, as stored letters."""
     route_letters = [
         wire.decode(e.value, DeadLetter)
         for e in run_record_stage("route", [Message(TOPICS.full(TOPICS.tickets), 0, 3, b"conv_9", b"\x00bad")],
@@ -95,6 +96,11 @@ def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_origi
     ]  # fmt: skip
     normalize_letters = _dead_letters_from_normalize(wire.encode(_event(BROKEN_CHAT)))
     stored, _ = dlq.decode_letters(_stored(normalize_letters + route_letters))
+    return normalize_letters, stored
+
+
+def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_original_key_and_bytes():
+    normalize_letters, stored = _normalize_and_route_letters()
     replays = dlq.plan_replays(dlq.select(stored), TOPICS)
     assert [(r.topic, r.key, r.value) for r in replays] == [
         (TOPICS.full(TOPICS.ingress), b"evt-key", normalize_letters[0].original),
@@ -104,13 +110,7 @@ def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_origi
 
 
 def test_plan_replays_stage_compact_topology_does_not_read_refused_with_the_topology_to_use():
-    route_letters = [
-        wire.decode(e.value, DeadLetter)
-        for e in run_record_stage("route", [Message(TOPICS.full(TOPICS.tickets), 0, 3, b"conv_9", b"\x00bad")],
-                                  lambda rs: rs)
-    ]  # fmt: skip
-    normalize_letters = _dead_letters_from_normalize(wire.encode(_event(BROKEN_CHAT)))
-    stored, _ = dlq.decode_letters(_stored(normalize_letters + route_letters))
+    _, stored = _normalize_and_route_letters()
     compact = source_topics(Settings(topology="compact"))
     with pytest.raises(InvalidInputError, match=r"route -> supportflow\.tickets\.normalized.*per-stage"):
         dlq.plan_replays(dlq.select(stored), TOPICS, consumed=compact)
