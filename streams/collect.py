@@ -48,6 +48,13 @@ class OutcomeReader:
             [TopicPartition(t, p, 0) for t in self._topics for p in sorted(meta.topics[t].partitions)]
         )
         self.collected = Collected()
+        self._earlier: set[str] = set()  # tickets decided before the current window
+
+    def start_window(self) -> None:
+        """Count afresh from here (after a canary or a warm-up): what arrived so far is set aside,
+        and a late redelivery of it counts as a duplicate, not as a new outcome."""
+        self._earlier |= self.collected.outcomes.keys()
+        self.collected = Collected()
 
     def poll(self, timeout_s: float = 0.2) -> int:
         """Read what is available; returns how many new records arrived."""
@@ -64,7 +71,7 @@ class OutcomeReader:
                 if msg.topic() == self._topics[0]:
                     outcome = wire.decode(value, Outcome)
                     self.collected.arrivals.append((time.monotonic(), msg.partition() or 0))
-                    if outcome.ticket_id in self.collected.outcomes:
+                    if outcome.ticket_id in self.collected.outcomes or outcome.ticket_id in self._earlier:
                         self.collected.duplicates += 1  # at-least-once redelivery: keep the first
                     else:
                         self.collected.outcomes[outcome.ticket_id] = outcome

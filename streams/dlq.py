@@ -225,11 +225,10 @@ def plan_replays(
             Replay(s, stage_source_topic(s.letter.stage, topics), s.letter.key, s.letter.original)
             for s in letters
         ]
-    unread = sorted({f"{r.letter.letter.stage} -> {r.topic}" for r in replays if consumed is not None
-                     and r.topic not in consumed})  # fmt: skip
-    if unread:
+    unread = {f"{r.letter.letter.stage} -> {r.topic}" for r in replays if r.topic not in (consumed or ())}
+    if consumed is not None and unread:
         raise InvalidInputError(
-            f"these letters replay to topics the configured topology does not consume ({', '.join(unread)}); "
+            f"these letters replay to topics the configured topology does not consume ({', '.join(sorted(unread))}); "
             "replay them while per-stage workers run (SUPPORTFLOW_TOPOLOGY=per-stage)"
         )
     return replays

@@ -42,12 +42,14 @@ def run_bench(
     def warmup_for(n: int) -> list[InboundEvent]:
         return bench_events(max(20, n // 5) if warmup_tickets is None else warmup_tickets)
 
+    warmup = warmup_for(tickets)
+
     one_worker = worker_cpus(0, cpus_per_worker)
     where = f" on cores {sorted(one_worker)}" if one_worker else ""
     err(f"[1/4] compute only: {tickets} tickets through the stage functions{where}")
     with pinned(one_worker):
         sized = settings.model_copy(update={"embedding_threads": len(one_worker)}) if one_worker else settings
-        compute = compute_tps(sized, events, warmup=warmup_for(tickets))
+        compute = compute_tps(sized, events, warmup=warmup)
     with broker_for(settings.broker) as (bootstrap, _embedded):
         hops = len(source_topics(settings))  # as many as the pipeline's topology has
         err(f"[2/4] raw Kafka: {tickets} messages through {hops} relay hops")
@@ -55,24 +57,24 @@ def run_bench(
         err(f"[3/4] pipeline at full speed: {tickets} tickets, {workers} worker(s)")
         n, collected, seconds = run_events(
             events, bootstrap=bootstrap, workers=workers, quiet=True, cpus_per_worker=cpus_per_worker,
-            warmup=warmup_for(tickets), env=env,
+            warmup=warmup, env=env,
         )  # fmt: skip
         pipeline = len(collected.outcomes) / seconds if seconds else 0.0
         rate = max(1.0, pipeline / 2)
-        warmup = warmup_for(latency_tickets)
+        lat_warmup = warmup_for(latency_tickets)
         err(f"[4/4] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets "
-            f"after {len(warmup)} warm-up tickets")  # fmt: skip
+            f"after {len(lat_warmup)} warm-up tickets")  # fmt: skip
         # The warm-up goes in at full speed and is decided before the measured tickets start at
         # ``rate``: warm-up tickets at that rate into cold workers would leave a queue behind them.
         lat_n, lat, _ = run_events(
             bench_events(latency_tickets), bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
-            cpus_per_worker=cpus_per_worker, warmup=warmup, env=env,
+            cpus_per_worker=cpus_per_worker, warmup=lat_warmup, env=env,
         )  # fmt: skip
     latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
     return {
         "tickets": n, "workers": workers, "partitions": settings.topics.partitions,
         "topology": settings.topology, "hops": hops,
-        "cpus_per_worker": cpus_per_worker or None, "warmup_tickets": len(warmup_for(tickets)),
+        "cpus_per_worker": cpus_per_worker or None, "warmup_tickets": len(warmup),
         "raw_kafka_tps": round(raw, 1), "compute_tps": round(compute.tickets_per_s, 1),
         "pipeline_tps": round(pipeline, 1),
         "pipeline_over_compute": round(pipeline / compute.tickets_per_s, 3),

@@ -168,18 +168,16 @@ def run_events(
         )
         try:
             wait_ready(boot, settings, procs, reader, quiet=quiet, log_dir=log_dir)
-            before = _warm_up(boot, t.full(t.ingress), warmup or [], reader, timeout_s, log_dir)
+            _warm_up(boot, t.full(t.ingress), warmup or [], reader, timeout_s, log_dir)
             start = time.monotonic()
             publish_events(boot, t.full(t.ingress), events, rate_per_s=rate_per_s)
             progress = Progress(expected, "tickets decided", enabled=not quiet)
-            reader.wait_for(
-                before.total + expected, timeout_s, settle_s=0.0,
-                on_progress=lambda c: progress.update(c.total - before.total),
-            )  # fmt: skip
+            collected = reader.wait_for(
+                expected, timeout_s, on_progress=lambda c: progress.update(c.total), settle_s=0.0
+            )
             seconds = time.monotonic() - start
-            reader.wait_for(before.total + expected, 0.0, settle_s=1.0)  # late duplicates are counted too
+            reader.wait_for(expected, 0.0, settle_s=1.0)  # late duplicates, if any, are counted too
             progress.close()
-            collected = _since(reader.collected, before)
             if collected.total < expected:
                 alive = sum(w.alive() for w in procs)
                 err(
@@ -198,26 +196,14 @@ def _warm_up(
     reader: OutcomeReader,
     timeout_s: float,
     log_dir: Path,
-) -> Collected:
-    """Publish ``warmup`` and wait for all of it; returns a copy of what was collected by then."""
+) -> None:
+    """Publish ``warmup``, wait for all of it, then start ``reader``'s count afresh."""
     if warmup:
-        expected = reader.collected.total + sum(count_messages(e) for e in warmup)
+        expected = sum(count_messages(e) for e in warmup)
         publish_events(bootstrap, topic, warmup)
         if reader.wait_for(expected, timeout_s).total < expected:
             raise TimeoutError(f"warm-up not decided after {timeout_s}s; see {log_dir}")
-    c = reader.collected
-    return Collected(dict(c.outcomes), list(c.dead_letters), c.duplicates, c.undecodable, list(c.arrivals))
-
-
-def _since(now: Collected, before: Collected) -> Collected:
-    """What arrived after ``before`` (a duplicate of an earlier ticket still counts as a duplicate)."""
-    return Collected(
-        {k: o for k, o in now.outcomes.items() if k not in before.outcomes},
-        now.dead_letters[len(before.dead_letters) :],
-        now.duplicates - before.duplicates,
-        now.undecodable - before.undecodable,
-        now.arrivals[len(before.arrivals) :],
-    )
+        reader.start_window()
 
 
 def wait_ready(
@@ -240,7 +226,7 @@ def wait_ready(
     while time.monotonic() < deadline:
         reader.poll(0.2)
         if reader.collected.total:
-            reader.collected = Collected()  # the canary is not part of the run
+            reader.start_window()  # the canary is not part of the run
             return
         if not any(p.alive() for p in procs):
             raise RuntimeError(f"workers exited during start-up; see {log_dir}")

@@ -77,7 +77,7 @@ def pipeline(tmp_path_factory):
         try:
             publish_events(broker.bootstrap, t.full(t.ingress), [canary_event()])
             _wait(reader, lambda c: c.total >= 1, 180, f"the canary (worker log: {log})")
-            reader.collected = Collected()
+            reader.start_window()
             yield broker.bootstrap, reader
         finally:
             reader.close()
