@@ -110,9 +110,15 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
                 await publish(emits, next_topic)
 
             # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's,
-            # each only after its batch's outputs were handed to the publisher.
+            # each only after its batch's outputs were handed to the publisher; the commit guard
+            # learns of each processed record before Faust sees its ack.
             manual = stream.noack()  # type: ignore[attr-defined]
-            await run_overlapped(manual.events(), handle_batch, manual.ack, max_batch=BATCH_MAX)
+
+            async def ack(event: EventT) -> None:
+                app.processed(event.message)
+                await manual.ack(event)
+
+            await run_overlapped(manual.events(), handle_batch, ack, max_batch=BATCH_MAX)
 
         agent.__name__ = f"{name}_agent"
         app.agent(topic(source), name=name)(agent)

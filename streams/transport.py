@@ -1,20 +1,28 @@
-"""Faust transport with a short consumer fetch wait: per-hop latency in a multi-stage pipeline.
+"""Faust transport: a short consumer fetch wait, commits guarded by what was processed, outputs via the Publisher.
 
 Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. One consumer reads every stage's
 topic, so while a fetch is parked at the broker waiting for data, the record a stage just produced
 for the next stage waits with it: up to 1.5 s per hop, five hops per ticket. A 50 ms wait bounds
 that cost. (Not 0: Tansu answers a zero-wait fetch with an empty response, PLATFORM.md defect 3.)
+
+Commits: Faust's own rule can commit past records nobody processed around a rebalance (see
+:mod:`supportflow.streams.offsets`); the consumer here commits through a :class:`CommitGuard` that
+the stage agents tell, record by record, what they processed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
+from faust.types import TP, Message, TransportT
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 
+from supportflow.streams.offsets import CommitGuard
 from supportflow.streams.publisher import Publisher
 
 FETCH_MAX_WAIT_MS = 25
@@ -29,8 +37,59 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.commit_guard: CommitGuard[TP] = CommitGuard()
+        super().__init__(*args, **kwargs)
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        # Every (re)assignment reads from here: the guard counts processed records from these offsets.
+        committed = await super().seek_to_committed()
+        for tp, offset in committed.items():
+            self.commit_guard.sought(TP(tp.topic, tp.partition), offset)
+        return committed
+
+    def ack(self, message: Message) -> bool:
+        if self.commit_guard.was_processed(message.tp, message.offset):
+            return super().ack(message)
+        # Faust acks records its streams skip without processing (fetched before a rebalance, or
+        # while flow was suspended). Let go of them, but never count them toward a commit.
+        with ack_lock:
+            if not message.acked:
+                message.acked = True
+                self._unacked_messages.discard(message)
+                notify(self._waiting_for_ack)
+        return False
+
+    def _new_offset(self, tp: TP) -> int | None:
+        guard = self.commit_guard
+        if not guard.known(tp):
+            # No committed offset to count from (a new group on a broker that was not seeded):
+            # Faust's rule, until its first commit gives the guard a position.
+            offset = super()._new_offset(tp)
+            if offset is not None:
+                guard.adopt(tp, offset)
+            return offset
+        gaps = self._gap.get(tp)
+
+        def absent_until(offset: int) -> int | None:
+            hits = gaps.at(offset) if gaps else ()
+            return max(iv.end for iv in hits) if hits else None
+
+        offset = guard.advance(tp, absent_until)
+        if offset is not None:  # Faust's own bookkeeping: forget what is now behind the commit
+            self._acked[tp][:] = [o for o in self._acked[tp] if o >= offset]
+            self._acked_index[tp] = {o for o in self._acked_index[tp] if o >= offset}
+            if gaps:
+                gaps.chop(0, offset)
+        return offset
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        # Faust records a jump in fetched offsets as a gap that ends *at* the record it jumped to,
+        # which would count that record as done before it was processed; the gap ends before it.
+        await super()._add_gap(tp, offset_from, offset_to - 1)
 
 
 class _Producer(faust_aiokafka.Producer):
@@ -53,6 +112,10 @@ class PipelineApp(faust.App):
     ``publisher`` (:class:`~supportflow.streams.publisher.Publisher`), flushed before each commit."""
 
     publisher: Publisher | None = None
+
+    def processed(self, message: Message) -> None:
+        """``message`` was processed and its outputs handed to the publisher: its offset may be committed."""
+        cast(_Consumer, self.consumer).commit_guard.processed(message.tp, message.offset)
 
     def _new_transport(self) -> TransportT:
         return LowLatencyTransport(self.conf.broker_consumer, self)

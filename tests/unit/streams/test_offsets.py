@@ -1,0 +1,138 @@
+"""What a worker may commit: never past a record it did not process (no broker needed)."""
+
+import asyncio
+
+from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from supportflow.streams.offsets import CommitGuard
+from supportflow.streams.transport import PipelineApp
+
+P = "p0"
+
+
+def test_commit_guard_contiguous_processed_offsets_advance_to_the_next_one():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 10)
+    for offset in (10, 11, 12):
+        guard.processed(P, offset)
+    assert guard.advance(P) == 13
+    assert guard.advance(P) is None  # nothing new since
+
+
+def test_commit_guard_unprocessed_offset_holds_the_commit_back():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 10)
+    for offset in (10, 11, 13, 14):  # 12 was dropped, never processed
+        guard.processed(P, offset)
+    assert guard.advance(P) == 12
+    assert guard.advance(P) is None
+    guard.processed(P, 12)
+    assert guard.advance(P) == 15
+
+
+def test_commit_guard_first_offset_unprocessed_commits_nothing():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 10)
+    guard.processed(P, 11)
+    assert guard.advance(P) is None
+
+
+def test_commit_guard_absent_range_is_crossed_but_not_the_record_after_it():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 10)
+    guard.processed(P, 10)
+
+    def absent_until(offset: int) -> int | None:
+        return 15 if 11 <= offset < 15 else None  # 11..14 are not in the log (e.g. transaction markers)
+
+    assert guard.advance(P, absent_until) == 15
+    guard.processed(P, 15)
+    assert guard.advance(P, absent_until) == 16
+
+
+def test_commit_guard_unknown_position_commits_nothing():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.processed(P, 0)
+    assert not guard.known(P)
+    assert guard.advance(P) is None
+    guard.sought(P, None)  # no committed offset on the broker
+    assert guard.advance(P) is None
+
+
+def test_commit_guard_seek_back_counts_again_from_the_committed_offset():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 0)
+    for offset in range(5):
+        guard.processed(P, offset)
+    assert guard.advance(P) == 5
+    guard.sought(P, 3)  # a rebalance: the broker only has 3 (a commit was discarded)
+    assert guard.advance(P) is None  # 3 and 4 are read again; they count once processed again
+    guard.processed(P, 3)
+    guard.processed(P, 4)
+    assert guard.advance(P) == 5
+    guard.processed(P, 2)  # below the position: ignored
+    assert not guard.was_processed(P, 2)
+
+
+def _consumer_with_partition(tp: TP, committed: int):
+    app = PipelineApp("commit-guard-test", broker="kafka://127.0.0.1:9", topic_allow_declare=False)
+    consumer = app.consumer
+    consumer.app.topics.acks_enabled_for = lambda _topic: True  # as for any topic an agent consumes
+    consumer._committed_offset[tp] = committed
+    consumer.commit_guard.sought(tp, committed)
+    return app, consumer
+
+
+def _message(tp: TP, offset: int) -> ConsumerMessage:
+    message = ConsumerMessage(tp.topic, tp.partition, offset, 0.0, 0, None, b"key", b"value", None)
+    message.refcount = 1
+    return message
+
+
+def test_consumer_record_skipped_during_rebalance_is_never_committed():
+    tp = TP("supportflow.tickets.resolved", 0)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    for offset in range(100, 131):  # processed by the stage, acked
+        message = _message(tp, offset)
+        app.processed(message)
+        message.ack(consumer)
+    # A rebalance starts: Faust forgets the partition's committed offset and acks (131..140 were in
+    # the agent's queue and are dropped), then acks a record it skipped as stale: 141.
+    consumer._committed_offset.pop(tp)
+    consumer._acked.pop(tp)
+    consumer._acked_index.pop(tp)
+    stale = _message(tp, 141)
+    FaustConsumer.ack(consumer, stale)  # what Faust's own ack records
+    assert FaustConsumer._new_offset(consumer, tp) == 142  # 131..140 committed, unprocessed
+
+    consumer._acked[tp], consumer._acked_index[tp] = [], set()
+    _message(tp, 141).ack(consumer)  # the same skip, through this worker's consumer
+    assert consumer._filter_committable_offsets([tp]) == {tp: 131}
+    assert consumer._filter_committable_offsets([tp]) == {}
+
+
+def test_consumer_jump_in_fetched_offsets_does_not_count_the_record_jumped_to():
+    tp = TP("supportflow.ingress.raw", 0)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    message = _message(tp, 100)
+    app.processed(message)
+    message.ack(consumer)
+    # The fetch jumped from 100 to 105 (101..104 absent): Faust records the gap as it sees it.
+    asyncio.run(consumer._add_gap(tp, 101, 105))
+    assert consumer._filter_committable_offsets([tp]) == {tp: 105}  # 105 not processed yet
+    record = _message(tp, 105)
+    app.processed(record)
+    record.ack(consumer)
+    assert consumer._filter_committable_offsets([tp]) == {tp: 106}
+
+
+def test_consumer_unprocessed_ack_releases_the_message():
+    tp = TP("supportflow.tickets.routed", 1)
+    _app, consumer = _consumer_with_partition(tp, committed=7)
+    message = _message(tp, 7)
+    consumer._unacked_messages.add(message)
+    message.ack(consumer)
+    assert message.acked and message not in consumer._unacked_messages  # a rebalance won't wait for it
+    assert consumer._filter_committable_offsets([tp]) == {}
