@@ -21,6 +21,7 @@ commit back; it is never skipped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -33,9 +34,11 @@ class CommitGuard(Generic[P]):
     def __init__(self) -> None:
         self._start: dict[P, int] = {}
         self._done: dict[P, set[int]] = {}
+        self._held_since: dict[P, float] = {}  # when a later record was processed but the next was not
 
     def sought(self, partition: P, committed: int | None) -> None:
         """The consumer now reads ``partition`` from its committed offset (``None``: there is none)."""
+        self._held_since.pop(partition, None)
         if committed is None or committed < 0:
             self._start.pop(partition, None)
             return
@@ -79,10 +82,20 @@ class CommitGuard(Generic[P]):
                 continue
             break
         if end == start:
+            if done and partition not in self._held_since:
+                self._held_since[partition] = time.monotonic()
             return None
+        self._held_since.pop(partition, None)
         self._start[partition] = end
         self._done[partition] = {o for o in done if o >= end}
         return end
+
+    def held(self, partition: P) -> tuple[int, float] | None:
+        """(offset, seconds) while the commit waits on an unprocessed record that later ones passed."""
+        since = self._held_since.get(partition)
+        if since is None:
+            return None
+        return self._start[partition], time.monotonic() - since
 
     def adopt(self, partition: P, committed: int) -> None:
         """Start counting from ``committed`` (a commit made by the fallback before any position was known)."""

@@ -12,6 +12,7 @@ the stage agents tell, record by record, what they processed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -26,6 +27,10 @@ from supportflow.streams.offsets import CommitGuard
 from supportflow.streams.publisher import Publisher
 
 FETCH_MAX_WAIT_MS = 25
+#: A commit held back this long by a record that was never processed is logged (once per hold).
+HELD_COMMIT_WARN_S = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -39,6 +44,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.commit_guard: CommitGuard[TP] = CommitGuard()
+        self._warned_held: set[tuple[TP, int]] = set()
         super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -79,6 +85,14 @@ class _Consumer(faust_aiokafka.Consumer):
             return max(iv.end for iv in hits) if hits else None
 
         offset = guard.advance(tp, absent_until)
+        held = guard.held(tp)
+        if held and held[1] > HELD_COMMIT_WARN_S and (tp, held[0]) not in self._warned_held:
+            self._warned_held.add((tp, held[0]))
+            log.warning(
+                "commits of %s[%d] held at offset %d for %.0fs: later records were processed, that one "
+                "was not; it is read again after the next rebalance or restart",
+                tp.topic, tp.partition, held[0], held[1],
+            )  # fmt: skip
         if offset is not None:  # Faust's own bookkeeping: forget what is now behind the commit
             self._acked[tp][:] = [o for o in self._acked[tp] if o >= offset]
             self._acked_index[tp] = {o for o in self._acked_index[tp] if o >= offset}

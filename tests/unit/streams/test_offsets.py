@@ -136,3 +136,15 @@ def test_consumer_unprocessed_ack_releases_the_message():
     message.ack(consumer)
     assert message.acked and message not in consumer._unacked_messages  # a rebalance won't wait for it
     assert consumer._filter_committable_offsets([tp]) == {}
+
+
+def test_commit_guard_hold_is_reported_until_the_record_is_processed():
+    guard: CommitGuard[str] = CommitGuard()
+    guard.sought(P, 10)
+    guard.processed(P, 11)
+    assert guard.advance(P) is None
+    held = guard.held(P)
+    assert held is not None and held[0] == 10 and held[1] >= 0.0
+    guard.processed(P, 10)
+    assert guard.advance(P) == 12
+    assert guard.held(P) is None
