@@ -10,15 +10,19 @@ import time
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from supportflow.cli.pipeline import wait_ready
 from supportflow.evals.bench import bench_events
-from supportflow.settings import get_settings
-from supportflow.streams.collect import Collected, OutcomeReader
+from supportflow.processors.normalize import normalize
+from supportflow.schemas import wire
+from supportflow.schemas.models import InboundEvent, PipelineRecord
+from supportflow.settings import Settings, get_settings
+from supportflow.streams.collect import Collected, OutcomeReader, read_messages
 from supportflow.streams.embedded import EmbeddedBroker
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
-from supportflow.streams.topics import ensure_topics, pipeline_topics
+from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TICKETS = 2000
@@ -39,6 +43,41 @@ def _takeover_s(collected: Collected, killed_at: float) -> float:
     return max(gaps)
 
 
+def _where_they_stopped(bootstrap: str, settings: Settings, missing: set[str], log_dir: Path) -> str:
+    """For a failed run: the last topic each missing ticket reached, the group's committed offsets
+    against each partition's end, and the workers' last log lines (CI shows only what a test prints)."""
+    reached: dict[str, str] = {}
+    for topic in source_topics(settings):
+        for m in read_messages(bootstrap, topic):
+            try:
+                ids = (
+                    [r.ticket.ticket_id for r in normalize(m.value, 10**7)]
+                    if topic == settings.topics.full(settings.topics.ingress)
+                    else [wire.decode(m.value, PipelineRecord).ticket.ticket_id]
+                )
+            except Exception:  # a diagnostic: skip what does not parse
+                continue
+            for ticket_id in set(ids) & missing:
+                reached[ticket_id] = f"{topic}[{m.partition}]@{m.offset}"
+    lines = [f"missing {t}: last seen on {reached.get(t, 'no topic')}" for t in sorted(missing)]
+    group = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": settings.app_id, "enable.auto.commit": False}
+    )
+    try:
+        for topic in source_topics(settings):
+            parts = sorted(group.list_topics(topic, timeout=10).topics[topic].partitions)
+            committed = group.committed([TopicPartition(topic, p) for p in parts], timeout=10)
+            ends = [max((m.offset + 1 for m in read_messages(bootstrap, topic) if m.partition == p), default=0)
+                    for p in parts]  # fmt: skip
+            lines.append(f"{topic}: committed {[tp.offset for tp in committed]}, ends {ends}")
+    finally:
+        group.close()
+    for log in sorted(log_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+        lines += [f"--- {log.name}", *tail]
+    return "\n".join(lines)
+
+
 def _run_with_kill(workers: int, restart: bool, topology: str = "per-stage") -> tuple[Collected, float]:
     settings = get_settings()
     t = settings.topics
@@ -53,9 +92,10 @@ def _run_with_kill(workers: int, restart: bool, topology: str = "per-stage") -> 
         reader = OutcomeReader(
             broker.bootstrap, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
         )
+        events = bench_events(TICKETS)
         try:
             wait_ready(broker.bootstrap, settings, procs, reader, quiet=True, log_dir=log_dir)
-            publish_events(broker.bootstrap, t.full(t.ingress), bench_events(TICKETS))
+            publish_events(broker.bootstrap, t.full(t.ingress), events)
             reader.wait_for(TICKETS // 3, timeout_s=300)
             killed_at = time.monotonic()
             procs[0].kill()
@@ -68,6 +108,12 @@ def _run_with_kill(workers: int, restart: bool, topology: str = "per-stage") -> 
             collected = reader.wait_for(TICKETS, timeout_s=420)
             reader.wait_for(TICKETS, 0.0, settle_s=3.0)  # redelivered duplicates arrive late
             takeover = _takeover_s(collected, killed_at)
+            if len(collected.outcomes) < TICKETS:
+                print(
+                    _where_they_stopped(
+                        broker.bootstrap, settings, _ticket_ids(events) - set(collected.outcomes), log_dir
+                    )
+                )
         finally:
             reader.close()
             stop_all(procs)
@@ -75,6 +121,10 @@ def _run_with_kill(workers: int, restart: bool, topology: str = "per-stage") -> 
           f"{collected.duplicates} duplicates suppressed, {len(collected.dead_letters)} dead letters, "
           f"takeover {takeover:.1f}s")  # fmt: skip
     return collected, takeover
+
+
+def _ticket_ids(events: list[InboundEvent]) -> set[str]:
+    return {r.ticket.ticket_id for e in events for r in normalize(wire.encode(e), 10**7)}
 
 
 @pytest.mark.parametrize(
