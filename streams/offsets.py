@@ -16,7 +16,9 @@ crash test lost 4 of 2,000 in CI. :class:`CommitGuard` keeps its own record inst
 each partition was last committed or sought to, and the offsets processed since. A commit moves
 only across offsets that were processed, or that are absent from the log (a gap Faust saw in the
 fetched offsets, such as a transaction marker). An offset that was never processed holds the
-commit back; it is never skipped.
+commit back; it is never skipped. If later records were processed and it still was not after a
+minute, the worker reads the partition again from it (``transport._Consumer``), so a dropped record
+is neither lost nor left waiting for the next rebalance.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ the stage agents tell, record by record, what they processed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -27,8 +28,10 @@ from supportflow.streams.offsets import CommitGuard
 from supportflow.streams.publisher import Publisher
 
 FETCH_MAX_WAIT_MS = 25
-#: A commit held back this long by a record that was never processed is logged (once per hold).
-HELD_COMMIT_WARN_S = 60.0
+#: A commit held back this long by a record that was never processed (while later ones were) makes
+#: the worker read that partition again from the record. Long enough that a record merely queued
+#: behind a backlog is not re-read (a stage's full queue is ~30 s of work at 150 tickets/s).
+HELD_COMMIT_REREAD_S = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.commit_guard: CommitGuard[TP] = CommitGuard()
-        self._warned_held: set[tuple[TP, int]] = set()
+        self.held_reread_s = HELD_COMMIT_REREAD_S
+        self._rereads: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -86,19 +90,33 @@ class _Consumer(faust_aiokafka.Consumer):
 
         offset = guard.advance(tp, absent_until)
         held = guard.held(tp)
-        if held and held[1] > HELD_COMMIT_WARN_S and (tp, held[0]) not in self._warned_held:
-            self._warned_held.add((tp, held[0]))
-            log.warning(
-                "commits of %s[%d] held at offset %d for %.0fs: later records were processed, that one "
-                "was not; it is read again after the next rebalance or restart",
-                tp.topic, tp.partition, held[0], held[1],
-            )  # fmt: skip
+        if held and held[1] > self.held_reread_s:
+            self._reread(tp, *held)
         if offset is not None:  # Faust's own bookkeeping: forget what is now behind the commit
             self._acked[tp][:] = [o for o in self._acked[tp] if o >= offset]
             self._acked_index[tp] = {o for o in self._acked_index[tp] if o >= offset}
             if gaps:
                 gaps.chop(0, offset)
         return offset
+
+    def _reread(self, tp: TP, offset: int, held_s: float) -> None:
+        """Read ``tp`` again from ``offset``: that record was dropped somewhere (never processed) while
+        later ones were, so without this it would wait for the next rebalance or restart."""
+        log.warning(
+            "%s[%d]: record %d was never processed, later ones were (commit held %.0fs); reading the "
+            "partition again from it", tp.topic, tp.partition, offset, held_s,
+        )  # fmt: skip
+        self.commit_guard.sought(tp, offset)  # restarts the hold's clock: at most one re-read per interval
+
+        async def seek() -> None:
+            try:
+                await self.seek(tp, offset)
+            except Exception as exc:  # e.g. the partition was rebalanced away meanwhile
+                log.warning("could not re-read %s[%d] from %d: %r", tp.topic, tp.partition, offset, exc)
+
+        task = asyncio.ensure_future(seek())
+        self._rereads.add(task)
+        task.add_done_callback(self._rereads.discard)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # Faust records a jump in fetched offsets as a gap that ends *at* the record it jumped to,

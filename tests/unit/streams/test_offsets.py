@@ -148,3 +148,30 @@ def test_commit_guard_hold_is_reported_until_the_record_is_processed():
     guard.processed(P, 10)
     assert guard.advance(P) == 12
     assert guard.held(P) is None
+
+
+def test_consumer_commit_held_too_long_reads_the_partition_again_from_the_record():
+    tp = TP("supportflow.tickets.routed", 2)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    consumer.held_reread_s = -1.0  # no waiting in a unit test
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    consumer.seek = seek
+
+    async def scenario() -> None:
+        later = _message(tp, 101)  # 100 was dropped somewhere; 101 was processed
+        app.processed(later)
+        later.ack(consumer)
+        assert consumer._filter_committable_offsets([tp]) == {}
+        await asyncio.sleep(0)  # the re-read runs on the loop
+        assert seeks == [(tp, 100)]
+        assert consumer._filter_committable_offsets([tp]) == {}  # 101 still counts once 100 is processed
+        record = _message(tp, 100)
+        app.processed(record)
+        record.ack(consumer)
+        assert consumer._filter_committable_offsets([tp]) == {tp: 102}
+
+    asyncio.run(scenario())
