@@ -110,6 +110,11 @@ DEAD_LETTERS = Counter(
 DUPLICATES_SUPPRESSED = Counter(
     "supportflow_duplicates_suppressed", "Redelivered records dropped by idempotency checks.", ["stage"]
 )
+PARTITION_REREADS = Counter(
+    "supportflow_partition_rereads",
+    "Partitions read again from a record that was skipped before it was processed (commit guard).",
+    ["topic"],
+)
 CONSUMER_LAG = Gauge(
     "supportflow_consumer_lag",
     "Records not yet committed by the group, summed over partitions.",
@@ -182,6 +187,10 @@ def observe_dead_letter(stage: str, error_class: str) -> None:
 def observe_duplicates(stage: str, n: int = 1) -> None:
     if n > 0:
         DUPLICATES_SUPPRESSED.labels(stage=stage_label(stage)).inc(n)
+
+
+def observe_reread(topic: str) -> None:
+    PARTITION_REREADS.labels(topic=topic).inc()
 
 
 def observe_llm_call(

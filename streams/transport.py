@@ -24,6 +24,7 @@ from faust.types import TP, Message, TransportT
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from supportflow.streams import metrics
 from supportflow.streams.offsets import CommitGuard
 from supportflow.streams.publisher import Publisher
 
@@ -107,6 +108,7 @@ class _Consumer(faust_aiokafka.Consumer):
             "partition again from it", tp.topic, tp.partition, offset, held_s,
         )  # fmt: skip
         self.commit_guard.sought(tp, offset)  # restarts the hold's clock: at most one re-read per interval
+        metrics.observe_reread(tp.topic)
 
         async def seek() -> None:
             try:

@@ -5,6 +5,7 @@ import asyncio
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+from prometheus_client import REGISTRY
 
 from supportflow.streams.offsets import CommitGuard
 from supportflow.streams.transport import PipelineApp
@@ -160,6 +161,8 @@ def test_consumer_commit_held_too_long_reads_the_partition_again_from_the_record
         seeks.append((partition, offset))
 
     consumer.seek = seek
+    rereads = {"topic": tp.topic}
+    before = REGISTRY.get_sample_value("supportflow_partition_rereads_total", rereads) or 0.0
 
     async def scenario() -> None:
         later = _message(tp, 101)  # 100 was dropped somewhere; 101 was processed
@@ -168,6 +171,7 @@ def test_consumer_commit_held_too_long_reads_the_partition_again_from_the_record
         assert consumer._filter_committable_offsets([tp]) == {}
         await asyncio.sleep(0)  # the re-read runs on the loop
         assert seeks == [(tp, 100)]
+        assert REGISTRY.get_sample_value("supportflow_partition_rereads_total", rereads) == before + 1
         assert consumer._filter_committable_offsets([tp]) == {}  # 101 still counts once 100 is processed
         record = _message(tp, 100)
         app.processed(record)
