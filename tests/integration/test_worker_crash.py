@@ -6,6 +6,7 @@ by ticket id at the outcome boundary (as every egress connector does), with noth
 """
 
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from supportflow.streams.topics import ensure_topics, pipeline_topics, source_to
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TICKETS = 2000
+JOINER_RATE_PER_S = 80  # 4,000 tickets over 50 s: a worker starting meanwhile joins mid-flow
 
 
 def _takeover_s(collected: Collected, killed_at: float) -> float:
@@ -107,16 +109,23 @@ def _run_with_kill(
         events = bench_events(tickets)
         try:
             wait_ready(broker.bootstrap, settings, procs, reader, quiet=True, log_dir=log_dir)
-            if joiner:  # joins while tickets flow and is killed: two rebalances with work in flight
-                joining = WorkerProcess(
-                    broker.bootstrap, embedded=True, log_path=log_dir / "joiner.log", env=env
-                )
-                procs.insert(0, joining)
-            publish_events(broker.bootstrap, t.full(t.ingress), events)
+            publisher = None
             if joiner:
+                # A third worker joins while tickets flow and is killed: two rebalances with work in
+                # flight. Paced, so tickets are still arriving when its rebalance and its kill come.
+                procs.insert(
+                    0,
+                    WorkerProcess(broker.bootstrap, embedded=True, log_path=log_dir / "joiner.log", env=env),
+                )
+                publisher = threading.Thread(
+                    target=publish_events, args=(broker.bootstrap, t.full(t.ingress), events),
+                    kwargs={"rate_per_s": JOINER_RATE_PER_S}, daemon=True,
+                )  # fmt: skip
+                publisher.start()
                 _wait_for_line(log_dir / "joiner.log", "Worker ready", reader, timeout_s=180)
                 reader.wait_for(len(reader.collected.outcomes) + 100, timeout_s=60)
             else:
+                publish_events(broker.bootstrap, t.full(t.ingress), events)
                 reader.wait_for(tickets // 3, timeout_s=300)
             killed_at = time.monotonic()
             decided_at_kill = len(reader.collected.outcomes)
@@ -127,6 +136,8 @@ def _run_with_kill(
                         broker.bootstrap, embedded=True, log_path=log_dir / "restarted.log", env=env
                     )
                 )
+            if publisher is not None:
+                publisher.join(timeout=120)
             collected = reader.wait_for(tickets, timeout_s=420)
             reader.wait_for(tickets, 0.0, settle_s=3.0)  # redelivered duplicates arrive late
             takeover = _takeover_s(collected, killed_at)
