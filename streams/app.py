@@ -17,9 +17,10 @@ rebalanced) or the other stages' fetches and sends. ONNX and numpy release the G
 router embeds, the loop keeps moving records for the other stages. One thread per stage keeps each
 stage's batches in order and its state (the gate's seen-set, the CRM connection) on one thread.
 Faust consumes; stage outputs leave through the app's librdkafka :class:`Publisher` (Faust's own
-send path cost ~16% of the worker's GIL time). Faust commits an offset only after its event was
-processed and the publisher has flushed every output, so delivery is at-least-once; the gate
-suppresses redelivered tickets and every consumer of ``outcomes`` dedupes by ticket id.
+send path cost ~16% of the worker's GIL time). An offset is committed only past records the stages
+processed (the commit guard in ``transport``/``offsets``, not Faust's own rule) and after the
+publisher has flushed every output, so delivery is at-least-once; the gate suppresses redelivered
+tickets and every consumer of ``outcomes`` dedupes by ticket id.
 """
 
 from __future__ import annotations
