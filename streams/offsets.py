@@ -72,24 +72,24 @@ class CommitGuard(Generic[P]):
         start = self._start.get(partition)
         if start is None:
             return None
-        done = self._done.get(partition, set())
+        done = self._done.setdefault(partition, set())
         end = start
         while True:
             if end in done:
+                done.remove(end)  # behind the commit from now on
                 end += 1
                 continue
             after_gap = absent_until(end)
-            if after_gap is not None and after_gap > end:
-                end = after_gap
-                continue
-            break
+            if after_gap is None or after_gap <= end:
+                break
+            done.difference_update(range(end, after_gap))
+            end = after_gap
         if end == start:
             if done and partition not in self._held_since:
                 self._held_since[partition] = time.monotonic()
             return None
         self._held_since.pop(partition, None)
         self._start[partition] = end
-        self._done[partition] = {o for o in done if o >= end}
         return end
 
     def held(self, partition: P) -> tuple[int, float] | None:
@@ -98,7 +98,3 @@ class CommitGuard(Generic[P]):
         if since is None:
             return None
         return self._start[partition], time.monotonic() - since
-
-    def adopt(self, partition: P, committed: int) -> None:
-        """Start counting from ``committed`` (a commit made by the fallback before any position was known)."""
-        self.sought(partition, committed)

@@ -81,7 +81,7 @@ class _Consumer(faust_aiokafka.Consumer):
             # Faust's rule, until its first commit gives the guard a position.
             offset = super()._new_offset(tp)
             if offset is not None:
-                guard.adopt(tp, offset)
+                guard.sought(tp, offset)  # committed from here on
             return offset
         gaps = self._gap.get(tp)
 

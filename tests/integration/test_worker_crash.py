@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from supportflow.cli.pipeline import wait_ready
 from supportflow.evals.bench import bench_events
@@ -22,6 +21,7 @@ from supportflow.settings import Settings, get_settings
 from supportflow.streams.collect import Collected, OutcomeReader, read_messages
 from supportflow.streams.embedded import EmbeddedBroker
 from supportflow.streams.ingest import publish_events
+from supportflow.streams.metrics import LagSampler
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
 
@@ -46,8 +46,9 @@ def _takeover_s(collected: Collected, killed_at: float) -> float:
 
 
 def _where_they_stopped(bootstrap: str, settings: Settings, missing: set[str], log_dir: Path) -> str:
-    """For a failed run: the last topic each missing ticket reached, the group's committed offsets
-    against each partition's end, and the workers' last log lines (CI shows only what a test prints)."""
+    """For a failed run: the last topic each missing ticket reached, the group's uncommitted records
+    per topic (none behind a missing ticket means it was committed unprocessed), and the workers'
+    last log lines (CI shows only what a test prints)."""
     reached: dict[str, str] = {}
     for topic in source_topics(settings):
         for m in read_messages(bootstrap, topic):
@@ -62,18 +63,11 @@ def _where_they_stopped(bootstrap: str, settings: Settings, missing: set[str], l
             for ticket_id in set(ids) & missing:
                 reached[ticket_id] = f"{topic}[{m.partition}]@{m.offset}"
     lines = [f"missing {t}: last seen on {reached.get(t, 'no topic')}" for t in sorted(missing)]
-    group = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": settings.app_id, "enable.auto.commit": False}
-    )
+    lag = LagSampler(bootstrap, settings.app_id, source_topics(settings), watermarks="fetch")
     try:
-        for topic in source_topics(settings):
-            parts = sorted(group.list_topics(topic, timeout=10).topics[topic].partitions)
-            committed = group.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-            ends = [max((m.offset + 1 for m in read_messages(bootstrap, topic) if m.partition == p), default=0)
-                    for p in parts]  # fmt: skip
-            lines.append(f"{topic}: committed {[tp.offset for tp in committed]}, ends {ends}")
+        lines.append(f"records the group has not committed, by topic: {lag.sample()}")
     finally:
-        group.close()
+        lag.stop()
     for log in sorted(log_dir.glob("*.log")):
         tail = log.read_text(errors="replace").strip().splitlines()[-15:]
         lines += [f"--- {log.name}", *tail]
