@@ -102,7 +102,9 @@ def redact(text: str, known: Iterable[str] = ()) -> Redaction:
     take(_emails(text), respect_protected=False)
     take(_known(text, tuple(known)), respect_protected=False)
     take(_ibans(text), respect_protected=True)
-    take(_cards(text), respect_protected=True)
+    # A Luhn-valid number with a card network's prefix is a card even where a protected pattern
+    # covers it: the carrier-word rule protects any token after "dhl"/"tracking", digits included.
+    take(_cards(text), respect_protected=False)
     take(_ips(text), respect_protected=False)  # four valid octets never look like a date
     take(_phones(text, protected), respect_protected=True)
     take(((m.start(), m.end(), "ADDRESS") for m in _ADDRESS.finditer(text)), respect_protected=True)

@@ -159,6 +159,14 @@ def test_redact_generated_visa_numbers_in_random_text_never_survive(
     assert result.found.get("CARD") == 1
 
 
+@pytest.mark.parametrize("before", ["dhl", "tracking number:", "UPS #", "shipment"])
+def test_redact_card_after_carrier_word_redacted_not_protected_as_tracking(before: str) -> None:
+    # hypothesis found "dhl 4000000000000002" left whole: the carrier-word rule had protected it.
+    result = redact(f"{before} 4000000000000002 thanks")
+    assert "4000000000000002" not in result.text
+    assert result.found == {"CARD": 1}
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     before=_words,
