@@ -16,12 +16,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, from pyproject's pins (faust-streaming==0.15.3, click<8.4, huggingface-hub<1, ...):
-# this layer is rebuilt only when pyproject.toml changes, not on every code edit.
+# Dependencies first, from the hashed runtime lock (`make lock` writes it): the image gets exactly the
+# versions CI tested, and this layer is rebuilt only when the lock changes, not on every code edit.
+COPY requirements/runtime.lock ./requirements/runtime.lock
+RUN pip install --no-deps --require-hashes --requirement requirements/runtime.lock
 COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --requirement /tmp/requirements.txt
 COPY supportflow ./supportflow
 COPY schemas ./schemas
 COPY processors ./processors

@@ -468,3 +468,19 @@ def test_dockerfile_user_entrypoint_ports_match_chart():
     exposed = {int(p) for line in lines if line.startswith("EXPOSE") for p in line.split()[1:]}
     assert exposed == {values["metrics"]["port"], values["webhook"]["port"]}
     assert "HEALTHCHECK" not in instructions
+
+
+def test_dockerfile_installs_the_hashed_runtime_lock_of_the_dev_lock_versions():
+    root = CHART.parents[1]
+    text = DOCKERFILE.read_text()
+    assert "--require-hashes --requirement requirements/runtime.lock" in text
+    assert "!requirements/runtime.lock" in (root / ".dockerignore").read_text()
+
+    def pins(name: str) -> dict[str, str]:
+        lines = (root / "requirements" / name).read_text().splitlines()
+        return {line.split()[0]: line for line in lines if line[:1].isalnum()}
+
+    runtime, dev = pins("runtime.lock"), pins("dev.lock")
+    # The image runs the versions CI tested: every runtime pin is the dev lock's pin, markers included.
+    assert runtime and all(dev.get(pin) == line for pin, line in runtime.items())
+    assert not any(pin.startswith(("pytest==", "mypy==", "ruff==")) for pin in runtime)

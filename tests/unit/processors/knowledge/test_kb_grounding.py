@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from supportflow.processors.knowledge import score_groundedness
 from supportflow.schemas.models import CustomerContext, Order, Source
+from tests.unit.helpers import EMBEDDING_TOLERANCE
 
 REFUNDS = Source(
     chunk_id="refund-policy#timing",
@@ -62,8 +63,11 @@ def test_score_groundedness_crm_facts_support_order_details_in_any_date_format()
         "number 1Z999AA10123456784. Card refunds take 5-10 business days after we issue them."
     )
     score, unsupported = score_groundedness(answer, [REFUNDS], CUSTOMER)
+    # What this test is about: every order fact is found in the CRM record, whatever its date format.
     assert unsupported == []
-    assert score >= 0.92
+    # The semantic half of the score sits near the auto-send floor (0.920-0.926 on onnxruntime
+    # 1.20-1.32 here, 0.905 reported on another CPU's int8 kernels); a hard-fact miss caps it at 0.5.
+    assert score >= 0.92 - EMBEDDING_TOLERANCE
     # Without the CRM record the same order facts are unsupported.
     score_without, unsupported_without = score_groundedness(answer, [REFUNDS], None)
     assert score_without <= 0.5

@@ -23,6 +23,21 @@ def _ranking(kb: KnowledgeBase, query: str, intents: list[str] | None) -> list[t
     return [(s.chunk_id, s.score) for s in kb.search(query, k=4, intents=intents)]
 
 
+# The mirror and Qdrant compute the same cosines in different float order (numpy vs Qdrant's own
+# kernels), so they agree to ~1e-6; chunks whose scores are that close are a tie either may order.
+SCORE_ATOL = 2e-4
+
+
+def _assert_same_ranking(mirrored: list[tuple[str, float]], queried: list[tuple[str, float]], where) -> None:
+    """Same scores rank by rank; the same chunk at each rank unless the two chunks there tie."""
+    assert np.allclose([s for _, s in mirrored], [s for _, s in queried], atol=SCORE_ATOL), where
+    scores = dict(queried) | dict(mirrored)
+    for (ours, our_score), (theirs, their_score) in zip(mirrored, queried, strict=True):
+        if ours != theirs:  # a tie: both chunks score the same, within float noise, in both rankings
+            assert abs(our_score - their_score) <= SCORE_ATOL, where
+            assert abs(scores[ours] - scores[theirs]) <= SCORE_ATOL, where
+
+
 def test_mirror_bundled_help_center_same_results_as_qdrant(helpcenter_kb: KnowledgeBase) -> None:
     assert helpcenter_kb._use_mirror, "local mode should search through the mirror by default"
     direct = KnowledgeBase(helpcenter_kb.client, helpcenter_kb.collection, mirror=False)
@@ -33,8 +48,7 @@ def test_mirror_bundled_help_center_same_results_as_qdrant(helpcenter_kb: Knowle
         # Unscoped, scoped to one declared intent, and scoped to an intent no article declares.
         for intents in (None, [declared[n % len(declared)]], ["no_such_intent"]):
             mirrored, queried = _ranking(helpcenter_kb, query, intents), _ranking(direct, query, intents)
-            assert [c for c, _ in mirrored] == [c for c, _ in queried], (query, intents)
-            assert np.allclose([s for _, s in mirrored], [s for _, s in queried], atol=2e-4), (query, intents)
+            _assert_same_ranking(mirrored, queried, (query, intents))
             compared += 1
     assert compared == 3 * len(queries) > 400
 

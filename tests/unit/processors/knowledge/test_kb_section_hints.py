@@ -101,8 +101,15 @@ def test_set_intents_answer_writes_a_hint_the_loader_reads(tmp_path: Path):
     ],
 )
 def test_compose_answer_delivery_hint_answers_with_transit_time(helpcenter_kb: KnowledgeBase, ticket: str):
-    # Both tickets were answered from "Processing time" without the hint (dev-set misses).
-    sources = helpcenter_kb.search(ticket, k=4, intents=["delivery_period"])
+    # Both tickets were answered from "Processing time" without the hint (dev-set misses). The three
+    # delivery sections retrieve within ~0.01 of each other, so their order differs between
+    # onnxruntime versions and CPUs; the transit section is put last, below the others, so the test
+    # checks the hint overriding retrieval order on every machine, not today's tie-break.
+    found = helpcenter_kb.search(ticket, k=4, intents=["delivery_period"])
+    transit = [s for s in found if s.chunk_id == "delivery-times#transit-times"]
+    others = [s for s in found if s.chunk_id != "delivery-times#transit-times"]
+    assert transit and others
+    sources = [*others, transit[0].model_copy(update={"score": others[-1].score - 0.05})]
     hints = helpcenter_kb.section_hints()
     plain = compose_answer(ticket, "delivery_period", sources, None)
     hinted = compose_answer(ticket, "delivery_period", sources, None, section_hints=hints)
