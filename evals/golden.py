@@ -18,11 +18,8 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.ingress._common import (
-    EMAIL_CONTENT_TYPE,
-    JSON_CONTENT_TYPE,
-    ticket_id_for,
-)
+from supportflow.connectors.ingress._common import EMAIL_CONTENT_TYPE, JSON_CONTENT_TYPE
+from supportflow.connectors.ingress.parse import parse_event
 from supportflow.connectors.ingress.whatsapp import WEBHOOK_OBJECT
 from supportflow.data import data_path
 from supportflow.schemas.errors import InvalidInputError
@@ -109,13 +106,9 @@ def _wamid(case: GoldenCase) -> str:
 
 def pipeline_ticket_id(case: GoldenCase) -> str:
     """The ticket id the ingress parser will assign to this case's rendered event."""
-    source = {
-        Channel.EMAIL: _message_id(case),
-        Channel.CHAT: case.id,
-        Channel.WHATSAPP: _wamid(case),
-        Channel.API: case.id,
-    }[case.channel]
-    return ticket_id_for(case.channel.value, source)
+    # The id depends on the source id and the message's content, so the case is parsed as the
+    # pipeline parses it (the render time does not enter the id).
+    return parse_event(render_event(case, now_ms=0), 0)[0].ticket_id
 
 
 def render_event(case: GoldenCase, now_ms: int | None = None) -> InboundEvent:

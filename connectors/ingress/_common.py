@@ -11,7 +11,7 @@ import orjson
 from pydantic import ValidationError
 
 from supportflow.schemas.errors import InvalidInputError, SchemaError
-from supportflow.schemas.models import Channel, InboundEvent
+from supportflow.schemas.models import Channel, InboundEvent, Ticket
 
 # JSONL lines and API submissions use the generic ticket shape whatever channel they name; this
 # content type tells the dispatcher to read the shape, while ``event.channel`` keeps the origin.
@@ -27,6 +27,19 @@ def _digest(*parts: str) -> str:
 def ticket_id_for(namespace: str, source_id: str) -> str:
     """Deterministic ticket id: a redelivered message gets the same id, so downstream stages dedupe."""
     return "tkt_" + _digest(namespace, source_id)[:16]
+
+
+def with_message_identity(ticket: Ticket) -> Ticket:
+    """The ticket with its final id: the channel's source id *and* what the message says.
+
+    A redelivery (same source id, same sender, same text) keeps its id, so every stage dedupes it. A
+    source id reused for different content (a client that recycles ids, a second message under one
+    chat ``message_id``) is a new message in the same conversation: it gets its own id and its own
+    decision instead of being suppressed as a duplicate of the first.
+    """
+    attachments = "\x1e".join(a.filename for a in ticket.attachments)
+    content = _digest(ticket.sender, ticket.subject, ticket.text, attachments)
+    return ticket.model_copy(update={"ticket_id": "tkt_" + _digest(ticket.ticket_id, content)[:16]})
 
 
 def conversation_id_for(namespace: str, thread_key: str) -> str:

@@ -7,9 +7,9 @@ SchemaError so the pipeline dead-letters the message instead of crashing the wor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from supportflow.connectors.ingress._common import TICKET_CONTENT_TYPE, check_size
+from supportflow.connectors.ingress._common import TICKET_CONTENT_TYPE, check_size, with_message_identity
 from supportflow.connectors.ingress.api import count_api_messages, parse_api
 from supportflow.connectors.ingress.chat import count_chat_messages, parse_chat
 from supportflow.connectors.ingress.email import count_email_messages, parse_email
@@ -49,7 +49,7 @@ def parse_event(
     try:
         check_size(event, max_body_bytes)
         parser, _ = handlers_for(event)
-        return parser(event, now_ms)
+        return [with_message_identity(t) for t in parser(event, now_ms)]
     except SupportflowError:
         raise
     except Exception as exc:  # hostile input must dead-letter, never crash the worker
@@ -57,6 +57,21 @@ def parse_event(
             f"{getattr(event.channel, 'value', event.channel)} payload could not be parsed: "
             f"{type(exc).__name__}: {str(exc)[:300]}"
         ) from exc
+
+
+def count_fates(events: Iterable[InboundEvent], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
+    """How many fates (outcomes or dead letters) the pipeline gives these events, counted as the
+    pipeline counts them: one per distinct ticket id (a redelivered message is decided once), and one
+    dead letter per event that does not parse (an API array with a bad item is one dead letter, not
+    one per item)."""
+    ticket_ids: set[str] = set()
+    dead_letters = 0
+    for event in events:
+        try:
+            ticket_ids.update(t.ticket_id for t in parse_event(event, 0, max_body_bytes=max_body_bytes))
+        except SupportflowError:
+            dead_letters += 1
+    return len(ticket_ids) + dead_letters
 
 
 def count_messages(event: InboundEvent) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from supportflow.cli.output import Progress, err
-from supportflow.connectors.ingress import count_messages, events_from_path
+from supportflow.connectors.ingress import count_fates, events_from_path
 from supportflow.data import data_path
 from supportflow.schemas.models import Channel, InboundEvent, Outcome
 from supportflow.settings import Settings, get_settings
@@ -155,7 +155,7 @@ def run_events(
     a running service has already met its customers and help-center passages.
     """
     settings = get_settings()
-    expected = sum(count_messages(e) for e in events)
+    expected = count_fates(events)
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-demo-"))
     with broker_for(bootstrap or settings.broker) as (boot, embedded):
         ensure_topics(boot, pipeline_topics(settings))
@@ -199,7 +199,7 @@ def _warm_up(
 ) -> None:
     """Publish ``warmup``, wait for all of it, then start ``reader``'s count afresh."""
     if warmup:
-        expected = sum(count_messages(e) for e in warmup)
+        expected = count_fates(warmup)
         publish_events(bootstrap, topic, warmup)
         if reader.wait_for(expected, timeout_s).total < expected:
             raise TimeoutError(f"warm-up not decided after {timeout_s}s; see {log_dir}")

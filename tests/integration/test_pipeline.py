@@ -5,6 +5,7 @@ import json
 import pytest
 
 from supportflow.cli.pipeline import demo_summary, run_demo, run_events
+from supportflow.connectors.ingress import TICKET_CONTENT_TYPE
 from supportflow.connectors.ingress.files import events_from_path
 from supportflow.data import data_path
 from supportflow.schemas import wire
@@ -93,3 +94,41 @@ def test_pipeline_compact_topology_same_decisions_as_per_stage(demo, compact):
         assert {"normalize", "route", "retrieve", "resolve", "gate"} <= set(o.timings_ms) or any(
             r.startswith("failure:") for r in o.reasons
         )
+
+
+def _api_event(n: int, body: object) -> InboundEvent:
+    return InboundEvent(
+        event_id=f"reuse-{n}", channel="api", received_at_ms=0, payload=json.dumps(body).encode(),
+        content_type=TICKET_CONTENT_TYPE, source="test",
+    )  # fmt: skip
+
+
+def test_pipeline_reused_source_ids_each_get_a_fate_and_redeliveries_one():
+    first = {"ticket_id": "reuse-1", "email": "grace.kim@example.com", "text": "Where is my order?"}
+    reused = {**first, "text": "cancel my account and delete all my data"}
+    chat = {"type": "message", "session_id": "chs_reuse", "message_id": "msg_reuse",
+            "customer": {"id": "cus_0014", "email": "noah.patel@example.com"}, "text": "hi, where is my parcel?"}  # fmt: skip
+    chat_event = InboundEvent(
+        event_id="chat-1", channel="chat", received_at_ms=0, payload=json.dumps(chat).encode(),
+        content_type="application/json", source="test",
+    )  # fmt: skip
+    chat_reused = chat_event.model_copy(
+        update={"event_id": "chat-2", "payload": json.dumps({**chat, "text": "I want a refund"}).encode()}
+    )
+    events = [
+        _api_event(1, first), _api_event(2, first),  # a redelivery of the same message
+        _api_event(3, reused), chat_event, chat_reused, _api_event(4, [1, 2, 3]),
+    ]  # fmt: skip
+    expected, collected, _ = run_events(events, timeout_s=240, quiet=True)
+    # 2 API messages + 2 chat messages, each decided once, and one dead letter for the bad array.
+    assert expected == 5 and collected.total == 5, (expected, collected.total)
+    assert len(collected.dead_letters) == 1 and len(collected.outcomes) == 4
+    # The account-closure request under a reused id is escalated by its rule, not dropped.
+    outcomes = list(collected.outcomes.values())
+    escalated_by_rule = [
+        o
+        for o in outcomes
+        if o.decision == Decision.ESCALATED and any(r.startswith("rule:") for r in o.reasons)
+    ]
+    assert escalated_by_rule, [(o.decision, o.reasons) for o in outcomes]
+    assert len({o.conversation_id for o in outcomes}) == 2  # reused ids stay in their conversation

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, count_messages, parse_event
+from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, count_fates, count_messages, parse_event
+from supportflow.connectors.ingress._common import ticket_id_for
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Channel, InboundEvent
 
@@ -126,7 +127,8 @@ def test_api_ticket_maps_fields_and_defaults() -> None:
         "Grace Kim",
     )
     assert ticket.subject == "Refund"
-    assert ticket.conversation_id == "conv_" + ticket.ticket_id[4:]
+    # Without a client conversation id, the conversation is the client's ticket id's own thread.
+    assert ticket.conversation_id == "conv_" + ticket_id_for("api", "api-1")[4:]
     assert ticket.is_reply is False
     assert ticket.received_at_ms == 1795255200000
 
@@ -200,3 +202,42 @@ def test_parse_timestamp_out_of_range_falls_back(created_at):
     from supportflow.connectors.ingress._common import parse_timestamp_ms
 
     assert parse_timestamp_ms(created_at, 1234) == 1234
+
+
+def test_api_reused_ticket_id_with_different_text_is_a_new_message_of_the_same_conversation() -> None:
+    [first] = parse_event(event(Channel.API, api(text="where is my order?")), NOW)
+    [again] = parse_event(event(Channel.API, api(text="where is my order?")), NOW + 5_000)
+    [reused] = parse_event(event(Channel.API, api(text="cancel my account and delete all my data")), NOW)
+    assert again.ticket_id == first.ticket_id  # a redelivery: deduplicated downstream
+    assert reused.ticket_id != first.ticket_id  # new content: its own decision, never suppressed
+    assert reused.conversation_id == first.conversation_id
+    assert reused.metadata["source_id"] == first.metadata["source_id"] == "api-1"
+
+
+def test_api_same_ticket_id_from_another_sender_is_a_different_message() -> None:
+    [grace] = parse_event(event(Channel.API, api()), NOW)
+    [mallory] = parse_event(event(Channel.API, api(email="mallory@evil.example")), NOW)
+    assert grace.ticket_id != mallory.ticket_id
+
+
+def test_chat_reused_message_id_with_different_text_is_a_new_message() -> None:
+    [first] = parse_event(event(Channel.CHAT, chat(text="where is my order?")), NOW)
+    [again] = parse_event(event(Channel.CHAT, chat(text="where is my order?")), NOW)
+    [reused] = parse_event(event(Channel.CHAT, chat(text="cancel my account and delete all my data")), NOW)
+    assert again.ticket_id == first.ticket_id
+    assert reused.ticket_id != first.ticket_id
+    assert reused.conversation_id == first.conversation_id
+
+
+@pytest.mark.parametrize(
+    ("payloads", "fates"),
+    [
+        ([[1, 2, 3]], 1),  # one bad event: one dead letter, not three
+        ([[{"ticket_id": "a", "email": "a@example.com", "text": "hi"}, 2]], 1),
+        ([[{"ticket_id": f"t{i}", "email": "a@example.com", "text": "hi"} for i in range(3)]], 3),
+        ([{"ticket_id": "a", "email": "a@example.com", "text": "hi"}] * 2, 1),  # a redelivery: one fate
+        ([{"ticket_id": "a", "email": "a@example.com", "text": t} for t in ("hi", "bye")], 2),
+    ],
+)
+def test_count_fates_api_events_counted_as_the_pipeline_decides_them(payloads: list[Any], fates: int) -> None:
+    assert count_fates([event(Channel.API, json.dumps(p).encode()) for p in payloads]) == fates
