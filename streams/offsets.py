@@ -49,6 +49,12 @@ class CommitGuard(Generic[P]):
         if done:
             self._done[partition] = {o for o in done if o >= committed}
 
+    def forget(self, partition: P) -> None:
+        """The partition was revoked: nothing is committed for it until it is sought again."""
+        self._start.pop(partition, None)
+        self._done.pop(partition, None)
+        self._held_since.pop(partition, None)
+
     def known(self, partition: P) -> bool:
         return partition in self._start
 
@@ -98,3 +104,82 @@ class CommitGuard(Generic[P]):
         if since is None:
             return None
         return self._start[partition], time.monotonic() - since
+
+
+class FetchTracker(Generic[P]):
+    """Which fetched records may be trusted, and which offsets the log is known not to hold.
+
+    A consumer's seek and its fetches run concurrently, so a batch fetched before a seek can arrive
+    after it. Each seek bumps the partition's epoch (before and after it runs); a batch fetched across
+    an epoch change is *suspect*: its records are neither delivered nor used to learn anything, and
+    the partition is sought again to where it should read from. In a batch fetched with no seek
+    around it, records come straight from the log in order from a known position, so an offset
+    jump there proves the offsets in between are absent (transaction markers, compaction). Nothing
+    else counts as absent: a jump seen across a seek, a rebalance or a dropped batch is not evidence.
+    """
+
+    def __init__(self) -> None:
+        self._epoch: dict[P, int] = {}
+        self._next: dict[P, int | None] = {}  # the offset the next clean batch starts at, if known
+        self._absent: dict[P, list[tuple[int, int]]] = {}  # [start, end) ranges, sorted, disjoint
+
+    def seeking(self, partition: P, offset: int | None) -> None:
+        """A seek of ``partition`` to ``offset`` (``None``: a position the broker will choose)."""
+        self._epoch[partition] = self._epoch.get(partition, 0) + 1
+        self._next[partition] = offset if offset is not None and offset >= 0 else None
+
+    def forget(self, partition: P) -> None:
+        """The partition was revoked: batches fetched for it so far are stale."""
+        self._epoch[partition] = self._epoch.get(partition, 0) + 1
+        self._next.pop(partition, None)
+        self._absent.pop(partition, None)
+
+    def snapshot(self) -> dict[P, int]:
+        """Taken just before a fetch starts."""
+        return dict(self._epoch)
+
+    def is_stale(self, snapshot: dict[P, int], partition: P) -> bool:
+        """A seek of ``partition`` happened since ``snapshot``: its records from that fetch are stale."""
+        return self._epoch.get(partition, 0) != snapshot.get(partition, 0)
+
+    def next_offset(self, partition: P) -> int | None:
+        return self._next.get(partition)
+
+    def fetched(self, snapshot: dict[P, int], offsets: dict[P, list[int]]) -> tuple[set[P], dict[P, int]]:
+        """Learns from a fetched batch: ``(suspect partitions, first offsets of partitions whose start
+        was unknown)``. Suspect partitions' records must be dropped and the partitions sought again."""
+        suspect: set[P] = set()
+        started: dict[P, int] = {}
+        for partition, batch in offsets.items():
+            if not batch:
+                continue
+            if self.is_stale(snapshot, partition):
+                suspect.add(partition)
+                continue
+            expected = self._next.get(partition)
+            if expected is None:
+                started[partition] = expected = batch[0]
+            for offset in batch:
+                if offset > expected:
+                    self._add_absent(partition, expected, offset)
+                expected = max(expected, offset + 1)
+            self._next[partition] = expected
+        return suspect, started
+
+    def _add_absent(self, partition: P, start: int, end: int) -> None:
+        ranges = self._absent.setdefault(partition, [])
+        ranges.append((start, end))
+        ranges.sort()
+
+    def absent_until(self, partition: P, offset: int) -> int | None:
+        """If ``offset`` is known to be absent from the log, the first offset after its range."""
+        for start, end in self._absent.get(partition, ()):
+            if start <= offset < end:
+                return end
+        return None
+
+    def committed(self, partition: P, offset: int) -> None:
+        """Ranges below a commit are never asked about again."""
+        ranges = self._absent.get(partition)
+        if ranges:
+            self._absent[partition] = [(s, e) for s, e in ranges if e > offset]

@@ -5,16 +5,19 @@ topic, so while a fetch is parked at the broker waiting for data, the record a s
 for the next stage waits with it: up to 1.5 s per hop, five hops per ticket. A 50 ms wait bounds
 that cost. (Not 0: Tansu answers a zero-wait fetch with an empty response, PLATFORM.md defect 3.)
 
-Commits: Faust's own rule can commit past records nobody processed around a rebalance (see
+Commits: Faust's own rule can commit past records nobody processed around a rebalance or a seek (see
 :mod:`supportflow.streams.offsets`); the consumer here commits through a :class:`CommitGuard` that
-the stage agents tell, record by record, what they processed.
+the stage agents tell, record by record, what they processed, and crosses only offsets a clean fetch
+proved absent (:class:`FetchTracker`). Records fetched before a seek of their partition are dropped
+before Faust sees them, so they can neither be processed as new nor make Faust skip the seek's own
+records as already read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from typing import Any, cast
 
 import aiokafka
@@ -25,7 +28,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from supportflow.streams import metrics
-from supportflow.streams.offsets import CommitGuard
+from supportflow.streams.offsets import CommitGuard, FetchTracker
 from supportflow.streams.publisher import Publisher
 
 FETCH_MAX_WAIT_MS = 25
@@ -48,7 +51,10 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.commit_guard: CommitGuard[TP] = CommitGuard()
+        self.fetches: FetchTracker[TP] = FetchTracker()
         self.held_reread_s = HELD_COMMIT_REREAD_S
+        self._batch_epochs: dict[TP, int] = {}
+        self._reseek_after_seek: set[TP] = set()
         self._rereads: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
 
@@ -57,10 +63,79 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         # Every (re)assignment reads from here: the guard counts processed records from these offsets.
+        # Batches fetched while the seek runs are stale (epoch bumped before and after it).
+        seeking = {TP(tp.topic, tp.partition) for tp in self.assignment()}
+        for tp in seeking:
+            self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
-        for tp, offset in committed.items():
-            self.commit_guard.sought(TP(tp.topic, tp.partition), offset)
+        positions = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
+        for tp in seeking | set(positions):
+            offset = positions.get(tp)
+            self.fetches.seeking(tp, offset)
+            self.commit_guard.sought(tp, offset)
+        # A batch that arrived while the seek ran was dropped: its partition is read again from here.
+        again = {tp: positions[tp] for tp in self._reseek_after_seek if positions.get(tp, -1) >= 0}
+        self._reseek_after_seek.clear()
+        for tp, offset in again.items():
+            await self.seek(tp, offset)
         return committed
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        # Faust seeks from this thread into the consumer thread's client; the seek runs in the
+        # consumer's own thread here, so it cannot interleave with a fetch being assembled there.
+        tp = TP(partition.topic, partition.partition)
+        self.fetches.seeking(tp, offset)
+        await self._thread.seek_wait({tp: offset})
+        self.fetches.seeking(tp, offset)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        await super().on_partitions_revoked(revoked)  # ends with the revoked partitions' last commit
+        for tp in revoked:
+            tp = TP(tp.topic, tp.partition)
+            self.commit_guard.forget(tp)
+            self.fetches.forget(tp)
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        snapshot = self.fetches.snapshot()
+        records, active = await super()._wait_next_records(timeout)
+        self._batch_epochs = snapshot
+        if not records:
+            return records, active
+        suspect, started = self.fetches.fetched(
+            snapshot, {tp: [r.offset for r in batch] for tp, batch in records.items()}
+        )
+        for tp, offset in started.items():  # no committed offset: reading starts where the broker put us
+            self.commit_guard.sought(tp, offset)
+        if suspect:
+            records = {tp: batch for tp, batch in records.items() if tp not in suspect}
+            for tp in suspect:
+                self._seek_again(tp)
+        return records, active
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        async for tp, message in super().getmany(timeout):
+            if self.fetches.is_stale(self._batch_epochs, tp):
+                continue  # fetched before a seek of its partition: the seek's own fetch brings it again
+            yield tp, message
+
+    def _seek_again(self, tp: TP) -> None:
+        """``tp``'s batch was fetched across a seek: read it again from where the seek put it."""
+        offset = self.fetches.next_offset(tp)
+        if offset is None:  # a seek to the committed offset is still running: seek again after it
+            self._reseek_after_seek.add(tp)
+            return
+        self._background(self.seek(tp, offset), f"seek {tp.topic}[{tp.partition}] to {offset}")
+
+    def _background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception as exc:  # e.g. the partition was rebalanced away meanwhile
+                log.warning("could not %s: %r", what, exc)
+
+        task = asyncio.ensure_future(run())
+        self._rereads.add(task)
+        task.add_done_callback(self._rereads.discard)
 
     def ack(self, message: Message) -> bool:
         if self.commit_guard.was_processed(message.tp, message.offset):
@@ -77,27 +152,15 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_offset(self, tp: TP) -> int | None:
         guard = self.commit_guard
         if not guard.known(tp):
-            # No committed offset to count from (a new group on a broker that was not seeded):
-            # Faust's rule, until its first commit gives the guard a position.
-            offset = super()._new_offset(tp)
-            if offset is not None:
-                guard.sought(tp, offset)  # committed from here on
-            return offset
-        gaps = self._gap.get(tp)
-
-        def absent_until(offset: int) -> int | None:
-            hits = gaps.at(offset) if gaps else ()
-            return max(iv.end for iv in hits) if hits else None
-
-        offset = guard.advance(tp, absent_until)
+            return None  # no position to count from yet: nothing is committed for it
+        offset = guard.advance(tp, lambda o: self.fetches.absent_until(tp, o))
         held = guard.held(tp)
         if held and held[1] > self.held_reread_s:
             self._reread(tp, *held)
         if offset is not None:  # Faust's own bookkeeping: forget what is now behind the commit
             self._acked[tp][:] = [o for o in self._acked[tp] if o >= offset]
             self._acked_index[tp] = {o for o in self._acked_index[tp] if o >= offset}
-            if gaps:
-                gaps.chop(0, offset)
+            self.fetches.committed(tp, offset)
         return offset
 
     def _reread(self, tp: TP, offset: int, held_s: float) -> None:
@@ -109,21 +172,13 @@ class _Consumer(faust_aiokafka.Consumer):
         )  # fmt: skip
         self.commit_guard.sought(tp, offset)  # restarts the hold's clock: at most one re-read per interval
         metrics.observe_reread(tp.topic)
-
-        async def seek() -> None:
-            try:
-                await self.seek(tp, offset)
-            except Exception as exc:  # e.g. the partition was rebalanced away meanwhile
-                log.warning("could not re-read %s[%d] from %d: %r", tp.topic, tp.partition, offset, exc)
-
-        task = asyncio.ensure_future(seek())
-        self._rereads.add(task)
-        task.add_done_callback(self._rereads.discard)
+        self._background(self.seek(tp, offset), f"re-read {tp.topic}[{tp.partition}] from {offset}")
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
-        # Faust records a jump in fetched offsets as a gap that ends *at* the record it jumped to,
-        # which would count that record as done before it was processed; the gap ends before it.
-        await super()._add_gap(tp, offset_from, offset_to - 1)
+        # Faust infers gaps from the offsets it delivers, across seeks and rebalances too, where a
+        # jump is no evidence that the log lacks those offsets. Absent offsets are learnt from clean
+        # fetches instead (:class:`FetchTracker`).
+        return None
 
 
 class _Producer(faust_aiokafka.Producer):

@@ -7,7 +7,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from prometheus_client import REGISTRY
 
-from supportflow.streams.offsets import CommitGuard
+from supportflow.streams.offsets import CommitGuard, FetchTracker
 from supportflow.streams.transport import PipelineApp
 
 P = "p0"
@@ -114,19 +114,96 @@ def test_consumer_record_skipped_during_rebalance_is_never_committed():
     assert consumer._filter_committable_offsets([tp]) == {}
 
 
-def test_consumer_jump_in_fetched_offsets_does_not_count_the_record_jumped_to():
+def _process(app, consumer, tp: TP, *offsets: int) -> None:
+    for offset in offsets:
+        message = _message(tp, offset)
+        app.processed(message)
+        message.ack(consumer)
+
+
+def test_consumer_jump_inside_a_clean_fetch_is_crossed_but_not_the_record_jumped_to():
     tp = TP("supportflow.ingress.raw", 0)
     app, consumer = _consumer_with_partition(tp, committed=100)
-    message = _message(tp, 100)
-    app.processed(message)
-    message.ack(consumer)
-    # The fetch jumped from 100 to 105 (101..104 absent): Faust records the gap as it sees it.
-    asyncio.run(consumer._add_gap(tp, 101, 105))
+    consumer.fetches.seeking(tp, 100)
+    suspect, _ = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [100, 105]})  # 101..104 absent
+    assert not suspect
+    _process(app, consumer, tp, 100)
     assert consumer._filter_committable_offsets([tp]) == {tp: 105}  # 105 not processed yet
-    record = _message(tp, 105)
-    app.processed(record)
-    record.ack(consumer)
+    _process(app, consumer, tp, 105)
     assert consumer._filter_committable_offsets([tp]) == {tp: 106}
+
+
+def test_consumer_gap_seen_across_a_seek_is_never_crossed():
+    # The race that lost a ticket: a batch fetched before a seek (106..110) arrives after it. Faust
+    # saw 106 right after the seek target 101 and recorded 102..105 as a gap, then dropped the seek's
+    # own fetch of 101..105 as already read: never processed, but counted as absent.
+    tp = TP("supportflow.tickets.normalized", 0)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    consumer.fetches.seeking(tp, 100)
+    before_seek = consumer.fetches.snapshot()
+    _process(app, consumer, tp, 100)
+    consumer.fetches.seeking(tp, 101)  # a re-read or a rebalance seeks while the fetch is in flight
+    suspect, _ = consumer.fetches.fetched(before_seek, {tp: list(range(106, 111))})
+    assert suspect == {tp}  # dropped before Faust sees it, and the partition is sought again
+    assert consumer.fetches.is_stale(before_seek, tp)
+    asyncio.run(consumer._add_gap(tp, 102, 106))  # what Faust would infer: no longer evidence
+    _process(app, consumer, tp, 101)
+    assert consumer._filter_committable_offsets([tp]) == {tp: 102}
+    assert consumer._filter_committable_offsets([tp]) == {}  # 102..105 were never processed
+
+
+def test_fetch_tracker_batch_fetched_across_a_seek_teaches_nothing():
+    fetches: FetchTracker[str] = FetchTracker()
+    fetches.seeking(P, 10)
+    snapshot = fetches.snapshot()
+    fetches.seeking(P, 10)
+    assert fetches.fetched(snapshot, {P: [15, 20]}) == ({P}, {})
+    assert fetches.absent_until(P, 12) is None and fetches.next_offset(P) == 10
+
+
+def test_fetch_tracker_first_record_after_a_seek_past_the_target_proves_the_range_absent():
+    fetches: FetchTracker[str] = FetchTracker()
+    fetches.seeking(P, 10)  # 10 is a transaction marker: the log's next record is 11
+    assert fetches.fetched(fetches.snapshot(), {P: [11, 12]}) == (set(), {})
+    assert fetches.absent_until(P, 10) == 11
+    assert fetches.absent_until(P, 11) is None
+    fetches.committed(P, 13)
+    assert fetches.absent_until(P, 10) is None  # behind the commit: forgotten
+
+
+def test_fetch_tracker_batches_continue_from_the_previous_batch():
+    fetches: FetchTracker[str] = FetchTracker()
+    fetches.seeking(P, 0)
+    fetches.fetched(fetches.snapshot(), {P: [0, 1, 2]})
+    fetches.fetched(fetches.snapshot(), {P: [5, 6]})  # 3..4 absent: the fetch went on from 3
+    assert fetches.absent_until(P, 3) == 5 and fetches.next_offset(P) == 7
+
+
+def test_consumer_partition_without_committed_offset_counts_from_the_first_fetched_record():
+    tp = TP("supportflow.ingress.raw", 3)
+    app = PipelineApp("commit-guard-test", broker="kafka://127.0.0.1:9", topic_allow_declare=False)
+    consumer = app.consumer
+    consumer.fetches.seeking(tp, None)  # a new group: the broker's reset policy picks the position
+    _suspect, started = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [40, 41]})
+    assert started == {tp: 40}
+    assert consumer._filter_committable_offsets([tp]) == {}  # unknown to the guard: nothing committed
+    consumer.commit_guard.sought(tp, started[tp])
+    _process(app, consumer, tp, 41)
+    assert consumer._filter_committable_offsets([tp]) == {}  # 40 was not processed
+    _process(app, consumer, tp, 40)
+    assert consumer._filter_committable_offsets([tp]) == {tp: 42}
+
+
+def test_consumer_revoked_partition_commits_nothing_until_sought_again():
+    tp = TP("supportflow.tickets.routed", 0)
+    app, consumer = _consumer_with_partition(tp, committed=10)
+    _process(app, consumer, tp, 10)
+    consumer.commit_guard.forget(tp)  # what the revoke does after its last commit
+    consumer.fetches.forget(tp)
+    _process(app, consumer, tp, 11)  # a record of the old assignment finishing late
+    assert consumer._filter_committable_offsets([tp]) == {}
+    consumer.commit_guard.sought(tp, 11)  # assigned again; another worker committed 11
+    assert consumer._filter_committable_offsets([tp]) == {tp: 12}
 
 
 def test_consumer_unprocessed_ack_releases_the_message():
@@ -179,3 +256,38 @@ def test_consumer_commit_held_too_long_reads_the_partition_again_from_the_record
         assert consumer._filter_committable_offsets([tp]) == {tp: 102}
 
     asyncio.run(scenario())
+
+
+def test_consumer_getmany_drops_records_fetched_before_a_seek_of_their_partition(monkeypatch):
+    from types import SimpleNamespace
+
+    from faust.transport.consumer import Consumer as FaustBaseConsumer
+
+    tp, other = TP("supportflow.tickets.normalized", 0), TP("supportflow.tickets.normalized", 1)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    consumer.fetches.seeking(tp, 100)
+    consumer.fetches.seeking(other, 7)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def fetch_then_seek(self, timeout):
+        # The fetch returns 100..102 and 7..8, but a seek of `tp` to 101 ran while it was in flight.
+        self.fetches.seeking(tp, 101)
+        rec = lambda p, o: SimpleNamespace(offset=o, timestamp=0, key=b"k", value=b"v", headers=[],  # noqa: E731
+                                           checksum=None, serialized_key_size=1, serialized_value_size=1,
+                                           timestamp_type=0, topic=p.topic, partition=p.partition)  # fmt: skip
+        return {tp: [rec(tp, o) for o in (100, 101, 102)], other: [rec(other, o) for o in (7, 8)]}, None
+
+    monkeypatch.setattr(FaustBaseConsumer, "_wait_next_records", fetch_then_seek)
+    consumer.seek = seek
+    consumer.flow_active = True
+    consumer.highwater = lambda _tp: 0
+
+    async def drain() -> list[tuple[TP, int]]:
+        return [(t, m.offset) async for t, m in consumer.getmany(timeout=0.1)]
+
+    delivered = asyncio.run(drain())
+    assert delivered == [(other, 7), (other, 8)]  # only the partition no seek touched
+    assert seeks == [(tp, 101)]  # read again from where the seek put it
