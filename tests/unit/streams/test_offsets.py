@@ -264,7 +264,7 @@ def test_consumer_getmany_drops_records_fetched_before_a_seek_of_their_partition
     from faust.transport.consumer import Consumer as FaustBaseConsumer
 
     tp, other = TP("supportflow.tickets.normalized", 0), TP("supportflow.tickets.normalized", 1)
-    app, consumer = _consumer_with_partition(tp, committed=100)
+    _app, consumer = _consumer_with_partition(tp, committed=100)
     consumer.fetches.seeking(tp, 100)
     consumer.fetches.seeking(other, 7)
     seeks: list[tuple[TP, int]] = []
