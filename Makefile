@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.lock
 COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --upgrade --custom-compile-command "make lock"
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: setup run demo test lint unit integration gate lock test-latest clean
+.PHONY: setup run demo test lint unit integration gate lock test-latest crash-loop clean
 
 # The virtualenv holds exactly what the locks say (uv pip sync removes anything else), so every
 # machine runs the same packages; uv itself comes from a hashed lock of its own.
@@ -74,6 +74,17 @@ test-latest: $(BIN)/uv  ## drift check: the unit suite on the newest allowed ver
 	$(LATEST)/bin/pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
 		--require-hashes -r requirements/helm-sdkpy.lock
 	$(LATEST)/bin/pytest -q -p no:cacheprovider -m "not integration"
+
+RUNS ?= 50
+CASE ?= joining
+crash-loop: setup  ## RUNS consecutive SIGKILL runs of the crash test CASE (a -k expression); tallies lost tickets
+	@mkdir -p reports/crash-loop; passed=0; \
+	for i in $$(seq $(RUNS)); do \
+	  log=reports/crash-loop/$$(date +%Y%m%dT%H%M%S)-$$i.log; \
+	  if $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_worker_crash.py -k "$(CASE)" > $$log 2>&1; \
+	  then passed=$$((passed + 1)); verdict=pass; else verdict=FAIL; fi; \
+	  echo "run $$i/$(RUNS) $$verdict: $$(grep -h 'tickets decided' $$log | tr '\n' ' ')"; \
+	done; echo "$$passed of $(RUNS) runs passed (logs in reports/crash-loop/)"; test $$passed -eq $(RUNS)
 
 clean:
 	rm -rf $(VENV) $(LATEST) .supportflow build *.egg-info

@@ -7,14 +7,14 @@ wrong "earliest"/"latest" ListOffsets answers never come into play.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, TopicPartition
 
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
-from supportflow.schemas.models import DeadLetter, Outcome
+from supportflow.schemas.models import DeadLetter, InboundEvent, Outcome, PipelineRecord
 from supportflow.streams.handlers import Message
 
 
@@ -26,10 +26,35 @@ class Collected:
     undecodable: int = 0
     #: (monotonic arrival time, outcomes partition) per outcome record, duplicates included.
     arrivals: list[tuple[float, int]] = field(default_factory=list)
+    #: After a run: expected tickets and events with no outcome and no dead letter (see :meth:`missing`).
+    unaccounted: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
         return len(self.outcomes) + len(self.dead_letters)
+
+    def missing(self, ticket_ids: Iterable[str], dead_letter_events: Iterable[str]) -> list[str]:
+        """The accounting invariant: every expected ticket ends as an outcome or a dead letter, and
+        every unparsable event as a dead letter. Returns what did not, by name (``ticket:<id>``,
+        ``event:<id>``)."""
+        lettered = {_letter_identity(d) for d in self.dead_letters}
+        return [
+            *(f"ticket:{t}" for t in sorted(set(ticket_ids) - self.outcomes.keys() - lettered)),
+            *(f"event:{e}" for e in sorted(set(dead_letter_events) - lettered)),
+        ]
+
+
+def _letter_identity(letter: DeadLetter) -> str | None:
+    """The ticket id (a later stage's letter) or the event id (normalize's) a dead letter stands for."""
+    for model, identity in (
+        (PipelineRecord, lambda r: r.ticket.ticket_id),
+        (InboundEvent, lambda e: e.event_id),
+    ):
+        try:
+            return str(identity(wire.decode(letter.original, model)))
+        except SchemaError:
+            continue
+    return None
 
 
 class OutcomeReader:

@@ -12,6 +12,7 @@ from supportflow.connectors.ingress.parse import (
     DEFAULT_MAX_BODY_BYTES,
     count_fates,
     count_messages,
+    expected_fates,
     parse_event,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "count_fates",
     "count_messages",
     "events_from_path",
+    "expected_fates",
     "parse_event",
     "sniff_json_channel",
 ]

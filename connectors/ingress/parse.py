@@ -8,6 +8,7 @@ SchemaError so the pipeline dead-letters the message instead of crashing the wor
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from supportflow.connectors.ingress._common import TICKET_CONTENT_TYPE, check_size, with_message_identity
 from supportflow.connectors.ingress.api import count_api_messages, parse_api
@@ -59,19 +60,36 @@ def parse_event(
         ) from exc
 
 
-def count_fates(events: Iterable[InboundEvent], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
-    """How many fates (outcomes or dead letters) the pipeline gives these events, counted as the
-    pipeline counts them: one per distinct ticket id (a redelivered message is decided once), and one
-    dead letter per event that does not parse (an API array with a bad item is one dead letter, not
-    one per item)."""
+@dataclass(frozen=True)
+class ExpectedFates:
+    """What the pipeline must give a set of events: one outcome per distinct ticket id (a redelivered
+    message is decided once) and one dead letter per event that does not parse (an API array with a
+    bad item is one dead letter, not one per item)."""
+
+    ticket_ids: frozenset[str]
+    dead_letter_events: frozenset[str]  # event ids
+
+    @property
+    def total(self) -> int:
+        return len(self.ticket_ids) + len(self.dead_letter_events)
+
+
+def expected_fates(
+    events: Iterable[InboundEvent], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> ExpectedFates:
     ticket_ids: set[str] = set()
-    dead_letters = 0
+    bad_events: set[str] = set()
     for event in events:
         try:
             ticket_ids.update(t.ticket_id for t in parse_event(event, 0, max_body_bytes=max_body_bytes))
         except SupportflowError:
-            dead_letters += 1
-    return len(ticket_ids) + dead_letters
+            bad_events.add(event.event_id)
+    return ExpectedFates(frozenset(ticket_ids), frozenset(bad_events))
+
+
+def count_fates(events: Iterable[InboundEvent], *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
+    """How many outcomes and dead letters the pipeline gives these events (:class:`ExpectedFates`)."""
+    return expected_fates(events, max_body_bytes=max_body_bytes).total
 
 
 def count_messages(event: InboundEvent) -> int:

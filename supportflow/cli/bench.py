@@ -66,7 +66,7 @@ def run_bench(
             f"after {len(lat_warmup)} warm-up tickets")  # fmt: skip
         # The warm-up goes in at full speed and is decided before the measured tickets start at
         # ``rate``: warm-up tickets at that rate into cold workers would leave a queue behind them.
-        lat_n, lat, _ = run_events(
+        _, lat, _ = run_events(
             bench_events(latency_tickets), bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
             cpus_per_worker=cpus_per_worker, warmup=lat_warmup, env=env,
         )  # fmt: skip
@@ -81,8 +81,10 @@ def run_bench(
         "pipeline_over_raw": round(pipeline / raw, 3),
         "latency_rate_tps": round(rate, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
         "p99_ms": latency["p99"], "compute_ms_per_ticket_by_stage": compute.per_stage_ms,
-        "lost": n - collected.total, "duplicates": collected.duplicates,
-        "latency_phase_lost": lat_n - lat.total, "latency_phase_duplicates": lat.duplicates,
+        "lost": len(collected.unaccounted), "missing": collected.unaccounted[:50],
+        "duplicates": collected.duplicates,
+        "latency_phase_lost": len(lat.unaccounted), "latency_phase_missing": lat.unaccounted[:50],
+        "latency_phase_duplicates": lat.duplicates,
     }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""``supportflow run | demo | worker | ingest | topics | flags``: the pipeline's commands."""
+"""``supportflow run | demo | worker | ingest | topics``: the pipeline's commands (``flags``: flags_cmd)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from supportflow.cli.output import Progress, err
-from supportflow.connectors.ingress import count_fates, events_from_path
+from supportflow.connectors.ingress import count_fates, events_from_path, expected_fates
 from supportflow.data import data_path
 from supportflow.schemas.models import Channel, InboundEvent, Outcome
 from supportflow.settings import Settings, get_settings
 from supportflow.streams.collect import Collected, OutcomeReader
 from supportflow.streams.embedded import broker_for
-from supportflow.streams.flags import FlagWatcher, parse_assignment, publish_flag
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics
@@ -155,7 +154,8 @@ def run_events(
     a running service has already met its customers and help-center passages.
     """
     settings = get_settings()
-    expected = count_fates(events)
+    plan = expected_fates(events)
+    expected = plan.total
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-demo-"))
     with broker_for(bootstrap or settings.broker) as (boot, embedded):
         ensure_topics(boot, pipeline_topics(settings))
@@ -178,10 +178,14 @@ def run_events(
             seconds = time.monotonic() - start
             reader.wait_for(expected, 0.0, settle_s=1.0)  # late duplicates, if any, are counted too
             progress.close()
-            if collected.total < expected:
+            collected.unaccounted = collected.missing(plan.ticket_ids, plan.dead_letter_events)
+            if collected.unaccounted:
                 alive = sum(w.alive() for w in procs)
+                named = ", ".join(collected.unaccounted[:10])
                 err(
-                    f"timed out: {collected.total}/{expected} decided; {alive} workers alive; logs in {log_dir}"
+                    f"{len(collected.unaccounted)} of {expected} without an outcome or dead letter ({named}"
+                    f"{', ...' if len(collected.unaccounted) > 10 else ''}); {alive} workers alive; "
+                    f"logs in {log_dir}"
                 )
         finally:
             reader.close()
@@ -251,7 +255,8 @@ def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[st
         "outcomes": len(outcomes),
         "dead_lettered": len(collected.dead_letters),
         "duplicates": collected.duplicates,
-        "lost": max(0, expected - collected.total),
+        "lost": len(collected.unaccounted),
+        "missing": collected.unaccounted,
         "seconds": round(seconds, 2),
         "by_decision": dict(Counter(str(o.decision) for o in outcomes)),
         "by_channel": dict(Counter(str(o.channel) for o in outcomes)),
@@ -332,26 +337,6 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_flags(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    bootstrap = _bootstrap_arg(args, settings)
-    if not bootstrap:
-        err("flags talk to a running pipeline: pass --broker or set SUPPORTFLOW_BROKER")
-        return 2
-    topic = settings.topics.full(settings.topics.control)
-    ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name == topic])
-    if args.action == "set":
-        for assignment in args.assignments:
-            name, value = parse_assignment(assignment)
-            publish_flag(bootstrap, topic, name, value)
-            err(f"set {name}={json.dumps(value)}")
-        return 0
-    watcher = FlagWatcher(bootstrap, topic).start()
-    print(json.dumps(watcher.snapshot(), indent=2))
-    watcher.stop()
-    return 0
-
-
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def broker(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -392,12 +377,4 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     broker(p)
     p.add_argument("--create", action="store_true")
     p.set_defaults(func=cmd_topics)
-
-    p = sub.add_parser(
-        "flags", help="kill switch and feature flags: flags set auto_resolve=false | flags show"
-    )
-    broker(p)
-    p.add_argument("action", choices=["set", "show"])
-    p.add_argument("assignments", nargs="*", metavar="NAME=VALUE")
-    p.set_defaults(func=cmd_flags)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -135,7 +135,8 @@ def _run_with_kill(
             collected = reader.wait_for(tickets, timeout_s=420)
             reader.wait_for(tickets, 0.0, settle_s=3.0)  # redelivered duplicates arrive late
             takeover = _takeover_s(collected, killed_at)
-            if len(collected.outcomes) < tickets:
+            collected.unaccounted = collected.missing(_ticket_ids(events), ())
+            if collected.unaccounted:
                 print(
                     _where_they_stopped(
                         broker.bootstrap, settings, _ticket_ids(events) - set(collected.outcomes), log_dir
@@ -162,7 +163,8 @@ def _ticket_ids(events: list[InboundEvent]) -> set[str]:
 )
 def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology):
     collected, _takeover = _run_with_kill(workers, restart, topology)
-    assert len(collected.outcomes) == TICKETS, f"lost {TICKETS - len(collected.outcomes)} tickets"
+    assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
+    assert len(collected.outcomes) == TICKETS
     assert collected.dead_letters == []
     assert collected.undecodable == 0
 
@@ -172,5 +174,6 @@ def test_worker_joining_mid_flow_then_sigkilled_every_ticket_one_outcome_none_lo
     # the case where Faust's own commit rule could skip records (docs/reliability.md, commit guard).
     tickets = 2 * TICKETS
     collected, _takeover = _run_with_kill(2, False, joiner=True, tickets=tickets)
-    assert len(collected.outcomes) == tickets, f"lost {tickets - len(collected.outcomes)} tickets"
+    assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
+    assert len(collected.outcomes) == tickets
     assert collected.dead_letters == []
