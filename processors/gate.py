@@ -2,7 +2,9 @@
 
 Auto-send needs every one of: band auto, an answer, citations that resolve to indexed help-center
 sections the ticket retrieved, groundedness at or above the floor, a confident top source, no
-degradation on the way, and the kill switch allowing auto-send. Anything else drafts for an agent
+degradation on the way, a CRM record (if any) that matches the ticket's verified identity
+(:mod:`.identity`; the route stage already drops one that does not, this catches records routed by
+an older worker), and the kill switch allowing auto-send. Anything else drafts for an agent
 (suggested) or, when routing said so, escalates with full context. Never silence.
 
 "Confident top source" has two floors. When every cited article declares the routed intent (front
@@ -17,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from supportflow.processors.identity import GATE_IDENTITY, bind_customer
+from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
 
 
@@ -61,6 +65,8 @@ def _auto_blockers(
         blockers.append(f"gate:retrieval_score<{floor:.2f}")
         if not scoped and policy.scoped_retrieval_min_score is not None:
             blockers.append("gate:citation_off_intent")
+    if record.customer is not None and bind_customer(record.ticket, record.customer).customer is None:
+        blockers.append(GATE_IDENTITY)
     if not policy.auto_send_enabled:
         blockers.append("gate:kill_switch")
     return blockers
@@ -82,7 +88,15 @@ def latency_ms(ticket: Ticket, now_ms: int) -> float:
 
 
 def escalation_context(record: PipelineRecord) -> str:
-    """What the human taking over needs: message, reasons, CRM facts, what the help center says."""
+    """What the human taking over needs: message, reasons, CRM facts, what the help center says.
+
+    Redacted like every other text that leaves the pipeline: outcomes reach CRMs, webhooks and anyone
+    who can read the topic, so contact details, card numbers and the customer's CRM name become typed
+    placeholders; order ids, amounts and dates stay (the agent needs them)."""
+    return redact(_context_lines(record), known=redact_customer_terms(record.customer)).text
+
+
+def _context_lines(record: PipelineRecord) -> str:
     t = record.ticket
     lines = [f"Channel: {t.channel} from {t.sender}", f"Subject: {t.subject}", "Message:", t.text, ""]
     if record.route:
@@ -124,7 +138,8 @@ def gate(
     return Outcome(
         ticket_id=record.ticket.ticket_id,
         conversation_id=record.ticket.conversation_id,
-        customer_id=record.customer.customer_id if record.customer else record.ticket.customer_id,
+        # The bound (verified) customer only: a claimed id is not who the ticket is from.
+        customer_id=record.customer.customer_id if record.customer else None,
         channel=record.ticket.channel,
         decision=decision,
         reasons=reasons or ["policy:auto"],

@@ -90,3 +90,18 @@ def test_gate_without_scoped_floor_keeps_strict_floor_and_no_off_intent_reason()
     out = gate(record(score=0.40), POLICY, lambda cid: True, now_ms=1_250, article_intents=DECLARED)
     assert out.decision == Decision.SUGGESTED
     assert "gate:retrieval_score<0.45" in out.reasons and "gate:citation_off_intent" not in out.reasons
+
+
+def test_gate_escalation_context_carries_no_raw_pii():
+    text = (
+        "I'm suing you. Call me on +1 415 555 0134 or write to dana.reyes@example.com; card "
+        "4111.1111.1111.1111 was charged twice for NW-100234."
+    )
+    rec = record(band=Band.ESCALATE, reasons=("rule:legal",))
+    rec = rec.model_copy(
+        update={"ticket": rec.ticket.model_copy(update={"text": text, "sender": "dana.reyes@example.com"})}
+    )
+    context = _gate(rec).escalation_context
+    for secret in ("dana.reyes@example.com", "555 0134", "4111.1111.1111.1111"):
+        assert secret not in context, context
+    assert "NW-100234" in context and "suing you" in context  # what the agent needs stays
