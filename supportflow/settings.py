@@ -132,6 +132,15 @@ class WebhookSettings(BaseModel):
     delivery_timeout_s: float = Field(5.0, gt=0, description="Wait this long for the broker's ack, then 503.")
     readiness_timeout_s: float = Field(2.0, gt=0, description="Broker metadata timeout for /readyz.")
     retry_after_s: int = Field(5, ge=1, description="Retry-After sent with 503 when the broker is slow.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Request headers must arrive within this, else 408 and the connection closes."
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="A request's body must arrive within this after its headers, else 408."
+    )
+    keepalive_timeout_s: float = Field(
+        75.0, gt=0, description="Idle keep-alive connections close after this."
+    )
 
 
 Priority = Literal["low", "normal", "high", "urgent"]

@@ -17,10 +17,16 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import SecretStr
 
 from supportflow.connectors.webhook import signatures
-from supportflow.connectors.webhook.errors import RequestRejected, error_response
+from supportflow.connectors.webhook.errors import (
+    BodyReadTimeout,
+    RequestRejected,
+    client_closed_response,
+    error_response,
+)
 from supportflow.connectors.webhook.events import ticket_events, webhook_event
 from supportflow.connectors.webhook.flags import FlagStore
 from supportflow.connectors.webhook.openapi import build_openapi
@@ -118,9 +124,10 @@ class IngressService:
             code = (exc.reason or "error").lower().replace(" ", "_")
             headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
             response = error_response(exc.status, code, exc.reason or "error", headers)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            response = error_response(500, "internal_error", "unexpected server error; see server logs")
+        except (BodyReadTimeout, RequestPayloadError) as exc:  # body too slow or unreadable: answer, close
+            response = _unreadable_body(exc)
+        except Exception as exc:
+            response = _unexpected(request, exc)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -252,6 +259,23 @@ class IngressService:
             ) from exc
         log.info("admin set flag %s=%r from %s", name, value, self.client_ip(request))
         return web.json_response({"name": name, "value": value, "set_at_ms": set_at})
+
+
+def _unexpected(request: web.Request, exc: Exception) -> web.Response:
+    transport = request.transport
+    if isinstance(exc, ConnectionError) and (transport is None or transport.is_closing()):
+        return client_closed_response()  # the client went away mid-request: nobody to answer, no fault here
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "internal_error", "unexpected server error; see server logs")
+
+
+def _unreadable_body(exc: Exception) -> web.Response:
+    if isinstance(exc, BodyReadTimeout):
+        response = error_response(408, "request_timeout", str(exc))
+    else:
+        response = error_response(400, "bad_request", f"malformed request body: {exc}")
+    response.force_close()  # the rest of the body is unread: this connection cannot carry another request
+    return response
 
 
 def _flag_assignment(body: bytes) -> tuple[str, Any]:

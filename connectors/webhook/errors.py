@@ -16,7 +16,23 @@ class RequestRejected(Exception):
         self.headers = headers or {}
 
 
+#: The status given to a request whose client went away mid-request; never sent (nginx's convention).
+CLIENT_CLOSED = 499
+
+
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+class BodyReadTimeout(TimeoutError):
+    """Set on a request's body stream when the body did not arrive in time; answered 408.
+
+    A ``TimeoutError`` so aiohttp's lingering read after the response treats it as a timeout, not a crash.
+    """
+
+
+def client_closed_response() -> web.Response:
+    """What the access log records for a request whose client disconnected before the answer."""
+    return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request")

@@ -383,7 +383,9 @@ def build_openapi() -> dict[str, Any]:
             "description": (
                 "Webhooks and API submissions onto the supportflow ingress topic. A 2xx means the broker "
                 "acknowledged the event (acks=all); 503 with Retry-After means it did not and the client "
-                'must retry. Every error body is {"error": code, "message": text}.'
+                'must retry. Every error body is {"error": code, "message": text}, including those the HTTP '
+                "layer gives before routing: 408 request_timeout (headers or body too slow), 431 "
+                "headers_too_large, 400 bad_request (malformed HTTP)."
             ),
         },
         "servers": [{"url": "http://127.0.0.1:8080"}],

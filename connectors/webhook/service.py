@@ -8,6 +8,7 @@ from aiohttp import web
 
 from supportflow.connectors.webhook.app import ServiceConfig, build_app
 from supportflow.connectors.webhook.flags import KafkaFlagStore
+from supportflow.connectors.webhook.server import run
 from supportflow.connectors.webhook.settings import WebhookSettings, secret_value
 from supportflow.connectors.webhook.sink import KafkaEventSink
 from supportflow.settings import Settings
@@ -50,8 +51,20 @@ def kafka_app(settings: Settings, webhook: WebhookSettings, bootstrap: str) -> w
     return app
 
 
+def startup_problems(webhook: WebhookSettings) -> list[str]:
+    """Configurations the service refuses to start with; each names the settings, never their values."""
+    admin = secret_value(webhook.admin_token)
+    if admin is None:
+        return []
+    return [
+        f"SUPPORTFLOW_WEBHOOK__ADMIN_TOKEN equals SUPPORTFLOW_WEBHOOK__{field.upper()}; "
+        "the admin token must be a secret of its own"
+        for field in ("api_key", "chat_hmac_secret", "whatsapp_app_secret", "whatsapp_verify_token")
+        if secret_value(getattr(webhook, field)) == admin
+    ]
+
+
 def serve(settings: Settings, webhook: WebhookSettings, bootstrap: str, host: str, port: int) -> None:
-    app = kafka_app(settings, webhook, bootstrap)
-    web.run_app(
-        app, host=host, port=port, print=None, access_log=logging.getLogger("supportflow.webhook.access")
-    )
+    if problems := startup_problems(webhook):
+        raise ValueError("; ".join(problems))
+    run(kafka_app(settings, webhook, bootstrap), webhook, host, port)

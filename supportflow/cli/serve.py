@@ -17,13 +17,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         err(f"wrote {path}")
         return 0
 
-    from supportflow.connectors.webhook.service import serve, unconfigured_endpoints
+    from supportflow.connectors.webhook.service import serve, startup_problems, unconfigured_endpoints
     from supportflow.settings import get_settings
     from supportflow.streams.embedded import broker_for
     from supportflow.streams.topics import ensure_topics, pipeline_topics
 
     settings = get_settings()
     webhook = settings.webhook
+    if problems := startup_problems(webhook):
+        err(f"supportflow serve: refusing to start: {'; '.join(problems)}")
+        return 2
     with broker_for(args.broker or settings.broker) as (bootstrap, embedded):
         ensure_topics(bootstrap, pipeline_topics(settings))
         err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'})")

@@ -18,6 +18,7 @@ from supportflow.connectors.webhook import (
     build_app,
     whatsapp_signature,
 )
+from supportflow.connectors.webhook.server import IngressRunner
 from supportflow.data import data_path
 from supportflow.schemas import wire
 from supportflow.schemas.models import Channel, InboundEvent
@@ -59,7 +60,7 @@ async def start_service(broker, unique, **overrides) -> tuple[web.AppRunner, str
     sink = KafkaEventSink(broker.bootstrap, delivery_timeout_s=10)
     flags = KafkaFlagStore(broker.bootstrap, control)
     await flags.start()
-    runner = web.AppRunner(build_app(ServiceConfig(settings, ingress, 256_000), sink, flags))
+    runner = IngressRunner(build_app(ServiceConfig(settings, ingress, 256_000), sink, flags), settings)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -131,3 +132,72 @@ async def test_readyz_503_when_ingress_topic_missing(broker, unique):
             assert "does not exist" in (await resp.json())["message"]
     finally:
         await runner.cleanup()
+
+
+async def _trickle_headers(port: int, give_up_s: float) -> bytes:
+    """A slowloris client: one header byte every 0.1 s until the server hangs up; what it answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = asyncio.ensure_future(reader.read())
+    try:
+        for byte in b"POST /tickets HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000:
+            if answer.done():
+                break
+            writer.write(bytes([byte]))
+            await asyncio.wait([answer], timeout=0.1)
+        return await asyncio.wait_for(answer, give_up_s)
+    finally:
+        writer.close()
+
+
+async def test_ingress_runner_slow_clients_closed_while_signed_webhook_lands(broker, unique):
+    runner, base, topic = await start_service(broker, unique, header_timeout_s=1.0)
+    port = int(base.rsplit(":", 1)[1])
+    body = data_path("samples", "whatsapp", "w01_text_portuguese_order_status.json").read_bytes()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": whatsapp_signature(APP_SECRET.encode(), body),
+    }
+    try:
+        slow = [asyncio.ensure_future(_trickle_headers(port, give_up_s=5.0)) for _ in range(50)]
+        await asyncio.sleep(0.3)
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+            http.post(f"{base}/webhooks/whatsapp", data=body, headers=headers) as resp,
+        ):
+            assert resp.status == 200, await resp.text()
+        answers = await asyncio.gather(*slow)
+    finally:
+        await runner.cleanup()
+    assert all(answer.startswith(b"HTTP/1.1 408 ") for answer in answers)
+    records = await asyncio.to_thread(read_all, broker.bootstrap, topic, 1)
+    assert [wire.decode(value, InboundEvent).payload for _key, value in records] == [body]
+
+
+@pytest.mark.slow
+async def test_ingress_runner_burst_of_2000_tickets_none_lost(broker, unique):
+    api_key = "integration-api-key"
+    runner, base, topic = await start_service(broker, unique, api_key=api_key)
+    auth = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    n = 2000
+
+    async def submit(http: aiohttp.ClientSession, i: int) -> tuple[int, list[str]]:
+        ticket = {"channel": "api", "text": f"where is order {i}?", "email": f"c{i}@example.com"}
+        async with http.post(f"{base}/tickets", json=ticket, headers=auth) as resp:
+            return resp.status, (await resp.json()).get("event_ids", [])
+
+    started = time.monotonic()
+    try:
+        connector = aiohttp.TCPConnector(limit=64)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+        ) as http:
+            answers = await asyncio.gather(*(submit(http, i) for i in range(n)))
+    finally:
+        await runner.cleanup()
+    elapsed = time.monotonic() - started
+    assert [status for status, _ids in answers if status != 202] == []
+    accepted = {event_id for _status, ids in answers for event_id in ids}
+    records = await asyncio.to_thread(read_all, broker.bootstrap, topic, n, 60.0)
+    on_topic = {wire.decode(value, InboundEvent).event_id for _key, value in records}
+    print(f"\n{n} tickets: {len(accepted)} accepted in {elapsed:.1f} s, {len(on_topic)} on the topic")
+    assert len(accepted) == n and on_topic == accepted
