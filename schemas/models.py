@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Channel(StrEnum):
@@ -55,6 +55,12 @@ class InboundEvent(_Record):
     payload: bytes
     content_type: str = "application/json"
     source: str = Field("", description="File name, webhook path or API client that produced it.")
+    # Added in schema version 3; the default (and every older record) is an ordinary client.
+    privileged: bool = Field(
+        False,
+        description="Set only by the ingress service, for POST /tickets authenticated with "
+        "webhook.privileged_api_key: the tickets' customer_id counts as a verified identity.",
+    )
 
 
 class Attachment(_Record):
@@ -81,6 +87,14 @@ class Ticket(_Record):
     trace_id: str
     is_reply: bool = False
     metadata: dict[str, str] = {}
+    # Added in schema version 3 (docs/ingress.md, identity binding): who the channel vouches the sender
+    # is, set by the parser from authenticated fields only. Empty (the default, and every older record)
+    # vouches for nothing, so the ticket gets no CRM record.
+    verified_email: str = Field("", description="Sender address the channel vouches for (normalized).")
+    verified_phone: str = Field("", description="Sender phone the channel vouches for (E.164).")
+    verified_customer_id: str = Field(
+        "", description="Customer id asserted by a trusted source: signed chat, privileged API key."
+    )
 
 
 class RouteDecision(_Record):

@@ -75,7 +75,7 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
     decided = now_ms()
     outcome = Outcome(
         ticket_id=ticket.ticket_id, conversation_id=ticket.conversation_id,
-        customer_id=record.customer.customer_id if record.customer else ticket.customer_id,
+        customer_id=record.customer.customer_id if record.customer else None,  # verified only
         channel=ticket.channel, decision=Decision.ESCALATED,
         reasons=[*(route.reasons if route else []), f"failure:{stage}:{type(exc).__name__}"],
         intent=route.intent if route else "unknown", confidence=route.confidence if route else 0.0,

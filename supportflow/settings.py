@@ -117,6 +117,12 @@ class WebhookSettings(BaseModel):
     whatsapp_verify_token: SecretStr | None = Field(None, description="Token echoed in the GET handshake.")
     chat_hmac_secret: SecretStr | None = Field(None, description="Shared secret of the chat widget webhook.")
     api_key: SecretStr | None = Field(None, description="Bearer key for POST /tickets.")
+    privileged_api_key: SecretStr | None = Field(
+        None,
+        description="Second bearer key for POST /tickets, for an integration that authenticated the "
+        "customer itself (e.g. the store's CRM): its tickets' customer_id is trusted for CRM lookups. "
+        "Unset (default): no API ticket may assert a customer_id (docs/ingress.md, identity binding).",
+    )
     admin_token: SecretStr | None = Field(
         None, description="Bearer token for /admin (separate from api_key)."
     )
@@ -141,6 +147,18 @@ class WebhookSettings(BaseModel):
     keepalive_timeout_s: float = Field(
         75.0, gt=0, description="Idle keep-alive connections close after this."
     )
+
+    @model_validator(mode="after")
+    def _privileged_key_is_its_own(self) -> WebhookSettings:
+        privileged = self.privileged_api_key.get_secret_value() if self.privileged_api_key else ""
+        if not privileged:
+            return self
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise ValueError("webhook.privileged_api_key is a second key for POST /tickets: set api_key too")
+        others = [s.get_secret_value() for s in (self.api_key, self.admin_token) if s is not None]
+        if privileged in others:
+            raise ValueError("webhook.privileged_api_key must differ from api_key and admin_token")
+        return self
 
 
 Priority = Literal["low", "normal", "high", "urgent"]

@@ -105,6 +105,7 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         raise SchemaError(f"{what} needs 'email', 'phone' or 'customer_id' to know who is asking")
 
     ticket_id = ticket_id_for(Channel.API.value, source_id)
+    claimed_id = (body.customer_id or "").strip() or None
     # A client-given conversation id is the client's own thread key: kept verbatim so it can correlate.
     thread = (body.conversation_id or "").strip() or None
     metadata = {"source_id": source_id, "id_source": id_source, **_small(body.metadata)}
@@ -113,7 +114,7 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         conversation_id=thread or "conv_" + ticket_id[4:],
         channel=channel,
         sender=sender,
-        customer_id=(body.customer_id or "").strip() or None,
+        customer_id=claimed_id,
         customer_name=(body.name or "").strip() or None,
         subject=body.subject.strip(),
         text=require_text(body.text, f"{what} {source_id}"),
@@ -123,6 +124,11 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         trace_id=new_trace_id(),
         is_reply=thread is not None,
         metadata=metadata,
+        # The authenticated integration vouches for the contact it forwards; a customer_id is only a
+        # claim unless the client used the privileged key (docs/ingress.md, identity binding).
+        verified_email=email or "",
+        verified_phone=phone or "",
+        verified_customer_id=(claimed_id or "") if event.privileged else "",
     )
 
 

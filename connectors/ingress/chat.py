@@ -97,6 +97,10 @@ def parse_chat(event: InboundEvent, now_ms: int) -> list[Ticket]:
             trace_id=new_trace_id(),
             is_reply=(msg.sequence or 1) > 1,
             metadata=metadata,
+            # The body is HMAC-signed by the store's widget backend, which puts the logged-in account
+            # in customer.id/.email (a guest's handle vouches for nothing).
+            verified_email=email or "",
+            verified_customer_id=(customer.id or "").strip(),
         )
     ]
 

@@ -72,6 +72,7 @@ def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
             trace_id=new_trace_id(),
             is_reply=bool(references or in_reply_to),
             metadata=metadata,
+            verified_email=_verified_address(msg, sender),
         )
     ]
 
@@ -116,6 +117,20 @@ def _sender(msg: Message) -> tuple[str, str]:
         if email:
             return email, name.strip().strip('"')
     raise SchemaError(f"email has no usable sender address (From: {raw_from[:80]!r})")
+
+
+def _verified_address(msg: Message, sender: str) -> str:
+    """The From address when answers go back to it; "" when Reply-To sends them somewhere else.
+
+    Identity binding (docs/ingress.md) vouches for the From address only if the reply goes to that same
+    mailbox: otherwise "From: customer, Reply-To: impostor" would mail the customer's account to the
+    impostor.
+    """
+    for _name, addr in getaddresses([_header(msg, "From")]):
+        email = normalize_email(addr)
+        if email:
+            return email if email == sender else ""
+    return ""
 
 
 def _date_ms(msg: Message, fallback_ms: int) -> int:

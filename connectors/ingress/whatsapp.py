@@ -211,6 +211,7 @@ def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
                         # A context block means the customer replied to one of our messages.
                         is_reply=msg.context is not None,
                         metadata=meta,
+                        verified_phone=phone,  # Meta signs the webhook; ``from`` is the sender's number
                     )
                 )
     return tickets

@@ -205,12 +205,15 @@ class IngressService:
         key = secret_value(self.config.webhook.api_key)
         if key is None:
             raise _not_configured("the API key")
-        signatures.verify_bearer(key, request.headers.get("Authorization"))
+        # The privileged key (optional) marks the events so their tickets' customer_id is trusted.
+        privileged_key = secret_value(self.config.webhook.privileged_api_key)
+        keys = [key] if privileged_key is None else [key, privileged_key]
+        privileged = signatures.verify_bearer_any(keys, request.headers.get("Authorization")) == 1
         _require_json_type(request, JSON_TYPES | JSONL_TYPES)
         body = await _read_body(request, self.config.max_body_bytes)
         events = ticket_events(
             body, jsonl=request.content_type in JSONL_TYPES, path=request.path,
-            received_at_ms=self.now_ms(), max_body_bytes=self.config.max_body_bytes,
+            received_at_ms=self.now_ms(), max_body_bytes=self.config.max_body_bytes, privileged=privileged,
         )  # fmt: skip
         return web.json_response({"status": "accepted", "event_ids": await self.persist(events)}, status=202)
 

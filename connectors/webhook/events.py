@@ -28,10 +28,12 @@ def webhook_event(channel: Channel, body: bytes, path: str, received_at_ms: int)
     )  # fmt: skip
 
 
-def _ticket_event(body: bytes, source: str, received_at_ms: int, max_body_bytes: int) -> InboundEvent:
+def _ticket_event(
+    body: bytes, source: str, received_at_ms: int, max_body_bytes: int, privileged: bool = False
+) -> InboundEvent:
     event = InboundEvent(
         event_id=event_id_for(Channel.API, body), channel=Channel.API, received_at_ms=received_at_ms,
-        payload=body, content_type=TICKET_CONTENT_TYPE, source=source,
+        payload=body, content_type=TICKET_CONTENT_TYPE, source=source, privileged=privileged,
     )  # fmt: skip
     # API clients can fix and resend, so they hear about a bad ticket now (422) instead of from the DLQ.
     try:
@@ -49,18 +51,21 @@ def _check_json(raw: bytes, where: str) -> None:
 
 
 def ticket_events(
-    body: bytes, *, jsonl: bool, path: str, received_at_ms: int, max_body_bytes: int
+    body: bytes, *, jsonl: bool, path: str, received_at_ms: int, max_body_bytes: int, privileged: bool = False
 ) -> list[InboundEvent]:
-    """One event for a JSON body (an object or an array of them); one per non-empty line of JSONL."""
+    """One event for a JSON body (an object or an array of them); one per non-empty line of JSONL.
+
+    ``privileged``: the client authenticated with ``webhook.privileged_api_key`` (its customer_ids count
+    as verified identity)."""
     if not jsonl:
         _check_json(body, "body")
-        return [_ticket_event(body, path, received_at_ms, max_body_bytes)]
+        return [_ticket_event(body, path, received_at_ms, max_body_bytes, privileged)]
     events = []
     for lineno, line in enumerate(body.splitlines(), start=1):
         if not line.strip():
             continue
         _check_json(line, f"line {lineno}")
-        events.append(_ticket_event(line, f"{path}:{lineno}", received_at_ms, max_body_bytes))
+        events.append(_ticket_event(line, f"{path}:{lineno}", received_at_ms, max_body_bytes, privileged))
     if not events:
         raise RequestRejected(422, "invalid_ticket", "the JSONL body holds no tickets")
     return events

@@ -69,17 +69,24 @@ def verify_chat(
 
 
 def verify_bearer(expected: bytes, authorization: str | None) -> None:
+    verify_bearer_any([expected], authorization)
+
+
+def verify_bearer_any(keys: list[bytes], authorization: str | None) -> int:
+    """Index of the key the bearer token equals (each compared in constant time); 401 when none."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise RequestRejected(
             401, "missing_credentials", "Authorization: Bearer <token> is required",
             {"WWW-Authenticate": 'Bearer realm="supportflow"'},
         )  # fmt: skip
-    if not constant_time_equal(token.strip(), expected):
+    matched = [constant_time_equal(token.strip(), key) for key in keys]  # no early exit: same time
+    if not any(matched):
         raise RequestRejected(
             401, "invalid_credentials", "the bearer token is not valid for this endpoint",
             {"WWW-Authenticate": 'Bearer realm="supportflow", error="invalid_token"'},
         )  # fmt: skip
+    return matched.index(True)
 
 
 class ReplayCache:

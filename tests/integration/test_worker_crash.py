@@ -74,6 +74,15 @@ def _where_they_stopped(bootstrap: str, settings: Settings, missing: set[str], l
     return "\n".join(lines)
 
 
+def _paced_publisher(bootstrap: str, topic: str, events: list[InboundEvent]) -> threading.Thread:
+    publisher = threading.Thread(
+        target=publish_events, args=(bootstrap, topic, events), kwargs={"rate_per_s": JOINER_RATE_PER_S},
+        daemon=True,
+    )  # fmt: skip
+    publisher.start()
+    return publisher
+
+
 def _wait_for_line(log: Path, line: str, reader: OutcomeReader, timeout_s: float) -> None:
     """Until ``line`` appears in a worker's log (its own readiness event), reading outcomes meanwhile."""
     deadline = time.monotonic() + timeout_s
@@ -86,7 +95,7 @@ def _wait_for_line(log: Path, line: str, reader: OutcomeReader, timeout_s: float
 
 def _run_with_kill(
     workers: int, restart: bool, topology: str = "per-stage", joiner: bool = False, tickets: int = TICKETS
-) -> tuple[Collected, float]:
+) -> tuple[Collected, float, int]:
     settings = get_settings()
     t = settings.topics
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-crash-"))
@@ -111,12 +120,13 @@ def _run_with_kill(
                     0,
                     WorkerProcess(broker.bootstrap, embedded=True, log_path=log_dir / "joiner.log", env=env),
                 )
-                publisher = threading.Thread(
-                    target=publish_events, args=(broker.bootstrap, t.full(t.ingress), events),
-                    kwargs={"rate_per_s": JOINER_RATE_PER_S}, daemon=True,
-                )  # fmt: skip
-                publisher.start()
+                # The second half is published only once the joiner is ready, however long its start
+                # takes on a loaded machine: its rebalance and its kill always find tickets in flight.
+                first, second = events[: len(events) // 2], events[len(events) // 2 :]
+                publisher = _paced_publisher(broker.bootstrap, t.full(t.ingress), first)
                 _wait_for_line(log_dir / "joiner.log", "Worker ready", reader, timeout_s=180)
+                publisher.join(timeout=120)
+                publisher = _paced_publisher(broker.bootstrap, t.full(t.ingress), second)
                 reader.wait_for(len(reader.collected.outcomes) + 100, timeout_s=60)
             else:
                 publish_events(broker.bootstrap, t.full(t.ingress), events)
@@ -149,7 +159,7 @@ def _run_with_kill(
           f"{len(collected.outcomes)}/{tickets} tickets decided, decided when the kill came: {decided_at_kill}, "
           f"{collected.duplicates} duplicates suppressed, {len(collected.dead_letters)} dead letters, "
           f"takeover {takeover:.1f}s")  # fmt: skip
-    return collected, takeover
+    return collected, takeover, decided_at_kill
 
 
 def _ticket_ids(events: list[InboundEvent]) -> set[str]:
@@ -162,7 +172,7 @@ def _ticket_ids(events: list[InboundEvent]) -> set[str]:
     ids=["two-workers-kill-one", "kill-restart", "compact-two-workers-kill-one"],
 )
 def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology):
-    collected, _takeover = _run_with_kill(workers, restart, topology)
+    collected, _takeover, _decided_at_kill = _run_with_kill(workers, restart, topology)
     assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
     assert len(collected.outcomes) == TICKETS
     assert collected.dead_letters == []
@@ -173,7 +183,8 @@ def test_worker_joining_mid_flow_then_sigkilled_every_ticket_one_outcome_none_lo
     # Each rebalance revokes partitions from workers with records in their queues and in flight:
     # the case where Faust's own commit rule could skip records (docs/reliability.md, commit guard).
     tickets = 2 * TICKETS
-    collected, _takeover = _run_with_kill(2, False, joiner=True, tickets=tickets)
+    collected, _takeover, decided_at_kill = _run_with_kill(2, False, joiner=True, tickets=tickets)
     assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
     assert len(collected.outcomes) == tickets
+    assert decided_at_kill < tickets - 100, "the joiner was killed after the work was done: nothing tested"
     assert collected.dead_letters == []
