@@ -2,9 +2,12 @@
 
 Offline and rule-based (no NER model installs offline here, see PLATFORM.md): regexes with checksums
 where the format has one, ``phonenumbers`` for phones, and exact matches of what the CRM knows about
-the customer. Every detector proposes spans on the ORIGINAL text; spans are accepted in priority order
-(emails first, so a name inside an address is not half-replaced) and replaced by typed placeholders in
-one pass, so a placeholder is never matched again.
+the customer. Detectors run on a normalised view of the text (:mod:`.redact_normalize`: NFKC, no
+zero-width characters, ASCII digits), so ``４１１１``, non-breaking spaces and zero-width joiners do
+not hide a number; card and IBAN separators are in :mod:`.redact_ids`. Spans are accepted in priority
+order (emails first, so a name inside an address is not half-replaced), mapped back to the ORIGINAL
+text and replaced there by typed placeholders in one pass, so a placeholder is never matched again and
+the rest of the text stays exactly as written.
 
 Trade-off, on purpose: commerce identifiers the answer needs are protected from the numeric detectors
 (phone, card, IBAN, IP, address): order ids like ``NW-100234``, amounts (``$1,200.00``, ``68.00 USD``),
@@ -26,24 +29,30 @@ from functools import lru_cache
 
 import phonenumbers
 
+from supportflow.processors.redact_ids import cards, ibans, id_rules, national_ids
+from supportflow.processors.redact_normalize import fold, normalize
 from supportflow.schemas.models import CustomerContext
+from supportflow.settings import RedactionSettings, get_settings
 
 PHONE_REGIONS = ("US", "GB", "DE", "ES", "FR", "BR", "IN")
 MIN_KNOWN_CHARS = 3
 
 
+Span = tuple[int, int, str]  # start, end, kind
+
+
 @dataclass(frozen=True)
 class Redaction:
     text: str
-    found: dict[str, int]  # counts by kind: "EMAIL", "PHONE", "CARD", "IBAN", "IP", "ADDRESS", "NAME"
+    # counts by kind: "EMAIL", "PHONE", "CARD", "IBAN", "IP", "ADDRESS", "NAME", national ids ("SSN")
+    found: dict[str, int]
+    spans: tuple[Span, ...] = ()  # what was replaced, as (start, end, kind) in the ORIGINAL text
 
 
-Span = tuple[int, int, str]  # start, end, kind
-
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
-_CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){10,30}\b")
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+# The "@" may come URL-encoded (%40) or spelled out in brackets; "+" and "." URL-encoded in the user part.
+_AT = r"(?:@|%40|\s?[(\[]at[)\]]\s?)"
+_EMAIL = re.compile(rf"(?<![\w.+-])(?:[\w.+-]|%2[BbEe])+{_AT}[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{{2,}}(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?!\w|\.[0-9])")
 _IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # Cheap pre-filter so phonenumbers (slow, ~60 us per region) only sees plausible candidates.
 _PHONE_CANDIDATE = re.compile(r"(?<![\w-])(?:\+|00)?\(?\d[\d ()./-]{5,22}\d(?![\w-])")
@@ -77,17 +86,32 @@ _PROTECTED = re.compile(
     re.UNICODE,
 )
 
-# Country -> IBAN length (ISO 13616 registry, the countries customers of an EU/US store are likely from).
-_IBAN_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "BR": 29, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18,
-    "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28, "IE": 22,
-    "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15,
-    "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26, "UA": 29,
-}  # fmt: skip
+
+def redact(text: str, known: Iterable[str] = (), settings: RedactionSettings | None = None) -> Redaction:
+    """Replace PII in ``text`` with typed placeholders; ``known`` are exact CRM values to remove too.
+
+    ``settings`` picks the national ids and extra id patterns (default: ``get_settings().redaction``).
+    """
+    config = settings if settings is not None else get_settings().redaction
+    view = normalize(text)
+    accepted = _detect(view.text, tuple(known), id_rules(config.national_ids, config.id_patterns))
+    if not accepted:
+        return Redaction(text, {})
+    spans = sorted((*view.original_span(start, end), kind) for start, end, kind in accepted)
+    parts: list[str] = []
+    found: dict[str, int] = {}
+    cursor = 0
+    for start, end, kind in spans:
+        parts.append(text[cursor:start])
+        parts.append(f"[{kind}]")
+        found[kind] = found.get(kind, 0) + 1
+        cursor = end
+    parts.append(text[cursor:])
+    return Redaction("".join(parts), found, tuple(spans))
 
 
-def redact(text: str, known: Iterable[str] = ()) -> Redaction:
-    """Replace PII in ``text`` with typed placeholders; ``known`` are exact CRM values to remove too."""
+def _detect(text: str, known: tuple[str, ...], ids: tuple[tuple[str, str], ...]) -> list[Span]:
+    """Spans on the normalised ``text``, accepted in priority order, never overlapping."""
     protected = [(m.start(), m.end()) for m in _PROTECTED.finditer(text)]
     accepted: list[Span] = []
 
@@ -100,27 +124,18 @@ def redact(text: str, known: Iterable[str] = ()) -> Redaction:
             accepted.append((start, end, kind))
 
     take(_emails(text), respect_protected=False)
-    take(_known(text, tuple(known)), respect_protected=False)
-    take(_ibans(text), respect_protected=True)
-    # A Luhn-valid number with a card network's prefix is a card even where a protected pattern
-    # covers it: the carrier-word rule protects any token after "dhl"/"tracking", digits included.
-    take(_cards(text), respect_protected=False)
+    take(_known(text, known), respect_protected=False)
+    # A mod-97-valid IBAN of its country's length, or a Luhn-valid number with a card network's
+    # prefix, wins over protected patterns: the carrier-word rule protects any token after
+    # "dhl"/"tracking", digits included, and "WEST-1234" inside "GB82-WEST-1234-..." looks like an order id.
+    take(ibans(text), respect_protected=False)
+    take(cards(text), respect_protected=False)
     take(_ips(text), respect_protected=False)  # four valid octets never look like a date
-    take(_phones(text, protected), respect_protected=True)
+    take(national_ids(text, ids), respect_protected=True)
+    # The parser is slow: skip candidates inside a protected span or a card/IBAN/id already taken.
+    take(_phones(text, protected + [(s, e) for s, e, _ in accepted]), respect_protected=True)
     take(((m.start(), m.end(), "ADDRESS") for m in _ADDRESS.finditer(text)), respect_protected=True)
-    if not accepted:
-        return Redaction(text, {})
-    accepted.sort()
-    parts: list[str] = []
-    found: dict[str, int] = {}
-    cursor = 0
-    for start, end, kind in accepted:
-        parts.append(text[cursor:start])
-        parts.append(f"[{kind}]")
-        found[kind] = found.get(kind, 0) + 1
-        cursor = end
-    parts.append(text[cursor:])
-    return Redaction("".join(parts), found)
+    return accepted
 
 
 def redact_customer_terms(customer: CustomerContext | None) -> list[str]:
@@ -162,7 +177,7 @@ def _phone_forms(phone: str) -> list[str]:
 
 
 def _emails(text: str) -> Iterator[Span]:
-    if "@" in text:
+    if "@" in text or "%40" in text or "at)" in text or "at]" in text:
         for m in _EMAIL.finditer(text):
             yield m.start(), m.end(), "EMAIL"
 
@@ -180,7 +195,8 @@ def _known_kind(value: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _known_pattern(known: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]] | None:
-    values = sorted({k.strip() for k in known if len(k.strip()) >= MIN_KNOWN_CHARS}, key=len, reverse=True)
+    folded = (fold(k).strip() for k in known)  # matched on the normalised text, so normalised too
+    values = sorted({k for k in folded if len(k) >= MIN_KNOWN_CHARS}, key=len, reverse=True)
     if not values:
         return None
     kinds = {v.casefold(): _known_kind(v) for v in values}
@@ -195,61 +211,6 @@ def _known(text: str, known: tuple[str, ...]) -> Iterator[Span]:
     pattern, kinds = compiled
     for m in pattern.finditer(text):
         yield m.start(), m.end(), kinds.get(m.group(0).casefold(), "NAME")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _issuer_ok(digits: str) -> bool:
-    """Card networks' prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro)."""
-    two, four = int(digits[:2]), int(digits[:4])
-    return (
-        digits[0] == "4"
-        or 51 <= two <= 55
-        or 2221 <= four <= 2720
-        or two in (34, 37, 35, 36, 38, 62, 65)
-        or 300 <= int(digits[:3]) <= 305
-        or four == 6011
-        or 644 <= int(digits[:3]) <= 649
-        or digits[:2] in ("50", "56", "57", "58", "63", "67")
-    )
-
-
-def _cards(text: str) -> Iterator[Span]:
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"[ -]", "", m.group(0))
-        if 13 <= len(digits) <= 19 and _issuer_ok(digits) and _luhn_ok(digits):
-            yield m.start(), m.end(), "CARD"
-
-
-def _iban_valid(compact: str) -> bool:
-    rearranged = compact[4:] + compact[:4]
-    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
-
-
-def _ibans(text: str) -> Iterator[Span]:
-    for m in _IBAN.finditer(text):
-        start, raw = m.start(), m.group(0)
-        length = _IBAN_LENGTHS.get(raw[:2])
-        if length is None:
-            compact = raw.replace(" ", "")
-            if _iban_valid(compact):
-                yield start, m.end(), "IBAN"
-            continue
-        # The regex may run into a following uppercase word: cut at the country's exact length.
-        taken, end = 0, start
-        while end < m.end() and taken < length:
-            taken += raw[end - start] != " "
-            end += 1
-        if taken == length and _iban_valid(text[start:end].replace(" ", "")):
-            yield start, end, "IBAN"
 
 
 def _ips(text: str) -> Iterator[Span]:
@@ -276,8 +237,9 @@ def _phones(text: str, protected: Sequence[tuple[int, int]] = ()) -> Iterator[Sp
     for m in _PHONE_CANDIDATE.finditer(text):
         if sum(c.isdigit() for c in m.group(0)) < 7:
             continue
-        # A hit inside a protected span (a tracking number, a date) would be dropped anyway; the parser
-        # is the slow part of redaction (7 regions), and CRM order lines are full of tracking numbers.
+        # A hit inside a protected span (a tracking number, a date) or an accepted one would be dropped
+        # anyway; the parser is the slow part of redaction (7 regions), and CRM order lines are full of
+        # tracking numbers.
         if any(s <= m.start() and m.end() <= e for s, e in protected):
             continue
         # The first region that finds a valid number in the candidate wins; "+" numbers match in any.

@@ -199,6 +199,43 @@ class EgressSettings(BaseModel):
     )
 
 
+NationalId = Literal["SSN", "NINO", "DNI"]
+
+
+class RedactionSettings(BaseModel):
+    """National ids and other identifiers redacted besides emails, phones, cards, IBANs, IPs, addresses.
+
+    ``national_ids`` picks built-in detectors by name: SSN (US social security / ITIN: 3-2-4 digits
+    separated by dashes, spaces or dots, or 9 digits right after "SSN"/"social security"), NINO (UK
+    National Insurance number), DNI (Spanish DNI/NIE, check letter verified). ``id_patterns`` adds
+    regexes of your own (env JSON, e.g. ``SUPPORTFLOW_REDACTION__ID_PATTERNS='{"MEMBER_ID": "\\\\bM-[0-9]{8}\\\\b"}'``):
+    the key is the placeholder kind (``[MEMBER_ID]``); a group named ``id`` narrows what is replaced.
+    Patterns match the normalised text (ASCII digits, plain spaces, no zero-width characters).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    national_ids: tuple[NationalId, ...] = Field(
+        ("SSN",), description='Built-in national ids to redact; JSON list, e.g. ["SSN", "NINO", "DNI"].'
+    )
+    id_patterns: dict[str, str] = Field(
+        default={}, description="JSON: placeholder kind (A-Z, 0-9, _) -> regex of an identifier to redact."
+    )
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> RedactionSettings:
+        import re
+
+        for kind, pattern in self.id_patterns.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{1,31}", kind):
+                raise ValueError(f"redaction.id_patterns: kind {kind!r} must be A-Z, 0-9, _ (2-32 chars)")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"redaction.id_patterns[{kind}]: not a valid regex: {exc}") from exc
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORTFLOW_", env_nested_delimiter="__", frozen=True, extra="ignore"
@@ -252,6 +289,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     webhook: WebhookSettings = WebhookSettings()
     egress: EgressSettings = EgressSettings()
+    redaction: RedactionSettings = RedactionSettings()
 
 
 @lru_cache(maxsize=1)

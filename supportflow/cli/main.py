@@ -13,7 +13,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from supportflow import __version__
-from supportflow.cli import audit, bench, dlq, egress, golden, kb, pipeline, router, schemas_cmd, serve
+from supportflow.cli import (
+    audit,
+    bench,
+    dlq,
+    egress,
+    golden,
+    kb,
+    pipeline,
+    redact,
+    router,
+    schemas_cmd,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     egress.add_parser(sub)
     dlq.add_parser(sub)
+    redact.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
     )
@@ -40,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the sub-command whose flags were wrong when it registered its parser as _parser
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     level = (
         logging.DEBUG
         if args.verbose
