@@ -38,10 +38,10 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "supportflow"
 K8S_VERSION = "1.30.0"
-CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject"}
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "KafkaUser"}
 BOOTSTRAP = {"kafka": {"bootstrap": "kafka-0.kafka:9092,kafka-1.kafka:9092"}}
 ALL_FEATURES = {
-    **BOOTSTRAP,
+    "kafka": {**BOOTSTRAP["kafka"], "acls": {"enabled": True, "strimziCluster": "events"}},
     "worker": {"keda": {"enabled": True}, "extraEnv": [{"name": "SUPPORTFLOW_LOG_LEVEL", "value": "DEBUG"}]},
     "webhook": {"autoscaling": {"enabled": True}},
     "egress": {"connectors": {"zendesk": {"enabled": True}, "webhook": {"enabled": True}}},
@@ -65,6 +65,7 @@ _RESOURCES: dict[str, list[tuple[str, str]]] = {
     "autoscaling/v2": [("horizontalpodautoscalers", "HorizontalPodAutoscaler")],
     "monitoring.coreos.com/v1": [("servicemonitors", "ServiceMonitor"), ("prometheusrules", "PrometheusRule")],
     "keda.sh/v1alpha1": [("scaledobjects", "ScaledObject")],
+    "kafka.strimzi.io/v1beta2": [("kafkausers", "KafkaUser")],
 }  # fmt: skip
 _COLLECTIONS = {name for resources in _RESOURCES.values() for name, _ in resources}
 # protobuf openapi_v2.Document{swagger: "2.0"} with no models: client-side schema checks find nothing
@@ -236,7 +237,7 @@ def _install(chart_path: Path, values: dict[str, Any]) -> list[dict[str, Any]]:
     if "error" in outcome:
         raise ChartInstallError(outcome["error"])
     release = outcome["release"]
-    manifests = [release["manifest"], *(hook["manifest"] for hook in release["hooks"])]
+    manifests = [release["manifest"], *(hook["manifest"] for hook in release.get("hooks") or [])]
     return [doc for text in manifests for doc in yaml.safe_load_all(text) if doc]
 
 
@@ -424,6 +425,228 @@ def test_rendered_prometheus_rule_thresholds_from_values_pass_promtool(all_featu
         [promtool, "check", "rules", str(rules_file)], capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+# Kafka ACLs (kafka.acls): one Strimzi KafkaUser per component. The expected tables below are the
+# whole grant of each principal; a rule added to the template fails them until it is justified here.
+STAGES = ("tickets.normalized", "tickets.routed", "tickets.retrieved", "tickets.resolved")
+PERSONAL_DATA_TOPICS = ("ingress.raw", *STAGES, "outcomes", "deadletter", "audit")
+# Who may read records of a topic holding personal data (README "Topics"; docs/operations.md#kafka-acls).
+PERSONAL_DATA_READERS = {"worker": {"ingress.raw", *STAGES}, "egress": {"outcomes"}}
+FLAGS_GROUP = "supportflow-flags-unused"
+
+
+def _expected_acls(prefix: str, app_id: str, connectors: list[str], admin_flags: bool) -> dict[str, Any]:
+    t = {n: f"{prefix}.{n}" if prefix else n for n in (*PERSONAL_DATA_TOPICS, "control")}
+    describe_only = {("topic", t[n]): {"Describe"} for n in (*STAGES, "outcomes", "deadletter", "audit")}
+    return {
+        "worker": {
+            ("topic", t["ingress.raw"]): {"Read", "Describe"},
+            **{("topic", t[n]): {"Read", "Write", "Describe"} for n in STAGES},
+            **{("topic", t[n]): {"Write", "Describe"} for n in ("outcomes", "deadletter", "audit")},
+            ("topic", t["control"]): {"Read", "Write", "Describe"},
+            ("topic", f"{app_id}-__assignor-__leader"): {"Describe"},
+            ("group", app_id): {"Read", "Describe"},
+            ("group", FLAGS_GROUP): {"Describe"},
+        },
+        "webhook": {
+            ("topic", t["ingress.raw"]): {"Write", "Describe"},
+            ("topic", t["control"]): {"Read", "Write", "Describe"} if admin_flags else {"Read", "Describe"},
+            **describe_only,
+            ("group", FLAGS_GROUP): {"Describe"},
+        },
+        "egress": {
+            ("topic", t["outcomes"]): {"Read", "Describe"},
+            ("topic", t["deadletter"]): {"Write", "Describe"},
+            **{("group", f"{app_id}-egress-{c}"): {"Read", "Describe"} for c in connectors},
+        },
+        "topics": {("topic", t[n]): {"Create", "Describe"} for n in (*PERSONAL_DATA_TOPICS, "control")},
+    }
+
+
+def _kafka_users(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {u["metadata"]["labels"]["app.kubernetes.io/component"]: u for u in _by_kind(objects, "KafkaUser")}
+
+
+def _acl_table(user: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    table: dict[tuple[str, str], set[str]] = {}
+    for rule in user["spec"]["authorization"]["acls"]:
+        key = (rule["resource"]["type"], rule["resource"]["name"])
+        assert key not in table, f"{key} granted twice"
+        table[key] = set(rule["operations"])
+    return table
+
+
+def _personal_data_reads(objects: list[dict[str, Any]], prefix: str = "supportflow") -> dict[str, set[str]]:
+    """component -> personal-data topics (unprefixed) its principal may read records of."""
+    names = {f"{prefix}.{n}" if prefix else n: n for n in PERSONAL_DATA_TOPICS}
+    reads: dict[str, set[str]] = {}
+    for component, user in _kafka_users(objects).items():
+        for (kind, name), ops in _acl_table(user).items():
+            if kind == "topic" and name in names and ops & {"Read", "All"}:
+                reads.setdefault(component, set()).add(names[name])
+    return reads
+
+
+# The part of Strimzi's KafkaUser v1beta2 the chart uses, strict: a misspelt field or an operation
+# Strimzi does not know fails here instead of in the User Operator.
+_ACL_RULE = {
+    "type": "object", "additionalProperties": False, "required": ["resource", "operations"],
+    "properties": {
+        "resource": {"type": "object", "additionalProperties": False, "required": ["type", "name", "patternType"],
+                     "properties": {"type": {"enum": ["topic", "group"]}, "name": {"type": "string", "minLength": 1},
+                                    "patternType": {"const": "literal"}}},
+        "operations": {"type": "array", "minItems": 1, "uniqueItems": True,
+                       "items": {"enum": ["Read", "Write", "Create", "Describe"]}},
+    },
+}  # fmt: skip
+KAFKA_USER_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "kafka.strimzi.io/v1beta2"},
+        "kind": {"const": "KafkaUser"},
+        "metadata": {"type": "object", "required": ["name", "namespace", "labels"], "properties": {
+            "name": {"type": "string", "maxLength": 64, "pattern": "^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"},
+            "labels": {"type": "object", "required": ["strimzi.io/cluster"]}}},
+        "spec": {"type": "object", "additionalProperties": False, "required": ["authorization"], "properties": {
+            "authentication": {"type": "object", "additionalProperties": False, "required": ["type"],
+                               "properties": {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]}}},
+            "authorization": {"type": "object", "additionalProperties": False, "required": ["type", "acls"],
+                              "properties": {"type": {"const": "simple"},
+                                             "acls": {"type": "array", "items": _ACL_RULE}}}}},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("acls", "path"),
+    [
+        ({"authentication": "plain"}, "plain"),
+        ({"strimziCluster": "My_Cluster"}, "My_Cluster"),
+        ({"principals": {"worker": "Worker", "webhook": "", "egress": "", "topics": ""}}, "Worker"),
+        ({"principals": {"worker": "", "webhook": "", "egress": "", "topics": "", "admin": "x"}}, "admin"),
+        ({"readers": ["ops"]}, "readers"),
+    ],
+)
+def test_values_schema_bad_kafka_acls_rejected(acls, path):
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    values["kafka"]["acls"].update(acls)
+    with pytest.raises(jsonschema.ValidationError, match=path):
+        jsonschema.validate(values, schema)
+
+
+@pytest.mark.slow
+def test_kafka_acls_least_privilege_per_component(all_features):
+    users = _kafka_users(all_features)
+    for user in users.values():
+        jsonschema.validate(user, KAFKA_USER_SCHEMA)
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "events"
+        assert user["metadata"]["namespace"] == "support"
+        assert user["spec"]["authentication"] == {"type": "tls"}
+    assert {c: u["metadata"]["name"] for c, u in users.items()} == {
+        c: f"sf-supportflow-{c}" for c in ("worker", "webhook", "egress", "topics")
+    }
+    expected = _expected_acls("supportflow", "supportflow", ["webhook", "zendesk"], admin_flags=False)
+    assert {c: _acl_table(u) for c, u in users.items()} == expected
+    # The topics principal exists before the pre-install Job that authenticates as it.
+    (job,) = _by_kind(all_features, "Job")
+    user_hook, job_hook = users["topics"]["metadata"]["annotations"], job["metadata"]["annotations"]
+    assert user_hook["helm.sh/hook"] == job_hook["helm.sh/hook"]
+    assert int(user_hook["helm.sh/hook-weight"]) < int(job_hook["helm.sh/hook-weight"])
+
+
+@pytest.mark.slow
+def test_kafka_acls_personal_data_read_only_by_worker_and_egress(all_features):
+    assert _personal_data_reads(all_features) == PERSONAL_DATA_READERS
+
+
+@pytest.mark.slow
+def test_kafka_acls_extra_personal_data_read_detected(chart):
+    """The check above can fail: a template that lets the webhook read outcomes is caught."""
+    template = chart / "templates" / "kafka-users.yaml"
+    text = template.read_text()
+    widened = text.replace('"name" . "ops" (list "Describe")', '"name" . "ops" (list "Read" "Describe")', 1)
+    assert widened != text
+    template.write_text(widened)
+    reads = _personal_data_reads(_install(chart, ALL_FEATURES))
+    assert reads["webhook"] >= {"outcomes", "deadletter", "audit"}
+    assert reads != PERSONAL_DATA_READERS
+
+
+def test_kafka_acls_topics_are_the_pipeline_topics():
+    """The expected tables (which the rendered KafkaUsers must equal, with and without a prefix) name
+    streams/topics.py's topics: the Job may create exactly those, the worker reads what it consumes."""
+    from supportflow.settings import Settings, TopicSettings
+    from supportflow.streams.topics import pipeline_topics, source_topics
+
+    for prefix in ("supportflow", "acme", ""):
+        settings = Settings(app_id="supportflow", topics=TopicSettings(prefix=prefix))
+        expected = _expected_acls(prefix, "supportflow", [], admin_flags=False)
+        assert {name for _, name in expected["topics"]} == {s.name for s in pipeline_topics(settings)}
+        reads = {n for (kind, n), ops in expected["worker"].items() if kind == "topic" and "Read" in ops}
+        assert reads == {*source_topics(settings), settings.topics.full(settings.topics.control)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("secrets", "admin_flags", "writes_control"),
+    [
+        ({}, False, False),
+        ({"create": {"webhookAdminToken": "admin"}}, False, True),
+        ({"existingSecret": "supportflow-prod"}, True, True),
+        ({"existingSecret": "supportflow-prod", "create": {"webhookAdminToken": "ignored"}}, False, False),
+    ],
+)
+def test_kafka_acls_webhook_writes_control_only_with_admin_flags(chart, secrets, admin_flags, writes_control):
+    acls = {"enabled": True, "strimziCluster": "events", "webhookAdminFlags": admin_flags}
+    objects = _install(chart, {"kafka": {**BOOTSTRAP["kafka"], "acls": acls}, "secrets": secrets})
+    users = _kafka_users(objects)
+    assert set(users) == {"worker", "webhook", "topics"}  # no egress connector enabled
+    assert {c: _acl_table(u) for c, u in users.items()} == {
+        c: acl for c, acl in _expected_acls("supportflow", "supportflow", [], writes_control).items()
+        if c != "egress"
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_kafka_acls_prefix_app_id_principals_namespace_and_no_authentication(chart):
+    acls = {
+        "enabled": True, "strimziCluster": "events", "namespace": "kafka", "authentication": "none",
+        "principals": {"worker": "support-pipeline", "webhook": "", "egress": "", "topics": ""},
+    }  # fmt: skip
+    values = {
+        "kafka": {**BOOTSTRAP["kafka"], "acls": acls}, "topics": {"prefix": "", "createJob": {"enabled": False}},
+        "config": {"appId": "helpdesk"}, "webhook": {"enabled": False},
+        "egress": {"connectors": {"freshdesk": {"enabled": True}}},
+    }  # fmt: skip
+    users = _kafka_users(_install(chart, values))
+    assert set(users) == {"worker", "egress"}
+    assert users["worker"]["metadata"]["name"] == "support-pipeline"
+    assert users["egress"]["metadata"]["name"] == "sf-supportflow-egress"
+    expected = _expected_acls("", "helpdesk", ["freshdesk"], admin_flags=False)
+    for component, user in users.items():
+        jsonschema.validate(user, KAFKA_USER_SCHEMA)
+        assert user["metadata"]["namespace"] == "kafka"
+        assert "authentication" not in user["spec"]
+        assert _acl_table(user) == expected[component]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"kafka": {**BOOTSTRAP["kafka"], "acls": {"enabled": True}}}, r"kafka\.acls\.strimziCluster is required"),
+        (
+            {"kafka": {**BOOTSTRAP["kafka"], "acls": {"enabled": True, "strimziCluster": "events"}},
+             "config": {"extraEnv": {"SUPPORTFLOW_TOPICS__OUTCOMES": "decisions"}}},
+            r"config\.extraEnv\.SUPPORTFLOW_TOPICS__OUTCOMES renames a topic",
+        ),
+    ],
+)  # fmt: skip
+def test_kafka_acls_misconfiguration_fails_install(chart, values, message):
+    with pytest.raises(ChartInstallError, match=message):
+        _install(chart, values)
 
 
 # The image the chart runs: built from the repository's Dockerfile (no Docker engine here, so the

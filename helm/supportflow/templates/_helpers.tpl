@@ -164,3 +164,48 @@ topologySpreadConstraints:
         {{- include "supportflow.componentSelector" (dict "ctx" .ctx "component" .component) | nindent 8 }}
 {{- end }}
 {{- end -}}
+
+{{/* A topic's full name, as TopicSettings.full builds it; call with (dict "ctx" $ "name" "ingress.raw"). */}}
+{{- define "supportflow.topicName" -}}
+{{- $prefix := .ctx.Values.topics.prefix -}}
+{{- if $prefix -}}
+{{- printf "%s.%s" $prefix .name -}}
+{{- else -}}
+{{- .name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Kafka principal (KafkaUser name) of a component; call with (dict "ctx" $ "component" "worker"). */}}
+{{- define "supportflow.kafkaPrincipal" -}}
+{{- default (printf "%s-%s" (include "supportflow.fullname" .ctx) .component) (index .ctx.Values.kafka.acls.principals .component) -}}
+{{- end -}}
+
+{{/* One literal ACL rule of a KafkaUser; call with (dict "type" "topic" "name" $topic "ops" (list "Read")). */}}
+{{- define "supportflow.aclRule" -}}
+- resource:
+    type: {{ .type }}
+    name: {{ .name | quote }}
+    patternType: literal
+  operations: {{ .ops | toJson }}
+{{- end -}}
+
+{{/* apiVersion, kind and metadata of a component's KafkaUser; call with (dict "ctx" $ "component" "worker"). */}}
+{{- define "supportflow.kafkaUserHeader" -}}
+{{- $a := .ctx.Values.kafka.acls -}}
+apiVersion: kafka.strimzi.io/v1beta2
+kind: KafkaUser
+metadata:
+  name: {{ include "supportflow.kafkaPrincipal" . }}
+  namespace: {{ default .ctx.Release.Namespace $a.namespace }}
+  labels:
+    {{- include "supportflow.componentLabels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
+    strimzi.io/cluster: {{ required "kafka.acls.strimziCluster is required when kafka.acls.enabled is true: the name of your Strimzi Kafka cluster (the strimzi.io/cluster label of its KafkaUsers)" $a.strimziCluster }}
+{{- end -}}
+
+{{/* spec.authentication of every KafkaUser (none: ACLs only, the identity comes from elsewhere). */}}
+{{- define "supportflow.kafkaUserAuthentication" -}}
+{{- if ne .Values.kafka.acls.authentication "none" }}
+authentication:
+  type: {{ .Values.kafka.acls.authentication }}
+{{- end }}
+{{- end -}}
