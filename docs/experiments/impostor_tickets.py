@@ -101,7 +101,9 @@ def main() -> None:
         print(json.dumps(results, indent=1))
         return
     for name, r in results.items():
-        print(f"{name:75} {r['decision']:14} {','.join(r['identity']) or '-':30} {','.join(r['daniel_facts']) or '-'}")
+        print(
+            f"{name:75} {r['decision']:14} {','.join(r['identity']) or '-':30} {','.join(r['daniel_facts']) or '-'}"
+        )
 
 
 if __name__ == "__main__":
