@@ -2,7 +2,10 @@
 
 Every worker reads the whole control topic from offset 0 at start with no consumer group (so each sees
 every flag, and Tansu's broken "earliest" lookup never matters), then follows it: last write per key
-wins. Values are JSON; ``supportflow flags set auto_resolve=false`` flips all workers to suggest-only.
+wins. A record is ``{"value": <JSON>, "set_at_ms": <int>}``; ``supportflow flags set
+auto_resolve=false`` flips all workers to suggest-only. Which flags exist and their types are in
+:mod:`supportflow.streams.flag_registry`: a value that is unreadable or of the wrong type is replaced
+by the flag's fail-closed value and counted (``supportflow_flag_values_invalid_total``).
 """
 
 from __future__ import annotations
@@ -12,29 +15,32 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
+from supportflow.streams import metrics
+from supportflow.streams.flag_registry import DEFAULT_FLAGS, FLAGS, FlagError, parse_assignment, read
+
+__all__ = [
+    "DEFAULT_FLAGS",
+    "FlagChange",
+    "FlagError",
+    "FlagTable",
+    "FlagWatcher",
+    "parse_assignment",
+    "publish_flag",
+]
+
 log = logging.getLogger(__name__)
 
-DEFAULT_FLAGS: dict[str, Any] = {"auto_resolve": True}
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """``auto_resolve=false`` -> ("auto_resolve", False); values parse as JSON, else stay strings."""
-    if "=" not in text:
-        raise ValueError(f"expected NAME=VALUE, got {text!r}")
-    name, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return name.strip(), value
+_UNREADABLE = object()
 
 
 def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: float = 10.0) -> int:
-    """Write one flag; returns the set time in ms (the effect is measured from here)."""
+    """Write one flag as given (writers check it with ``flag_registry.coerce`` first); returns the set
+    time in ms (the effect is measured from here)."""
     set_at = int(time.time() * 1000)
     producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
     producer.produce(
@@ -45,15 +51,94 @@ def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: f
     return set_at
 
 
+def delete_flag(bootstrap: str, topic: str, name: str, timeout_s: float = 10.0) -> None:
+    """Write a tombstone: a known flag goes back to its default, an unknown name leaves the topic."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer.produce(topic, key=name.encode(), value=None)
+    if producer.flush(timeout_s) != 0:
+        raise TimeoutError(f"flag {name} deletion not acknowledged by {bootstrap} within {timeout_s}s")
+
+
+@dataclass(frozen=True)
+class FlagChange:
+    """One control-topic record as a reader applied it."""
+
+    name: str
+    value: Any  # the flag's effective value now (None for a name the registry does not know)
+    known: bool
+    error: str | None = None  # why the record's value was not used
+    delay_s: float | None = None  # from set to applied, when the record says when it was set
+
+
+class FlagTable:
+    """Effective flag values from control-topic records (no Kafka here: the watcher feeds it).
+
+    Known flags always have a value: the default until a record sets one, the fail-closed value while
+    the last record is unreadable or of the wrong type. Rejected records are kept in :attr:`invalid`
+    (name -> (stored value, reason)) until a valid record or a tombstone replaces them.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = dict(DEFAULT_FLAGS)
+        self.invalid: dict[str, tuple[Any, str]] = {}
+
+    def apply(self, key: bytes | None, value: bytes | None, now_s: float | None = None) -> FlagChange | None:
+        if key is None:
+            return None
+        name = key.decode(errors="replace")
+        try:
+            doc = json.loads(value) if value is not None else None
+        except ValueError:  # not JSON, or not UTF-8
+            doc = _UNREADABLE
+        if doc is None:  # tombstone (or JSON null): back to the default
+            return self._set(name, DEFAULT_FLAGS.get(name), None, None)
+        known = name in FLAGS
+        if not isinstance(doc, dict) or "value" not in doc:
+            preview = (value or b"").decode(errors="replace")[:80]
+            fallback = FLAGS[name].fail_closed if known else None
+            return self._set(name, fallback, preview, f"unreadable record {preview!r}")
+        raw = doc["value"]
+        delay = _delay_s(doc.get("set_at_ms"), time.time() if now_s is None else now_s)
+        if not known:
+            return self._set(name, None, raw, "unknown flag", delay)
+        effective, error = read(name, raw)
+        return self._set(name, effective, raw, error, delay)
+
+    def _set(
+        self, name: str, effective: Any, raw: Any, error: str | None, delay_s: float | None = None
+    ) -> FlagChange:
+        known = name in FLAGS
+        if known:  # copy on write: readers on other threads see one dict or the other, never a mix
+            self.values = {**self.values, name: effective}
+        invalid = {k: v for k, v in self.invalid.items() if k != name}
+        if error is not None:
+            invalid[name] = (raw, error)
+        self.invalid = invalid
+        return FlagChange(name, effective if known else None, known, error, delay_s)
+
+
+def _delay_s(set_at_ms: Any, now_s: float) -> float | None:
+    if isinstance(set_at_ms, bool) or not isinstance(set_at_ms, int) or set_at_ms <= 0:
+        return None
+    return max(0.0, now_s - set_at_ms / 1000)
+
+
 class FlagWatcher:
-    """Follows the control topic in a daemon thread; :meth:`get` is lock-free for the hot path."""
+    """Follows the control topic in a daemon thread; :meth:`get` is lock-free for the hot path.
+
+    ``on_change(name, value, delay_s)`` is called for every record of a known flag with its effective
+    (typed, fail-closed) value. Invalid values are counted once the history is loaded: at that point
+    once per flag whose latest value is invalid, then once per invalid record (a restart does not
+    count records that were already superseded).
+    """
 
     def __init__(
-        self, bootstrap: str, topic: str, on_change: Callable[[str, Any, float], None] | None = None
-    ) -> None:
+        self, bootstrap: str, topic: str,
+        on_change: Callable[[str, Any, float | None], None] | None = None,
+    ) -> None:  # fmt: skip
         self._topic = topic
         self._on_change = on_change
-        self._flags: dict[str, Any] = dict(DEFAULT_FLAGS)
+        self._table = FlagTable()
         self.last_effect_delay_s = 0.0
         self._consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
@@ -70,10 +155,15 @@ class FlagWatcher:
         return self
 
     def get(self, name: str) -> Any:
-        return self._flags.get(name, DEFAULT_FLAGS.get(name))
+        return self._table.values.get(name, DEFAULT_FLAGS.get(name))
 
     def snapshot(self) -> dict[str, Any]:
-        return dict(self._flags)
+        """Every known flag's effective value."""
+        return dict(self._table.values)
+
+    def invalid(self) -> dict[str, tuple[Any, str]]:
+        """Records on the topic that are not in effect: name -> (stored value, reason)."""
+        return dict(self._table.invalid)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -84,7 +174,7 @@ class FlagWatcher:
             error = msg.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    self._loaded.set()
+                    self._set_loaded()
                 continue
             self._apply(msg.key(), msg.value())
             self._mark_loaded_if_caught_up()
@@ -96,28 +186,32 @@ class FlagWatcher:
         _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), cached=True)
         position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
         if high >= 0 and (position >= high or high == 0):
-            self._loaded.set()
+            self._set_loaded()
+
+    def _set_loaded(self) -> None:
+        if self._loaded.is_set():
+            return
+        for name, (_stored, reason) in self._table.invalid.items():
+            log.warning("flag %s: %s", name, reason)
+            metrics.observe_flag_invalid(name)
+        metrics.observe_flags_invalid_now(self._table.invalid)
+        self._loaded.set()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None:
+        change = self._table.apply(key, value)
+        if change is None:
             return
-        name = key.decode(errors="replace")
-        try:
-            doc = json.loads(value or b"null")
-        except json.JSONDecodeError:
-            log.warning("ignoring malformed flag %s", name)
-            return
-        if doc is None:  # tombstone: back to default
-            self._flags = {k: v for k, v in self._flags.items() if k != name} | (
-                {name: DEFAULT_FLAGS[name]} if name in DEFAULT_FLAGS else {}
-            )
-            return
-        self._flags = {**self._flags, name: doc.get("value")}
-        # How long from `flags set` to this worker acting on it (the kill-switch SLO).
-        self.last_effect_delay_s = max(0.0, time.time() - int(doc.get("set_at_ms", 0)) / 1000)
-        log.info("flag %s=%r (effect %.3fs after set)", name, doc.get("value"), self.last_effect_delay_s)
-        if self._on_change is not None:
-            self._on_change(name, doc.get("value"), self.last_effect_delay_s)
+        if self._loaded.is_set():  # while loading, only what is still invalid at the end counts
+            if change.error is not None:
+                log.warning("flag %s: %s", change.name, change.error)
+                metrics.observe_flag_invalid(change.name)
+            metrics.observe_flags_invalid_now(self._table.invalid)
+        if change.delay_s is not None:
+            # How long from `flags set` to this worker acting on it (the kill-switch SLO).
+            self.last_effect_delay_s = change.delay_s
+        log.info("flag %s=%r (effect %s s after set)", change.name, change.value, change.delay_s)
+        if change.known and self._on_change is not None:
+            self._on_change(change.name, change.value, change.delay_s)
 
     def stop(self) -> None:
         self._stop.set()

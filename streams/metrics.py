@@ -25,6 +25,8 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from supportflow.schemas.errors import TransientError
 from supportflow.schemas.models import Outcome
+from supportflow.streams.flag_registry import FLAGS
+from supportflow.streams.flag_registry import UNKNOWN as FLAG_UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,20 @@ CONSUMER_LAG = Gauge(
 )
 AUTO_RESOLVE_ENABLED = Gauge("supportflow_auto_resolve_enabled", "1 when the kill switch allows auto-send.")
 FLAG_EFFECT_SECONDS = Gauge("supportflow_flag_effect_seconds", "Last measured delay from flag set to effect.")
+FLAG_VALUES_INVALID = Counter(
+    "supportflow_flag_values_invalid",
+    "Control-topic flag values not used (unreadable, wrong type or unknown name; flag=unknown).",
+    ["flag"],
+)
+FLAGS_INVALID_NOW = Gauge(
+    "supportflow_flags_invalid",
+    "1 while a flag's latest control-topic value is invalid and its fail-closed value is in force "
+    "(flag=unknown: how many unknown names the topic holds).",
+    ["flag"],
+)
+for _flag in (*FLAGS, FLAG_UNKNOWN):  # every series exists from start-up at 0, so increase() sees a first 1
+    FLAG_VALUES_INVALID.labels(flag=_flag)
+    FLAGS_INVALID_NOW.labels(flag=_flag)
 
 _COMPARATOR = re.compile(r"[<>=!]")
 _LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]+)?_")
@@ -214,6 +230,22 @@ def observe_kill_switch(auto_resolve_enabled: bool, effect_seconds: float | None
     AUTO_RESOLVE_ENABLED.set(1 if auto_resolve_enabled else 0)
     if effect_seconds is not None:
         FLAG_EFFECT_SECONDS.set(max(0.0, effect_seconds))
+
+
+def flag_label(name: str) -> str:
+    return name if name in FLAGS else FLAG_UNKNOWN
+
+
+def observe_flag_invalid(name: str) -> None:
+    FLAG_VALUES_INVALID.labels(flag=flag_label(name)).inc()
+
+
+def observe_flags_invalid_now(invalid: Iterable[str]) -> None:
+    """``invalid``: the names whose latest control-topic value is not in effect."""
+    labels = [flag_label(name) for name in invalid]
+    for flag in FLAGS:
+        FLAGS_INVALID_NOW.labels(flag=flag).set(1 if flag in labels else 0)
+    FLAGS_INVALID_NOW.labels(flag=FLAG_UNKNOWN).set(labels.count(FLAG_UNKNOWN))
 
 
 def start_metrics_server(port: int, addr: str = "0.0.0.0") -> int:

@@ -28,6 +28,7 @@ from supportflow.processors.router.llm_router import LlmRouterClient
 from supportflow.schemas.models import Outcome, PipelineRecord
 from supportflow.settings import Settings
 from supportflow.streams import metrics
+from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,8 @@ class Runtime:
 
     def gate_policy(self) -> GatePolicy:
         th = self.settings.thresholds
-        auto = bool(self.flags.get("auto_resolve")) if self.flags else True
+        # Fail closed: only a real JSON true on the control topic allows auto-send ("False", 0, junk: off).
+        auto = is_on(self.flags.get("auto_resolve")) if self.flags else True
         return GatePolicy(
             th.groundedness_floor, th.retrieval_min_score, auto_send_enabled=auto,
             scoped_retrieval_min_score=th.scoped_retrieval_min_score,

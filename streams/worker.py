@@ -9,6 +9,7 @@ import faust
 from supportflow.settings import Settings
 from supportflow.streams import metrics
 from supportflow.streams.app import build_app
+from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.metrics import LagSampler
 from supportflow.streams.runtime import Runtime, tune_interpreter
@@ -27,12 +28,13 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
     runtime = Runtime.build(settings, kb_in_memory=kb_in_memory)
     tune_interpreter()  # after loading, so what start-up built is frozen out of later collections
 
-    def on_flag(name: str, value: object, delay_s: float) -> None:
-        if name == "auto_resolve":
-            metrics.observe_kill_switch(bool(value), delay_s)
+    def on_flag(name: str, value: object, delay_s: float | None) -> None:
+        if name == "auto_resolve":  # the watcher passes the effective (fail-closed) value
+            metrics.observe_kill_switch(is_on(value), delay_s)
 
     metrics.observe_kill_switch(True)
     runtime.flags = FlagWatcher(bootstrap, settings.topics.full(settings.topics.control), on_flag).start()
+    metrics.observe_kill_switch(is_on(runtime.flags.get("auto_resolve")))  # what gate_policy() will use
     # Tansu's ListOffsets "latest" is wrong: on the embedded broker lag must come from Fetch watermarks.
     lag = LagSampler(
         bootstrap,

@@ -9,7 +9,6 @@ in time). A 2xx therefore always means "on the topic".
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from supportflow.connectors.webhook.sink import EventSink
 from supportflow.schemas import wire
 from supportflow.schemas.errors import TransientError
 from supportflow.schemas.models import Channel, InboundEvent
+from supportflow.streams.flag_registry import FlagError, coerce
 from supportflow.streams.ingest import ingress_key
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ JSON_TYPES = frozenset({"application/json"})
 JSONL_TYPES = frozenset({"application/x-ndjson", "application/jsonl"})
 #: Probes are never rate limited: an orchestrator must always be able to ask.
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
-FLAG_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ADMIN_MAX_BODY_BYTES = 16_384
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -287,11 +286,16 @@ def _flag_assignment(body: bytes) -> tuple[str, Any]:
     except orjson.JSONDecodeError as exc:
         raise RequestRejected(400, "invalid_json", f"body is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(doc, dict) or "name" not in doc or "value" not in doc:
-        raise RequestRejected(422, "invalid_flag", 'body must be {"name": <string>, "value": <any JSON>}')
+        raise RequestRejected(
+            422, "invalid_flag", 'body must be {"name": <flag name>, "value": <JSON value>}'
+        )
     name = doc["name"]
-    if not isinstance(name, str) or not FLAG_NAME.match(name):
-        raise RequestRejected(422, "invalid_flag", "name must be 1-64 characters of A-Z a-z 0-9 _ . -")
-    return name, doc["value"]
+    if not isinstance(name, str):
+        raise RequestRejected(422, "invalid_flag", "name must be a string")
+    try:  # known flags only, values of their type; a boolean is stored as a JSON boolean
+        return name, coerce(name, doc["value"])
+    except FlagError as exc:
+        raise RequestRejected(422, "invalid_flag", str(exc)) from exc
 
 
 def build_app(

@@ -13,6 +13,7 @@ from typing import Any
 
 from supportflow import __version__
 from supportflow.data import data_path
+from supportflow.streams.flag_registry import FLAGS
 
 OPENAPI_PATH = data_path("openapi.json")
 
@@ -157,8 +158,17 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "value"],
         "properties": {
-            "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "example": "auto_resolve"},
-            "value": {"description": "Any JSON value.", "example": False},
+            "name": {"type": "string", "enum": sorted(FLAGS), "example": "auto_resolve"},
+            "value": {
+                # Every flag in the registry is a boolean today; the server also takes the words below.
+                "type": "boolean",
+                "description": (
+                    "The flag's value. Boolean flags also accept the strings true/false, on/off, yes/no, "
+                    "1/0 (any case) and the integers 1/0; they are stored as a JSON boolean. An unknown "
+                    "name or any other value is rejected with 422 invalid_flag."
+                ),
+                "example": False,
+            },
         },
     },
     "FlagSet": {
@@ -166,7 +176,7 @@ _SCHEMAS: dict[str, Any] = {
         "required": ["name", "value", "set_at_ms"],
         "properties": {
             "name": {"type": "string"},
-            "value": {"description": "The value written."},
+            "value": {"description": "The value written, typed (a JSON boolean for a boolean flag)."},
             "set_at_ms": {"type": "integer", "description": "When the control topic acknowledged it."},
         },
     },
@@ -366,7 +376,7 @@ _PATHS: dict[str, Any] = {
                 "401": _error("Admin token missing or wrong."),
                 "413": _ref("TooLarge"),
                 "415": _ref("UnsupportedMediaType"),
-                "422": _error("Not {name, value} or the name is not allowed."),
+                "422": _error("Not {name, value}, an unknown flag name, or a value of the wrong type."),
                 **_COMMON_WRITE,
             },
         },

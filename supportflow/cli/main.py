@@ -18,6 +18,7 @@ from supportflow.cli import (
     bench,
     dlq,
     egress,
+    flags_cmd,
     golden,
     kb,
     pipeline,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     egress.add_parser(sub)
     dlq.add_parser(sub)
+    flags_cmd.add_parser(sub)
     redact.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"

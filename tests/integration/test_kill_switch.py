@@ -1,4 +1,4 @@
-"""Kill switch through the live pipeline: after `auto_resolve=false`, zero auto-sends; measured delay."""
+"""Kill switch through the live pipeline: after `flags set auto_resolve=False`, zero auto-sends; measured delay."""
 
 import tempfile
 import time
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from supportflow.cli.main import main
 from supportflow.cli.pipeline import wait_ready
 from supportflow.connectors.ingress import count_messages, events_from_path
 from supportflow.data import data_path
@@ -21,6 +22,9 @@ from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+INVALID_NOW = 'supportflow_flags_invalid{flag="auto_resolve"}'
+INVALID_COUNT = 'supportflow_flag_values_invalid_total{flag="auto_resolve"}'
 
 
 def _metric(port: int, name: str) -> float | None:
@@ -41,6 +45,18 @@ def _run(bootstrap, topic, events, settings):
         reader.close()
 
 
+def _wait_metric(port: int, name: str, value: float, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _metric(port, name) != value:
+        assert time.monotonic() < deadline, f"{name} not {value} within {timeout_s} s"
+        time.sleep(0.02)
+
+
+def _flags_set(bootstrap: str, assignment: str) -> None:
+    """The operator's path: the real CLI parser and writer."""
+    assert main(["flags", "--broker", bootstrap, "set", assignment]) == 0
+
+
 def test_kill_switch_flip_zero_auto_sends_then_resume():
     settings = get_settings()
     t = settings.topics
@@ -56,18 +72,23 @@ def test_kill_switch_flip_zero_auto_sends_then_resume():
             wait_ready(broker.bootstrap, settings, [worker], reader, quiet=True, log_dir=log_dir)
             reader.close()
             set_at = time.monotonic()
-            publish_flag(broker.bootstrap, t.full(t.control), "auto_resolve", False)
-            while _metric(port, "supportflow_auto_resolve_enabled") != 0.0:
-                assert time.monotonic() - set_at < 15, "kill switch not applied within 15 s"
-                time.sleep(0.02)
+            _flags_set(broker.bootstrap, "auto_resolve=False")  # a capitalized word, as typed by hand
+            _wait_metric(port, "supportflow_auto_resolve_enabled", 0.0)
             observed = time.monotonic() - set_at
             effect = _metric(port, "supportflow_flag_effect_seconds")
             off = _run(broker.bootstrap, t.full(t.ingress), events, settings)
-            publish_flag(broker.bootstrap, t.full(t.control), "auto_resolve", True)
-            while _metric(port, "supportflow_auto_resolve_enabled") != 1.0:
-                time.sleep(0.02)
+            _flags_set(broker.bootstrap, "auto_resolve=on")
+            _wait_metric(port, "supportflow_auto_resolve_enabled", 1.0)
             # The same tickets again would be suppressed as duplicates: send their texts under new ids.
             on = _run(broker.bootstrap, t.full(t.ingress), bench_events(len(off.outcomes)), settings)
+            # An unchecked writer leaves the string "true": workers fail closed and flag it.
+            publish_flag(broker.bootstrap, t.full(t.control), "auto_resolve", "true")
+            _wait_metric(port, "supportflow_auto_resolve_enabled", 0.0)
+            _wait_metric(port, INVALID_NOW, 1.0)
+            invalid_count = _metric(port, INVALID_COUNT)
+            _flags_set(broker.bootstrap, "auto_resolve=off")
+            _wait_metric(port, INVALID_NOW, 0.0)
+            off_after_fix = _metric(port, "supportflow_auto_resolve_enabled")
         finally:
             stop_all([worker])
     autos_off = [o for o in off.outcomes.values() if o.decision == Decision.AUTO_RESOLVED]
@@ -77,3 +98,4 @@ def test_kill_switch_flip_zero_auto_sends_then_resume():
     assert off.outcomes and autos_off == []
     assert switched, "no auto-band ticket reached the gate: the test proves nothing"
     assert any(o.decision == Decision.AUTO_RESOLVED for o in on.outcomes.values()), "auto-send did not resume"
+    assert invalid_count is not None and invalid_count >= 1 and off_after_fix == 0.0
