@@ -238,7 +238,12 @@ class RedactionSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SUPPORTFLOW_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="SUPPORTFLOW_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+        # A validation error must never echo what was given: the input holds API keys and tokens.
+        hide_input_in_errors=True,
     )
 
     broker: str | None = Field(
