@@ -86,12 +86,12 @@ class FlagTable:
         if key is None:
             return None
         name = key.decode(errors="replace")
+        if value is None:  # a tombstone (`flags unset`): back to the default
+            return self._set(name, DEFAULT_FLAGS.get(name), None, None)
         try:
-            doc = json.loads(value) if value is not None else None
+            doc = json.loads(value)
         except ValueError:  # not JSON, or not UTF-8
             doc = _UNREADABLE
-        if doc is None:  # tombstone (or JSON null): back to the default
-            return self._set(name, DEFAULT_FLAGS.get(name), None, None)
         known = name in FLAGS
         if not isinstance(doc, dict) or "value" not in doc:
             preview = (value or b"").decode(errors="replace")[:80]
@@ -151,14 +151,28 @@ class FlagWatcher:
     def start(self, wait_s: float = 10.0) -> FlagWatcher:
         self._consumer.assign([TopicPartition(self._topic, 0, 0)])
         self._thread.start()
-        self._loaded.wait(wait_s)
+        if not self._loaded.wait(wait_s):
+            log.warning(
+                "control topic %s not loaded within %.0fs: flags hold their fail-closed values "
+                "(auto-send off) until it is", self._topic, wait_s,
+            )  # fmt: skip
         return self
 
     def get(self, name: str) -> Any:
+        """The flag's effective value; its fail-closed value until the topic's history is loaded
+        (a worker that cannot read the control topic must not auto-send on the default)."""
+        if not self._loaded.is_set() and name in FLAGS:
+            return FLAGS[name].fail_closed
         return self._table.values.get(name, DEFAULT_FLAGS.get(name))
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded.is_set()
+
     def snapshot(self) -> dict[str, Any]:
-        """Every known flag's effective value."""
+        """Every known flag's effective value (fail-closed values until the history is loaded)."""
+        if not self._loaded.is_set():
+            return {name: spec.fail_closed for name, spec in FLAGS.items()}
         return dict(self._table.values)
 
     def invalid(self) -> dict[str, tuple[Any, str]]:
@@ -196,6 +210,9 @@ class FlagWatcher:
             metrics.observe_flag_invalid(name)
         metrics.observe_flags_invalid_now(self._table.invalid)
         self._loaded.set()
+        if self._on_change is not None:  # until now readers saw fail-closed values
+            for name, value in self._table.values.items():
+                self._on_change(name, value, None)
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         change = self._table.apply(key, value)

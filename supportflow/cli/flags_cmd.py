@@ -71,9 +71,12 @@ def cmd_flags_show(args: argparse.Namespace) -> int:
         logging.getLogger("supportflow.streams.flags").setLevel(logging.ERROR)
     watcher = FlagWatcher(*target).start()
     try:
-        flags, invalid = watcher.snapshot(), watcher.invalid()
+        loaded, flags, invalid = watcher.loaded, watcher.snapshot(), watcher.invalid()
     finally:
         watcher.stop()
+    if not loaded:
+        err(f"could not read the control topic {target[1]} from {target[0]}: is the pipeline running?")
+        return 1
     if args.json:
         print(json.dumps(flags, sort_keys=True))
     else:

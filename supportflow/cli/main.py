@@ -12,6 +12,9 @@ from collections.abc import Sequence
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from confluent_kafka import KafkaException
+from pydantic import ValidationError
+
 from supportflow import __version__
 from supportflow.cli import (
     audit,
@@ -27,6 +30,7 @@ from supportflow.cli import (
     schemas_cmd,
     serve,
 )
+from supportflow.schemas.errors import SupportflowError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,15 +63,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # name the sub-command whose flags were wrong when it registered its parser as _parser
         getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
-    level = (
-        logging.DEBUG
-        if args.verbose
-        else getattr(logging, os.environ.get("SUPPORTFLOW_LOG_LEVEL", "WARNING"))
-    )
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    code: int = args.func(args)
+        level=_log_level(args.verbose), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )  # fmt: skip
+    try:
+        code: int = args.func(args)
+    except ValidationError as exc:  # settings from the environment: named, values never echoed
+        return _fail(2, f"invalid settings: {_first_error(exc)}")
+    except (KafkaException, TimeoutError, ConnectionError, FileNotFoundError, SupportflowError) as exc:
+        return _fail(1, f"{args.command}: {exc}")
+    return code
+
+
+def _log_level(verbose: bool) -> int:
+    if verbose:
+        return logging.DEBUG
+    name = os.environ.get("SUPPORTFLOW_LOG_LEVEL", "WARNING").strip().upper()
+    level = logging.getLevelName(name)
+    if not isinstance(level, int):
+        print(
+            f"supportflow: SUPPORTFLOW_LOG_LEVEL={name!r} is not a log level; using WARNING", file=sys.stderr
+        )
+        return logging.WARNING
+    return level
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"supportflow: {' '.join(message.split())}", file=sys.stderr)
     return code
 
 

@@ -188,6 +188,24 @@ def test_flag_watcher_history_counts_only_latest_invalid_values(watcher_and_call
     assert _invalid_now("unknown") == 0
 
 
+def test_flag_table_json_null_value_fails_closed_only_a_tombstone_restores_default():
+    table = FlagTable()
+    table.apply(b"auto_resolve", _record(False))
+    for raw in (b"null", b" null "):  # JSON null in the record's value is not a Kafka tombstone
+        change = table.apply(b"auto_resolve", raw)
+        assert change is not None and change.value is False and change.error
+    assert table.apply(b"auto_resolve", None).value is True  # the real tombstone
+
+
+def test_flag_watcher_not_loaded_reads_fail_closed_then_reports_loaded_values(watcher_and_calls):
+    watcher, calls = watcher_and_calls
+    assert not watcher.loaded
+    assert watcher.get("auto_resolve") is False  # cannot read the control topic: no auto-send
+    assert watcher.snapshot() == {"auto_resolve": False}
+    watcher._set_loaded()  # an empty topic, loaded: the default applies and is reported
+    assert watcher.get("auto_resolve") is True and ("auto_resolve", True, None) in calls
+
+
 # -- the gate: only a real True allows auto-send --------------------------------------------------------
 
 
