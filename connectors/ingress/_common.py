@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -29,16 +30,23 @@ def ticket_id_for(namespace: str, source_id: str) -> str:
     return "tkt_" + _digest(namespace, source_id)[:16]
 
 
-def with_message_identity(ticket: Ticket) -> Ticket:
-    """The ticket with its final id: the channel's source id *and* what the message says.
+#: What may differ between deliveries of one message without making it another message.
+_DELIVERY_FIELDS = frozenset({"ticket_id", "trace_id", "received_at_ms", "ingested_at_ms", "schema_version"})
 
-    A redelivery (same source id, same sender, same text) keeps its id, so every stage dedupes it. A
-    source id reused for different content (a client that recycles ids, a second message under one
-    chat ``message_id``) is a new message in the same conversation: it gets its own id and its own
-    decision instead of being suppressed as a duplicate of the first.
+
+def with_message_identity(ticket: Ticket) -> Ticket:
+    """The ticket with its final id: the channel's source id *and* everything the message is.
+
+    A redelivery (same source id, same parsed message; only the delivery times differ) keeps its id,
+    so every stage dedupes it. A source id reused for anything else (other text, sender, conversation,
+    verified identity, attachments: a client that recycles ids, a chat platform that numbers messages
+    per session) is a new message: it gets its own id and its own decision instead of being
+    suppressed as a duplicate. Text is compared in Unicode NFC, so a re-encoding is a redelivery.
     """
-    attachments = "\x1e".join(a.filename for a in ticket.attachments)
-    content = _digest(ticket.sender, ticket.subject, ticket.text, attachments)
+    fields = ticket.model_dump(mode="json", exclude=set(_DELIVERY_FIELDS))
+    fields["text"] = unicodedata.normalize("NFC", fields["text"])
+    fields["subject"] = unicodedata.normalize("NFC", fields["subject"])
+    content = hashlib.sha1(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return ticket.model_copy(update={"ticket_id": "tkt_" + _digest(ticket.ticket_id, content)[:16]})
 
 

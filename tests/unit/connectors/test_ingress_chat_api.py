@@ -220,6 +220,32 @@ def test_api_same_ticket_id_from_another_sender_is_a_different_message() -> None
     assert grace.ticket_id != mallory.ticket_id
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"session_id": "chs_2"},  # a platform that numbers messages per session
+        {"attachments": [{"filename": "a.pdf", "content_type": "application/pdf", "size_bytes": 2}]},
+        {"customer": {"id": "cus_0015", "email": "Noah.Patel@Example.com", "name": "Noah Patel"}},
+    ],
+)
+def test_chat_reused_message_id_anything_else_different_is_a_new_message(change: dict[str, Any]) -> None:
+    [first] = parse_event(event(Channel.CHAT, chat()), NOW)
+    [other] = parse_event(event(Channel.CHAT, chat(**change)), NOW)
+    assert other.ticket_id != first.ticket_id
+
+
+def test_chat_redelivery_with_other_times_or_unicode_form_is_the_same_message() -> None:
+    [first] = parse_event(event(Channel.CHAT, chat(text="Où est ma commande ?")), NOW)
+    [again] = parse_event(event(Channel.CHAT, chat(text="Ou\u0300 est ma commande ?")), NOW + 60_000)
+    assert again.ticket_id == first.ticket_id
+
+
+def test_api_reused_ticket_id_other_conversation_is_a_new_message() -> None:
+    [first] = parse_event(event(Channel.API, api()), NOW)
+    [other] = parse_event(event(Channel.API, api(conversation_id="thread-9")), NOW)
+    assert other.ticket_id != first.ticket_id
+
+
 def test_chat_reused_message_id_with_different_text_is_a_new_message() -> None:
     [first] = parse_event(event(Channel.CHAT, chat(text="where is my order?")), NOW)
     [again] = parse_event(event(Channel.CHAT, chat(text="where is my order?")), NOW)
