@@ -8,14 +8,18 @@ in docs/ingress.md ("Identity binding").
 
 Matching is deliberate and strict:
 
-- email: lowercased and trimmed on both sides, then exact. The domain must be the same domain
+- email: lowercased and trimmed on both sides, then exact, and only plain ASCII addresses are compared
+  (``normalize_email``): an address with any other character (a KELVIN SIGN that Unicode lowercases to
+  ``k``, a Cyrillic look-alike) vouches for nobody, and a record holding one matches no ticket's
+  address. The domain must be the same domain
   (``example.net.evil.example`` is not ``example.net``). Plus-addressing is NOT folded:
   ``daniel+shop@example.net`` does not match ``daniel@example.net``, because the local part belongs to
   the receiving mail server (RFC 5321 section 2.4) and ``+`` is an ordinary character at many providers, so
   the tagged address may be someone else's mailbox. A customer writing from a tagged address gets a
   draft for an agent, never someone else's account.
 - phone: E.164 on both sides (``(212) 555-0102`` and ``+12125550102`` are the same number).
-- customer id: exact after trimming, compared case-insensitively.
+- customer id: exact after trimming, ASCII letters compared case-insensitively (no Unicode case
+  folding: ``cus_0002`` spelled with a LONG S, U+017F, is not ``cus_0002``).
 
 Every identifier the channel vouches for must agree with the record (an identifier the record does
 not hold cannot contradict it), and at least one must be equal.
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import ascii_lower, normalize_email, normalize_phone
 from supportflow.processors.knowledge.drafting import ORDER_INTENTS
 from supportflow.schemas.models import Band, CustomerContext, RouteDecision, Ticket
 
@@ -67,15 +71,29 @@ def sender_identity(ticket: Ticket) -> SenderIdentity:
     )
 
 
+# What a record's identifier becomes when it is present but not comparable (a non-ASCII email, a
+# phone that does not parse): equal to nothing, so it contradicts any identifier the ticket vouches for
+# instead of counting as "the record does not hold one".
+_UNCOMPARABLE = "\x00uncomparable"
+
+
 def _customer_id(raw: str | None) -> str | None:
-    return (raw or "").strip().casefold() or None
+    # ASCII case only: Unicode case folding would make look-alikes equal (LONG S folds to "s").
+    return ascii_lower((raw or "").strip()) or None
+
+
+def _held(raw: str | None, normalized: str | None) -> str | None:
+    """A record's identifier for comparison: None only when the record holds none."""
+    if normalized is not None:
+        return normalized
+    return _UNCOMPARABLE if (raw or "").strip() else None
 
 
 def record_matches(identity: SenderIdentity, record: CustomerContext) -> bool:
     """At least one vouched identifier equals the record's, and none contradicts it."""
     pairs = [
-        (identity.email, normalize_email(record.email)),
-        (identity.phone, normalize_phone(record.phone)),
+        (identity.email, _held(record.email, normalize_email(record.email))),
+        (identity.phone, _held(record.phone, normalize_phone(record.phone))),
         (identity.customer_id, _customer_id(record.customer_id)),
     ]
     known = [(mine, theirs) for mine, theirs in pairs if mine is not None and theirs is not None]

@@ -9,6 +9,10 @@ A customer object is ``{"id"|"customer_id", "name", "email", "phone", "tier", "v
 "orders": [{"order_id"|"id", "status", "total", "currency", "placed_at", "items", "carrier",
 "tracking_number", "delivered_at"}]}``. Errors follow the retry contract: 5xx, 429, timeouts and
 refused connections are TransientError; other 4xx and undecodable bodies are PermanentError.
+
+The remote search may match more loosely than we compare (case or Unicode folding, fuzzy search): a
+customer is returned only if its own id, email or phone equals the one looked up, in our canonical
+form (``normalize``), so a look-alike cannot reach a record through the CRM's matching either.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from supportflow.connectors.crm.base import MAX_ORDERS
-from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import ascii_lower, email_address, normalize_email, normalize_phone
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.schemas.models import CustomerContext, Order
 
@@ -40,17 +44,22 @@ class HttpCrm:
     def find_customer(
         self, *, customer_id: str | None = None, email: str | None = None, phone: str | None = None
     ) -> CustomerContext | None:
-        if customer_id and customer_id.strip():
-            found = self._get(f"/customers/{urllib.parse.quote(customer_id.strip(), safe='')}")
+        wanted_id = (customer_id or "").strip()
+        if wanted_id:
+            found = self._get(f"/customers/{urllib.parse.quote(wanted_id, safe='')}")
             if found is not None:
-                return customer_from_json(found)
+                customer = customer_from_json(found)
+                if ascii_lower(customer.customer_id.strip()) == ascii_lower(wanted_id):
+                    return customer
         for field, value in (("email", normalize_email(email)), ("phone", normalize_phone(phone))):
             if value is None:
                 continue
             body = self._get("/customers?" + urllib.parse.urlencode({field: value}))
             matches = body.get("customers", []) if isinstance(body, dict) else []
-            if isinstance(matches, list) and matches:
-                return customer_from_json(matches[0])
+            for match in matches if isinstance(matches, list) else []:
+                customer = customer_from_json(match)
+                if getattr(customer, field) == value:  # normalized by customer_from_json
+                    return customer
         return None
 
     def _get(self, path: str) -> Any:
@@ -97,7 +106,8 @@ def customer_from_json(data: Any) -> CustomerContext:
         return CustomerContext(
             customer_id=str(data.get("customer_id") or data.get("id") or ""),
             name=data.get("name") or "",
-            email=normalize_email(data.get("email")) or "",
+            # A non-ASCII address is kept as written: it equals no lookup and no ticket's address.
+            email=normalize_email(data.get("email")) or email_address(data.get("email")) or "",
             phone=normalize_phone(data.get("phone")) or "",
             tier=data.get("tier") or "standard",
             vip=bool(data.get("vip", False)),

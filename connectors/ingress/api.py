@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import email_address, normalize_email, normalize_phone
 from supportflow.connectors.ingress._common import (
     channel_from_name,
     content_hash,
@@ -94,7 +94,7 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         source_id = "sha1:" + content_hash(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
         id_source = "content-hash"
 
-    email = normalize_email(body.email)
+    email = email_address(body.email)  # as written (ASCII lowercased): the sender, not yet an identity
     phone = normalize_phone(body.phone)
     if body.email and not email:
         raise SchemaError(f"{what} has an invalid email address {body.email[:80]!r}")
@@ -126,7 +126,8 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         metadata=metadata,
         # The authenticated integration vouches for the contact it forwards; a customer_id is only a
         # claim unless the client used the privileged key (docs/ingress.md, identity binding).
-        verified_email=email or "",
+        # Only a plain-ASCII address is an identity (normalize_email): a look-alike vouches for nobody.
+        verified_email=normalize_email(body.email) or "",
         verified_phone=phone or "",
         verified_customer_id=(claimed_id or "") if event.privileged else "",
     )

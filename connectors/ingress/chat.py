@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import normalize_email
+from supportflow.connectors.crm.normalize import email_address, normalize_email
 from supportflow.connectors.ingress._common import (
     conversation_id_for,
     load_json,
@@ -75,7 +75,7 @@ def parse_chat(event: InboundEvent, now_ms: int) -> list[Ticket]:
     except ValidationError as exc:
         raise shape_error("chat message", exc) from exc
     customer = msg.customer
-    email = normalize_email(customer.email)
+    email = email_address(customer.email)
     sender = email or (customer.handle or "").strip() or (customer.id or "").strip()
     if not sender:
         raise SchemaError("chat message has no customer identity (customer.email, .handle or .id)")
@@ -99,7 +99,8 @@ def parse_chat(event: InboundEvent, now_ms: int) -> list[Ticket]:
             metadata=metadata,
             # The body is HMAC-signed by the store's widget backend, which puts the logged-in account
             # in customer.id/.email (a guest's handle vouches for nothing).
-            verified_email=email or "",
+            # Only a plain-ASCII address is an identity (normalize_email): a look-alike vouches for nobody.
+            verified_email=normalize_email(customer.email) or "",
             verified_customer_id=(customer.id or "").strip(),
         )
     ]

@@ -3,19 +3,23 @@
 Threading follows the headers mail clients already maintain: the conversation is the first id in
 ``References`` (the thread root), else ``In-Reply-To``, else the message's own ``Message-ID``, so a
 reply lands in the same conversation (and Kafka partition) as the message it answers.
+
+The sender's address is vouched for (``Ticket.verified_email``) only when the header section names
+exactly one mailbox without the parser having to guess: see ``_mailbox``.
 """
 
 from __future__ import annotations
 
 import re
-from email import policy
+import unicodedata
+from email import errors, policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from supportflow.connectors.crm.normalize import normalize_email
+from supportflow.connectors.crm.normalize import email_address, normalize_email
 from supportflow.connectors.ingress._common import (
     content_hash,
     conversation_id_for,
@@ -29,6 +33,22 @@ from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
 
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|rv|res|enc|tr|r)\s*(\[\d+\])?\s*[:：]\s*)+", re.I)
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
+# Message defects about the body's MIME structure: they say nothing about who sent the message. Any
+# other message defect (a line in the header section that is not a header, a first header line that
+# is a continuation) means the header section was read with a guess, so nobody is vouched for.
+_BODY_DEFECTS = (
+    errors.NoBoundaryInMultipartDefect,
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+    errors.InvalidMultipartContentTransferEncodingDefect,
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64LengthDefect,
+)
+# Obsolete-syntax defects about the wording of a display name only (``Dr. Daniel Okafor`` has an
+# unquoted period): common, and the mailbox is still unambiguous. Every other header defect is not.
+_NAME_DEFECTS = frozenset({"period in 'phrase'", "comment found without atom"})
 
 
 def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
@@ -111,26 +131,91 @@ def _first_id(value: str) -> str | None:
 
 
 def _sender(msg: Message) -> tuple[str, str]:
+    """Who to answer (the first address of Reply-To, else of From) and their display name.
+
+    Lenient on purpose, so a message with a messy header is still answered; whether that address is
+    vouched for is ``_verified_address``'s strict decision.
+    """
     raw_from = _header(msg, "Reply-To") or _header(msg, "From")
     for name, addr in getaddresses([raw_from]):
-        email = normalize_email(addr)
+        email = email_address(addr)
         if email:
             return email, name.strip().strip('"')
     raise SchemaError(f"email has no usable sender address (From: {raw_from[:80]!r})")
 
 
 def _verified_address(msg: Message, sender: str) -> str:
-    """The From address when answers go back to it; "" when Reply-To sends them somewhere else.
+    """The From address when it is unambiguous and answers go back to it; "" otherwise.
 
-    Identity binding (docs/ingress.md) vouches for the From address only if the reply goes to that same
-    mailbox: otherwise "From: customer, Reply-To: impostor" would mail the customer's account to the
-    impostor.
+    Identity binding (docs/ingress.md) vouches for the From address only if ``From`` (and ``Reply-To``
+    when present) each name exactly one mailbox (``_mailbox``), the same one, and it is the ticket's
+    sender: otherwise "From: customer, Reply-To: impostor" would mail the customer's account to the
+    impostor, and ``From: customer@example.net <impostor@evil.example>``, which the stdlib parser reads
+    as the customer's address, would too.
     """
-    for _name, addr in getaddresses([_header(msg, "From")]):
-        email = normalize_email(addr)
-        if email:
-            return email if email == sender else ""
-    return ""
+    if any(not isinstance(defect, _BODY_DEFECTS) for defect in msg.defects):
+        return ""
+    email = _mailbox(msg, "From")
+    if email is None or email != sender:
+        return ""
+    if any(str(value).strip() for key, value in msg.raw_items() if key.lower() == "reply-to"):
+        return email if _mailbox(msg, "Reply-To") == email else ""
+    return email
+
+
+def _mailbox(msg: Message, name: str) -> str | None:
+    """The comparable address of the one mailbox header ``name`` names, or None if that is ambiguous.
+
+    Exactly one such header, holding one address and no group, with no parser defect except the
+    display-name wording ones (``_NAME_DEFECTS``) and raw UTF-8 in the name; the address is the
+    angle-addr's. A display name containing ``@`` (after RFC 2047 decoding and NFKC, so ``=?utf-8?b?...?=``
+    and a fullwidth at count) is ambiguous unless it is that same address, and the raw header may hold no
+    other ``@`` (in a comment, a second address the parser dropped, a quoted local part, a route).
+    """
+    try:
+        headers = msg.get_all(name) or []
+        raws = [str(value) for key, value in msg.raw_items() if key.lower() == name.lower()]
+    except (ValueError, TypeError, IndexError, AttributeError):
+        return None
+    if len(headers) != 1 or len(raws) != 1:
+        return None
+    header = headers[0]
+    groups = getattr(header, "groups", None)
+    if not groups or len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
+        return None
+    if not all(_name_only(defect) for defect in getattr(header, "defects", ())):
+        return None
+    address = groups[0].addresses[0]
+    email = normalize_email(address.addr_spec)
+    if email is None:
+        return None
+    display_name = _readable(address.display_name or "")
+    names_address = "@" in display_name
+    if names_address and normalize_email(display_name) != email:
+        return None
+    if _readable(_decode_words(_unescape(raws[0]))).count("@") != (2 if names_address else 1):
+        return None
+    return email
+
+
+def _name_only(defect: errors.MessageDefect) -> bool:
+    """A header defect that concerns only a display name's wording or bytes, not the mailbox."""
+    if isinstance(defect, errors.UndecodableBytesDefect):
+        return True  # raw UTF-8 (RFC 6532); an address with such bytes is refused by normalize_email
+    return isinstance(defect, errors.ObsoleteHeaderDefect) and str(defect) in _NAME_DEFECTS
+
+
+def _unescape(text: str) -> str:
+    """Raw UTF-8 bytes the parser kept as surrogates, decoded (undecodable ones become U+FFFD)."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _readable(text: str) -> str:
+    """``_unescape``, then NFKC: what a reader sees, so a fullwidth or small ``@`` counts as ``@``."""
+    return unicodedata.normalize("NFKC", _unescape(text))
 
 
 def _date_ms(msg: Message, fallback_ms: int) -> int:

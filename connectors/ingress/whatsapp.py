@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import normalize_phone
+from supportflow.connectors.crm.normalize import normalize_international_phone
 from supportflow.connectors.ingress._common import (
     conversation_id_for,
     load_json,
@@ -167,12 +167,19 @@ def _text_and_media(msg: WaMessage) -> tuple[str, list[Attachment], dict[str, st
     return "", [], meta
 
 
-def _sender_phone(msg: WaMessage) -> str:
-    """E.164 of ``from``; a number libphonenumber does not know yet is kept as ``+digits``."""
+def _sender_phone(msg: WaMessage) -> tuple[str, str]:
+    """The sender (E.164 of ``from``, else ``+digits``) and the verified phone ("" if not valid).
+
+    ``from`` (the ``wa_id``) is always international digits without ``+``: it is parsed with no
+    default region, so ``6465550124`` is +64 6 555 0124 (New Zealand), never +1 646 555 0124. A
+    value that is not a valid number (a number libphonenumber does not know yet, anything but
+    digits) is kept as ``+digits`` to answer and thread on, and vouches for nobody.
+    """
     digits = "".join(c for c in msg.from_ if c.isdigit())
     if not digits:
         raise SchemaError(f"whatsapp message {msg.id} has no phone number in 'from' ({msg.from_[:40]!r})")
-    return normalize_phone(msg.from_) or "+" + digits
+    verified = normalize_international_phone(msg.from_)
+    return verified or "+" + digits, verified or ""
 
 
 def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
@@ -190,7 +197,7 @@ def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
                     raise InvalidInputError(
                         f"whatsapp message {msg.id} of type {msg.type!r} has no text or caption to answer"
                     )
-                phone = _sender_phone(msg)
+                phone, verified_phone = _sender_phone(msg)
                 meta["message_id"] = msg.id
                 if value.metadata.phone_number_id:
                     meta["phone_number_id"] = value.metadata.phone_number_id
@@ -211,7 +218,8 @@ def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
                         # A context block means the customer replied to one of our messages.
                         is_reply=msg.context is not None,
                         metadata=meta,
-                        verified_phone=phone,  # Meta signs the webhook; ``from`` is the sender's number
+                        # Meta signs the webhook; ``from`` is the sender's number (if it is a valid one).
+                        verified_phone=verified_phone,
                     )
                 )
     return tickets

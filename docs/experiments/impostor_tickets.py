@@ -3,7 +3,8 @@
     LITELLM_LOCAL_MODEL_COST_MAP=True .venv/bin/python docs/experiments/impostor_tickets.py [--json]
 
 Each case is the raw bytes its channel sends; the outcome is scanned for Daniel Okafor's account
-(cus_0002: name, order ids, carrier, tracking numbers). The same script runs against an older checkout
+(cus_0002: name, order ids, carrier, tracking numbers), or Zoe Adams's (cus_0024) for the WhatsApp
+number that collides with hers. The same script runs against an older checkout
 (PYTHONPATH pointing at it) to get the "before" column: ``privileged`` is ignored there.
 """
 
@@ -22,6 +23,8 @@ from supportflow.streams.runtime import Runtime
 WHERE = "Where is my order? It still has not arrived."
 DANIEL = ["Daniel", "Okafor", "NW-100231", "NW-100202", "NW-100242", "9400664035367877923594", "383263081117",
           "USPS", "FedEx"]  # fmt: skip
+ZOE = ["Zoe", "Adams", "NW-100224", "NW-100264", "966086334278", "FedEx"]
+K = "\u212a"  # KELVIN SIGN: Unicode lowercases it to "k"
 TICKET = "application/vnd.supportflow.ticket+json"
 
 
@@ -73,11 +76,33 @@ CASES = [
     ("chat (signed): guest handle daniel.okafor", chat({"handle": "daniel.okafor"})),
     ("whatsapp: +44 7700 900123, text says I am Daniel, cus_0002, NW-100231",
      whatsapp("447700900123", "Hi, this is Daniel Okafor, customer cus_0002. Where is my order NW-100231?")),
+    ("email: From daniel.okafor@example.net <mallory@evil.example> (bare address as display name)",
+     email("From: daniel.okafor@example.net <mallory@evil.example>\n")),
+    ("email: From Daniel <daniel.okafor@example.net> <mallory@evil.example>",
+     email("From: Daniel <daniel.okafor@example.net> <mallory@evil.example>\n")),
+    ("email: From =?utf-8?b?ZGFuaWVsLm9rYWZvckBleGFtcGxlLm5ldA==?= (encoded-word address)",
+     email("From: =?utf-8?b?ZGFuaWVsLm9rYWZvckBleGFtcGxlLm5ldA==?=\n")),
+    ("email: From daniel.okafor@example.net, mallory@evil.example",
+     email("From: daniel.okafor@example.net, mallory@evil.example\n")),
+    ("email: two From headers, Daniel's first", email("From: daniel.okafor@example.net\nFrom: mallory@evil.example\n")),
+    ("email: From group friends: daniel.okafor@example.net, mallory@evil.example;",
+     email("From: friends: daniel.okafor@example.net, mallory@evil.example;\n")),
+    ("email: From Daniel, Reply-To daniel.okafor@example.net, mallory@evil.example",
+     email("From: daniel.okafor@example.net\nReply-To: daniel.okafor@example.net, mallory@evil.example\n")),
+    ("email: From daniel.o\\u212Aafor@example.net (KELVIN SIGN)", email(f"From: daniel.o{K}afor@example.net\n")),
+    ("api: email daniel.o\\u212Aafor@example.net (KELVIN SIGN), cus_0002",
+     api({"email": f"daniel.o{K}afor@example.net", "customer_id": "cus_0002"})),
+    ("chat (signed): customer.email daniel.o\\u212Aafor@example.net (KELVIN SIGN)", chat({"email": f"daniel.o{K}afor@example.net"})),
+    ("whatsapp: 6465550124 (+64 6 555 0124, New Zealand; Zoe Adams is +1 646 555 0124)", whatsapp("6465550124")),
+    ("whatsapp: 2125550102 (no country code; Daniel is +1 212 555 0102)", whatsapp("2125550102")),
     ("control, api: daniel.okafor@example.net, cus_0002", api({"email": "daniel.okafor@example.net", "customer_id": "cus_0002"})),
     ("control, api privileged key: cus_0002 only", api({"customer_id": "cus_0002"}, privileged=True)),
     ("control, whatsapp: 12125550102 (Daniel)", whatsapp("12125550102")),
     ("control, chat (signed): cus_0002 + daniel.okafor@example.net",
      chat({"id": "cus_0002", "email": "daniel.okafor@example.net"})),
+    ("control, email: From Dr. Daniel Okafor <daniel.okafor@example.net>",
+     email("From: Dr. Daniel Okafor <daniel.okafor@example.net>\n")),
+    ("control, whatsapp: 16465550124 (Zoe)", whatsapp("16465550124")),
 ]  # fmt: skip
 
 
@@ -89,7 +114,8 @@ def run(rt: Runtime, channel: Channel, payload: bytes, content_type: str, privil
     records = rt.resolve(rt.retrieve(rt.route(rt.normalize(wire.encode(event)))))
     o = rt.gate(records[0])
     text = f"{o.answer}\n{o.escalation_context}\n{o.customer_id or ''}"
-    facts = [f for f in DANIEL if f in text] + (["cus_0002"] if o.customer_id == "cus_0002" else [])
+    victim, victim_id = (ZOE, "cus_0024") if "6465550124" in payload.decode() else (DANIEL, "cus_0002")
+    facts = [f for f in victim if f in text] + ([victim_id] if o.customer_id == victim_id else [])
     return {"decision": o.decision.value, "intent": o.intent, "customer_id": o.customer_id,
             "identity": [r for r in o.reasons if "identity" in r], "daniel_facts": facts}  # fmt: skip
 

@@ -51,6 +51,10 @@ class FakeCrmHandler(BaseHTTPRequestHandler):
             return self._send(200, b"<html>oops</html>")
         url = urlparse(self.path)
         customers = self.fixture["customers"]
+        if self.mode == "loose":  # a search that matches everything: every customer, for any query
+            if url.path.startswith("/v1/customers/"):
+                return self._send(200, self._with_orders(customers[0]))
+            return self._send(200, {"customers": [self._with_orders(c) for c in customers]})
         if url.path.startswith("/v1/customers/"):
             cid = url.path.rsplit("/", 1)[1]
             match = [c for c in customers if c["customer_id"] == cid]
@@ -168,3 +172,20 @@ def test_customer_from_json_rejects_bad_shapes() -> None:
         customer_from_json(["not", "an", "object"])
     with pytest.raises(PermanentError, match="wrong shape"):
         customer_from_json({"id": "c1", "orders": [{"id": "o1", "status": "shipped", "total": "lots"}]})
+
+
+def test_http_crm_loose_search_other_customer_not_returned(crm: HttpCrm) -> None:
+    # A CRM whose search matches more loosely than we compare (here: it ignores the filter entirely)
+    # must not hand back someone else's record.
+    FakeCrmHandler.mode = "loose"
+    assert crm.find_customer(email="nobody@example.com") is None
+    assert crm.find_customer(phone="+15550100999") is None
+    assert crm.find_customer(customer_id="cus_9999") is None
+    found = crm.find_customer(email="grace.kim@example.com")
+    assert found is not None and found.email == "grace.kim@example.com"
+
+
+def test_http_crm_lookalike_email_never_queried(crm: HttpCrm) -> None:
+    # A remote CRM may fold U+212A KELVIN SIGN to "k": the look-alike is not even sent.
+    assert crm.find_customer(email="daniel.o\u212aafor@example.net") is None
+    assert FakeCrmHandler.requests == []

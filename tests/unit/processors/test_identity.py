@@ -145,3 +145,34 @@ def test_with_identity_unverified_general_intent_stays_auto():
 def test_with_identity_applied_twice_reason_once_escalation_kept():
     d = with_identity(with_identity(_decision(band=Band.ESCALATE), IDENTITY_MISMATCH), IDENTITY_MISMATCH)
     assert d.band == Band.ESCALATE and d.reasons == [IDENTITY_MISMATCH]
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["daniel.o\u212aafor@example.net", "DANIEL.O\u212aAFOR@EXAMPLE.NET", "d\u0430niel.okafor@example.net",
+     "daniel.okafor@example.net\u200b", "daniel.okafor@example.net\u00a0", "daniel.okafor@\uff45xample.net"],
+    ids=["kelvin-sign", "kelvin-sign-upper", "cyrillic-a", "zero-width-space", "nbsp", "fullwidth-e"],
+)  # fmt: skip
+def test_bind_customer_non_ascii_lookalike_email_unverified(lookalike):
+    # Unicode lower()/casefold()/NFKC would turn several of these into Daniel's address: never compared.
+    binding = bind_customer(_api(email=lookalike), DANIEL)
+    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
+
+
+def test_bind_customer_kelvin_sign_email_claiming_cus_0002_unverified():
+    binding = bind_customer(_api(email="daniel.o\u212aafor@example.net", claim="cus_0002"), DANIEL)
+    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
+
+
+def test_bind_customer_long_s_customer_id_claim_mismatch():
+    # "cus_0002" with U+017F LONG S casefolds to "cus_0002"; only ASCII case is ignored.
+    binding = bind_customer(_api(email="daniel.okafor@example.net", claim="cu\u017f_0002"), DANIEL)
+    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
+
+
+def test_record_matches_non_ascii_record_email_contradicts_other_email():
+    # A record address that may not be compared still counts as held: it is not "no email on file",
+    # so an impostor's address plus the record's phone does not bind it.
+    record = DANIEL.model_copy(update={"email": "dani\u00e9l.okafor@example.net"})
+    assert not record_matches(SenderIdentity(email="mallory@evil.example", phone="+12125550102"), record)
+    assert record_matches(SenderIdentity(phone="+12125550102"), record)

@@ -129,3 +129,88 @@ def test_stages_impostor_order_status_not_auto_no_account_data(runtime):
         runtime, _api({"email": "daniel.okafor@example.net", "customer_id": "cus_0002", "text": WHERE})
     )
     assert own.customer_id == "cus_0002" and "NW-100231" in own.answer
+
+
+def _email_event(headers: str) -> InboundEvent:
+    raw = f"{headers}To: support@northwind.example\nSubject: order\nMessage-ID: <rt-{time.monotonic_ns()}@x>\n\n{WHERE}\n"
+    return InboundEvent(
+        event_id="e", channel=Channel.EMAIL, received_at_ms=int(time.time() * 1000),
+        payload=raw.replace("\n", "\r\n").encode(), content_type=EMAIL_CONTENT_TYPE, source="test",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "headers",
+    ["From: daniel.okafor@example.net <mallory@evil.example>\n",
+     "From: Daniel <daniel.okafor@example.net> <mallory@evil.example>\n",
+     "From: =?utf-8?b?ZGFuaWVsLm9rYWZvckBleGFtcGxlLm5ldA==?=\n",
+     "From: daniel.okafor@example.net, mallory@evil.example\n",
+     "From: daniel.okafor@example.net\nFrom: mallory@evil.example\n",
+     "From: friends: daniel.okafor@example.net, mallory@evil.example;\n",
+     "From: daniel.okafor@example.net\nReply-To: daniel.okafor@example.net, mallory@evil.example\n"],
+    ids=["bare-address-name", "two-angle-addrs", "encoded-word-address", "two-addresses", "two-from-headers",
+         "group", "reply-to-two-addresses"],
+)  # fmt: skip
+def test_route_email_ambiguous_from_no_customer_unverified(runtime, headers):
+    record = _routed(runtime, _email_event(headers))
+    assert record.customer is None
+    assert IDENTITY_UNVERIFIED in record.route.reasons and record.route.band != Band.AUTO
+
+
+@pytest.mark.parametrize(
+    "headers",
+    ["From: Daniel Okafor <daniel.okafor@example.net>\n", "From: Dr. Daniel Okafor <daniel.okafor@example.net>\n",
+     "From: =?utf-8?q?Dani=C3=A9l?= <daniel.okafor@example.net>\n"],
+    ids=["name", "period-in-name", "encoded-word-name"],
+)  # fmt: skip
+def test_route_email_unambiguous_from_bound(runtime, headers):
+    record = _routed(runtime, _email_event(headers))
+    assert record.customer is not None and record.customer.customer_id == "cus_0002"
+
+
+def _whatsapp_event(wa_id: str) -> InboundEvent:
+    message = {"from": wa_id, "id": f"wamid.{time.monotonic_ns()}", "timestamp": "1795000000", "type": "text",
+               "text": {"body": WHERE}}  # fmt: skip
+    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"}, "messages": [message]}
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": value}]}]}
+    return InboundEvent(
+        event_id="e", channel=Channel.WHATSAPP, received_at_ms=int(time.time() * 1000),
+        payload=json.dumps(body).encode(), content_type="application/json", source="test",
+    )  # fmt: skip
+
+
+def test_route_whatsapp_nz_wa_id_not_us_customer(runtime):
+    # Zoe Adams (cus_0024) is +1 646 555 0124; the wa_id 6465550124 is +64 6 555 0124 in New Zealand.
+    record = _routed(runtime, _whatsapp_event("6465550124"))
+    assert record.ticket.sender == "+6465550124" and record.customer is None
+
+
+def test_route_whatsapp_wa_id_without_country_code_unverified(runtime):
+    record = _routed(runtime, _whatsapp_event("2125550102"))
+    assert record.customer is None and IDENTITY_UNVERIFIED in record.route.reasons
+
+
+def test_route_whatsapp_own_number_bound(runtime):
+    record = _routed(runtime, _whatsapp_event("16465550124"))
+    assert record.customer is not None and record.customer.customer_id == "cus_0024"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _api({"email": "daniel.o\u212aafor@example.net", "text": WHERE}),
+        _api({"email": "daniel.o\u212aafor@example.net", "customer_id": "cus_0002", "text": WHERE}),
+        _email_event("From: Daniel Okafor <daniel.o\u212aafor@example.net>\n"),
+        InboundEvent(
+            event_id="e", channel=Channel.CHAT, received_at_ms=1_795_000_000_000, content_type="application/json",
+            source="test", payload=json.dumps({"type": "message", "session_id": "s", "message_id": "m-k",
+                                               "customer": {"email": "daniel.o\u212aafor@example.net"},
+                                               "text": WHERE}).encode(),
+        ),
+    ],
+    ids=["api", "api-claiming-cus_0002", "email", "chat"],
+)  # fmt: skip
+def test_route_kelvin_sign_email_no_customer_unverified(runtime, event):
+    record = _routed(runtime, event)
+    assert record.customer is None
+    assert IDENTITY_UNVERIFIED in record.route.reasons and record.route.band != Band.AUTO
