@@ -38,6 +38,9 @@ FETCH_MAX_WAIT_MS = 25
 HELD_COMMIT_REREAD_S = 60.0
 
 log = logging.getLogger(__name__)
+#: Every commit the guard allows and every seek: quiet unless ``SUPPORTFLOW_LOG_COMMITS=true``.
+commit_log = logging.getLogger("supportflow.streams.commits")
+commit_log.setLevel(logging.WARNING)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -55,6 +58,9 @@ class _Consumer(faust_aiokafka.Consumer):
         self.held_reread_s = HELD_COMMIT_REREAD_S
         self._batch_epochs: dict[TP, int] = {}
         self._reseek_after_seek: set[TP] = set()
+        #: On the embedded broker a partition with no committed offset is read from offset 0: Tansu's
+        #: "earliest" lookup, which the broker's reset policy would use, can skip records.
+        self.start_unknown_at_zero = False
         self._rereads: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
 
@@ -69,6 +75,16 @@ class _Consumer(faust_aiokafka.Consumer):
             self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
         positions = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
+        unknown = sorted(tp for tp in seeking if positions.get(tp) is None or positions[tp] < 0)
+        if unknown:
+            log.warning("no committed offset for %s", ", ".join(f"{t.topic}[{t.partition}]" for t in unknown))
+            if self.start_unknown_at_zero:
+                for tp in unknown:
+                    await self.seek(tp, 0)
+                    positions[tp] = 0
+        commit_log.info(
+            "sought to committed: %s", {f"{t.topic}[{t.partition}]": o for t, o in positions.items()}
+        )
         for tp in seeking | set(positions):
             offset = positions.get(tp)
             self.fetches.seeking(tp, offset)
@@ -84,6 +100,7 @@ class _Consumer(faust_aiokafka.Consumer):
         # Faust seeks from this thread into the consumer thread's client; the seek runs in the
         # consumer's own thread here, so it cannot interleave with a fetch being assembled there.
         tp = TP(partition.topic, partition.partition)
+        commit_log.info("%s[%d]: seek to %d", tp.topic, tp.partition, offset)
         self.fetches.seeking(tp, offset)
         await self._thread.seek_wait({tp: offset})
         self.fetches.seeking(tp, offset)
@@ -105,8 +122,11 @@ class _Consumer(faust_aiokafka.Consumer):
             snapshot, {tp: [r.offset for r in batch] for tp, batch in records.items()}
         )
         for tp, offset in started.items():  # no committed offset: reading starts where the broker put us
+            log.warning("%s[%d]: no committed offset; counting from the first record fetched, %d",
+                        tp.topic, tp.partition, offset)  # fmt: skip
             self.commit_guard.sought(tp, offset)
         if suspect:
+            commit_log.info("dropped batches fetched across a seek: %s", sorted(suspect))
             records = {tp: batch for tp, batch in records.items() if tp not in suspect}
             for tp in suspect:
                 self._seek_again(tp)
@@ -158,6 +178,7 @@ class _Consumer(faust_aiokafka.Consumer):
         if held and held[1] > self.held_reread_s:
             self._reread(tp, *held)
         if offset is not None:  # Faust's own bookkeeping: forget what is now behind the commit
+            commit_log.info("%s[%d]: commit %d", tp.topic, tp.partition, offset)
             self._acked[tp][:] = [o for o in self._acked[tp] if o >= offset]
             self._acked_index[tp] = {o for o in self._acked_index[tp] if o >= offset}
             self.fetches.committed(tp, offset)

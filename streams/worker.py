@@ -43,6 +43,9 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
         watermarks="fetch" if embedded else "list_offsets",
     ).start()
     app = build_app(settings, bootstrap, runtime)
+    app.consumer.start_unknown_at_zero = embedded
+    if settings.log_commits:
+        logging.getLogger("supportflow.streams.commits").setLevel(logging.INFO)
     # Faust and aiokafka log every produced record's value at DEBUG: ticket text and PII. Never.
     for name in ("faust.topics", "faust.transport.drivers.aiokafka", "aiokafka.producer.producer"):
         logging.getLogger(name).setLevel(logging.INFO)

@@ -292,6 +292,9 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Consumer-group session timeout; short keeps rebalances fast."
     )
     log_level: str = "INFO"
+    log_commits: bool = Field(
+        False, description="Log every offset commit and seek of the worker's consumer (diagnosing delivery)."
+    )
     webhook: WebhookSettings = WebhookSettings()
     egress: EgressSettings = EgressSettings()
     redaction: RedactionSettings = RedactionSettings()

@@ -68,9 +68,13 @@ def _where_they_stopped(bootstrap: str, settings: Settings, missing: set[str], l
         lines.append(f"records the group has not committed, by topic: {lag.sample()}")
     finally:
         lag.stop()
+    partitions = {where.split("@")[0] for where in reached.values()}
     for log in sorted(log_dir.glob("*.log")):
-        tail = log.read_text(errors="replace").strip().splitlines()[-15:]
-        lines += [f"--- {log.name}", *tail]
+        text = log.read_text(errors="replace").strip().splitlines()
+        lines += [f"--- {log.name}", *text[-15:]]
+        # Every commit and seek of the missing tickets' partitions, and every warning.
+        about = [line for line in text if any(p in line for p in partitions) or "WARNING" in line]
+        lines += [f"--- {log.name}: commits, seeks and warnings for {sorted(partitions)}", *about[-60:]]
     return "\n".join(lines)
 
 
@@ -99,7 +103,7 @@ def _run_with_kill(
     settings = get_settings()
     t = settings.topics
     log_dir = Path(tempfile.mkdtemp(prefix="supportflow-crash-"))
-    env = {"SUPPORTFLOW_TOPOLOGY": topology}
+    env = {"SUPPORTFLOW_TOPOLOGY": topology, "SUPPORTFLOW_LOG_COMMITS": "true"}  # for a failure's diagnosis
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
         procs = [
