@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 #: Every commit the guard allows and every seek: quiet unless ``SUPPORTFLOW_LOG_COMMITS=true``.
 commit_log = logging.getLogger("supportflow.streams.commits")
 commit_log.setLevel(logging.WARNING)
+#: Faust's assignor topic: subscribed, never written, never committed.
+_FAUST_LEADER = "-__assignor-__leader"
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -75,7 +77,10 @@ class _Consumer(faust_aiokafka.Consumer):
             self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
         positions = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
-        unknown = sorted(tp for tp in seeking if positions.get(tp) is None or positions[tp] < 0)
+        unknown = sorted(
+            tp for tp in seeking
+            if (positions.get(tp) is None or positions[tp] < 0) and not tp.topic.endswith(_FAUST_LEADER)
+        )  # fmt: skip
         if unknown:
             log.warning("no committed offset for %s", ", ".join(f"{t.topic}[{t.partition}]" for t in unknown))
             if self.start_unknown_at_zero:
