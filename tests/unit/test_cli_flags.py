@@ -92,6 +92,8 @@ def test_flags_unset_any_name_writes_tombstone(kafka, capsys):
 
 
 class _Watcher:
+    loaded = True  # the control topic's history was read
+
     def __init__(self, *_args: Any) -> None:
         pass
 
@@ -142,3 +144,15 @@ def test_flags_set_missing_equals_subprocess_exit_2_no_traceback():
     assert result.stderr.splitlines() == [
         'flags set: expected NAME=VALUE, got "auto_resolve" (e.g. auto_resolve=false)'
     ]
+
+
+class _UnreadableWatcher(_Watcher):
+    loaded = False  # e.g. the broker is unreachable: values would only be the fail-closed ones
+
+
+def test_flags_show_control_topic_not_read_exit_1_prints_no_values(kafka, monkeypatch, capsys):
+    kafka.allow()
+    monkeypatch.setattr(flags_cmd, "FlagWatcher", _UnreadableWatcher)
+    assert main(["flags", "show", "--json", "--broker", DEAD_BROKER]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "could not read the control topic" in err
