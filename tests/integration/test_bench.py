@@ -26,8 +26,10 @@ def test_bench_small_run_reports_every_phase_and_loses_nothing(capsys):
         assert result[key] > 0, key
     assert result["tickets"] == 60 and result["workers"] == 1 and result["warmup_tickets"] == 20
     assert result["lost"] == 0 and result["duplicates"] == 0
+    # The report rounds both rates to 0.1 ticket/s, so the ratio recomputed from them can differ from the
+    # exact one in the third decimal (0.768 vs 0.7691 seen): compare within that rounding.
     ratio = result["pipeline_tps"] / result["compute_tps"]
-    assert result["pipeline_over_compute"] == pytest.approx(ratio, abs=1e-3)
+    assert result["pipeline_over_compute"] == pytest.approx(ratio, rel=0.01)
     assert set(result["compute_ms_per_ticket_by_stage"]) == {
         "normalize",
         "route",
