@@ -63,7 +63,7 @@ class _Consumer(faust_aiokafka.Consumer):
         #: On the embedded broker a partition with no committed offset is read from offset 0: Tansu's
         #: "earliest" lookup, which the broker's reset policy would use, can skip records.
         self.start_unknown_at_zero = False
-        self._rereads: set[asyncio.Future[None]] = set()
+        self._background_tasks: set[asyncio.Future[None]] = set()
         super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -159,8 +159,8 @@ class _Consumer(faust_aiokafka.Consumer):
                 log.warning("could not %s: %r", what, exc)
 
         task = asyncio.ensure_future(run())
-        self._rereads.add(task)
-        task.add_done_callback(self._rereads.discard)
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
 
     def ack(self, message: Message) -> bool:
         if self.commit_guard.was_processed(message.tp, message.offset):
