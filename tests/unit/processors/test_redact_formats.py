@@ -9,13 +9,14 @@ text around it must come back exactly as written.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from supportflow.processors.redact import redact
+from supportflow.processors.redact import Redaction, redact
 from supportflow.processors.redact_ids import IBAN_LENGTHS, issuer_ok, luhn_ok
 from supportflow.processors.redact_normalize import normalize
 from supportflow.settings import RedactionSettings
@@ -31,6 +32,22 @@ def _compact_digits(text: str) -> str:
     """Every digit of ``text`` as ASCII, in order, after NFKC (what a reader could recover)."""
     folded = unicodedata.normalize("NFKC", text)
     return "".join(str(unicodedata.decimal(c)) for c in folded if unicodedata.category(c) == "Nd")
+
+
+def _compact(text: str) -> str:
+    """Letters and digits of ``text`` after NFKC, upper case."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text) if c.isalnum()).upper()
+
+
+def _assert_replaced_in_place(
+    before: str, typed: str, after: str, kind: str, secret: str, compact: Callable[[str], str]
+) -> Redaction:
+    """``typed`` between two runs of words: ``secret`` gone from ``compact(output)``, one ``[kind]``
+    in its place and the rest of the text exactly as written."""
+    result = redact(f"{before} {typed} {after}")
+    assert secret not in compact(result.text)
+    assert result.text == f"{before} [{kind}] {after}"
+    return result
 
 
 def _luhn_complete(partial: str) -> str:
@@ -80,9 +97,7 @@ def test_redact_typed_card_with_any_separator_script_or_zero_width_never_survive
     before: str, after: str, card: tuple[str, str]
 ) -> None:
     number, typed = card
-    result = redact(f"{before} {typed} {after}")
-    assert number not in _compact_digits(result.text)
-    assert result.text == f"{before} [CARD] {after}"  # the rest of the text exactly as written
+    result = _assert_replaced_in_place(before, typed, after, "CARD", number, _compact_digits)
     assert result.found == {"CARD": 1}
 
 
@@ -130,10 +145,7 @@ def test_redact_iban_in_any_case_with_spaces_or_dashes_never_survives(
     before: str, after: str, iban: tuple[str, str]
 ) -> None:
     compact, typed = iban
-    result = redact(f"{before} {typed} {after}")
-    remaining = "".join(c for c in unicodedata.normalize("NFKC", result.text) if c.isalnum()).upper()
-    assert compact not in remaining
-    assert result.text == f"{before} [IBAN] {after}"
+    _assert_replaced_in_place(before, typed, after, "IBAN", compact, _compact)
 
 
 @settings(max_examples=200, deadline=None)
