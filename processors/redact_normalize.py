@@ -31,8 +31,8 @@ from functools import lru_cache
 _NON_ASCII_RUN = re.compile(r"[\x00-\x7f]?[^\x00-\x7f]+")
 _NON_ASCII_OR_BACKTICK = re.compile(r"[^\x00-\x5f\x61-\x7f]+")
 # What NFKC leaves alone but the view changes: format characters (Cf), dashes, non-ASCII decimal digits.
-_DASHES = "\u058a\u05be\u1806\u2010-\u2015\u2e3a\u2e3b\u2212"
-_DASH_SET = frozenset("\u058a\u05be\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e3a\u2e3b\u2212")
+_DASHES = "\u058a\u05be\u1806\u2010\u2011\u2012\u2013\u2014\u2015\u2e3a\u2e3b\u2212"
+_DASH_SET = frozenset(_DASHES)
 _CF_RANGES = (
     "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"

@@ -18,16 +18,12 @@ from typing import TextIO
 from supportflow.cli.output import err
 
 
-def run(lines: TextIO, out: TextIO, as_json: bool, known: list[str]) -> int:
-    """Redact every line of ``lines`` to ``out``; returns the number of lines read."""
+def run(lines: TextIO, out: TextIO, as_json: bool, known: list[str]) -> None:
+    """Redact every line of ``lines`` to ``out``."""
     from supportflow.processors.redact import redact  # lazy: phonenumbers is slow to import
 
-    count = 0
     for raw in lines:
-        line = raw[:-1] if raw.endswith("\n") else raw
-        line = line[:-1] if line.endswith("\r") else line
-        result = redact(line, known)
-        count += 1
+        result = redact(raw.removesuffix("\n").removesuffix("\r"), known)
         if as_json:
             spans = [{"start": s, "end": e, "kind": k} for s, e, k in result.spans]
             record = {"text": result.text, "found": result.found, "spans": spans}
@@ -35,7 +31,6 @@ def run(lines: TextIO, out: TextIO, as_json: bool, known: list[str]) -> int:
         else:
             out.write(result.text + "\n")
         out.flush()
-    return count
 
 
 def known_values(args: argparse.Namespace) -> list[str]:
