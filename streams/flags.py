@@ -35,7 +35,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_UNREADABLE = object()
+#: What readers see until the control topic's history is loaded.
+_FAIL_CLOSED: dict[str, Any] = {name: spec.fail_closed for name, spec in FLAGS.items()}
 
 
 def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: float = 10.0) -> int:
@@ -65,9 +66,12 @@ class FlagChange:
 
     name: str
     value: Any  # the flag's effective value now (None for a name the registry does not know)
-    known: bool
     error: str | None = None  # why the record's value was not used
     delay_s: float | None = None  # from set to applied, when the record says when it was set
+
+    @property
+    def known(self) -> bool:
+        return self.name in FLAGS
 
 
 class FlagTable:
@@ -91,10 +95,10 @@ class FlagTable:
         try:
             doc = json.loads(value)
         except ValueError:  # not JSON, or not UTF-8
-            doc = _UNREADABLE
+            doc = None
         known = name in FLAGS
         if not isinstance(doc, dict) or "value" not in doc:
-            preview = (value or b"").decode(errors="replace")[:80]
+            preview = value.decode(errors="replace")[:80]
             fallback = FLAGS[name].fail_closed if known else None
             return self._set(name, fallback, preview, f"unreadable record {preview!r}")
         raw = doc["value"]
@@ -107,14 +111,13 @@ class FlagTable:
     def _set(
         self, name: str, effective: Any, raw: Any, error: str | None, delay_s: float | None = None
     ) -> FlagChange:
-        known = name in FLAGS
-        if known:  # copy on write: readers on other threads see one dict or the other, never a mix
+        if name in FLAGS:  # copy on write: readers on other threads see one dict or the other, never a mix
             self.values = {**self.values, name: effective}
         invalid = {k: v for k, v in self.invalid.items() if k != name}
         if error is not None:
             invalid[name] = (raw, error)
         self.invalid = invalid
-        return FlagChange(name, effective if known else None, known, error, delay_s)
+        return FlagChange(name, effective, error, delay_s)  # `effective` is None for an unknown name
 
 
 def _delay_s(set_at_ms: Any, now_s: float) -> float | None:
@@ -139,6 +142,9 @@ class FlagWatcher:
         self._topic = topic
         self._on_change = on_change
         self._table = FlagTable()
+        # What get() and snapshot() read: fail-closed values until the history is loaded, then the
+        # table's (copy-on-write) values. One dict lookup per ticket on the gate's hot path.
+        self._view: dict[str, Any] = _FAIL_CLOSED
         self.last_effect_delay_s = 0.0
         self._consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
@@ -161,9 +167,7 @@ class FlagWatcher:
     def get(self, name: str) -> Any:
         """The flag's effective value; its fail-closed value until the topic's history is loaded
         (a worker that cannot read the control topic must not auto-send on the default)."""
-        if not self._loaded.is_set() and name in FLAGS:
-            return FLAGS[name].fail_closed
-        return self._table.values.get(name, DEFAULT_FLAGS.get(name))
+        return self._view.get(name)
 
     @property
     def loaded(self) -> bool:
@@ -171,9 +175,7 @@ class FlagWatcher:
 
     def snapshot(self) -> dict[str, Any]:
         """Every known flag's effective value (fail-closed values until the history is loaded)."""
-        if not self._loaded.is_set():
-            return {name: spec.fail_closed for name, spec in FLAGS.items()}
-        return dict(self._table.values)
+        return dict(self._view)
 
     def invalid(self) -> dict[str, tuple[Any, str]]:
         """Records on the topic that are not in effect: name -> (stored value, reason)."""
@@ -209,6 +211,7 @@ class FlagWatcher:
             log.warning("flag %s: %s", name, reason)
             metrics.observe_flag_invalid(name)
         metrics.observe_flags_invalid_now(self._table.invalid)
+        self._view = self._table.values
         self._loaded.set()
         if self._on_change is not None:  # until now readers saw fail-closed values
             for name, value in self._table.values.items():
@@ -219,6 +222,7 @@ class FlagWatcher:
         if change is None:
             return
         if self._loaded.is_set():  # while loading, only what is still invalid at the end counts
+            self._view = self._table.values
             if change.error is not None:
                 log.warning("flag %s: %s", change.name, change.error)
                 metrics.observe_flag_invalid(change.name)

@@ -8,6 +8,8 @@ in time). A 2xx therefore always means "on the topic".
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +23,7 @@ from pydantic import SecretStr
 
 from supportflow.connectors.webhook import signatures
 from supportflow.connectors.webhook.errors import (
+    SECURITY_HEADERS,
     BodyReadTimeout,
     RequestRejected,
     client_closed_response,
@@ -127,8 +130,8 @@ class IngressService:
             response = _unreadable_body(exc)
         except Exception as exc:
             response = _unexpected(request, exc)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
         return response
 
     async def persist(self, events: list[InboundEvent]) -> list[str]:
@@ -230,7 +233,7 @@ class IngressService:
         return web.json_response({"status": "ready"})
 
     async def openapi(self, _request: web.Request) -> web.StreamResponse:
-        return web.json_response(build_openapi())
+        return web.json_response(text=_openapi_json())
 
     def _admin(self, request: web.Request) -> FlagStore:
         token = secret_value(self.config.webhook.admin_token)
@@ -261,6 +264,12 @@ class IngressService:
             ) from exc
         log.info("admin set flag %s=%r from %s", name, value, self.client_ip(request))
         return web.json_response({"name": name, "value": value, "set_at_ms": set_at})
+
+
+@functools.cache
+def _openapi_json() -> str:
+    """The document is fixed for the process: serialize it once, not per request."""
+    return json.dumps(build_openapi())
 
 
 def _unexpected(request: web.Request, exc: Exception) -> web.Response:

@@ -16,6 +16,9 @@ class RequestRejected(Exception):
         self.headers = headers or {}
 
 
+#: On every answer: the app's (middleware), aiohttp's own errors and the server's raw 408.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
 #: The status given to a request whose client went away mid-request; never sent (nginx's convention).
 CLIENT_CLOSED = 499
 

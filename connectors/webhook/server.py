@@ -30,7 +30,12 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from supportflow.connectors.webhook.errors import CLIENT_CLOSED, BodyReadTimeout, error_response
+from supportflow.connectors.webhook.errors import (
+    CLIENT_CLOSED,
+    SECURITY_HEADERS,
+    BodyReadTimeout,
+    error_response,
+)
 from supportflow.connectors.webhook.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
@@ -38,7 +43,6 @@ log = logging.getLogger(__name__)
 ACCESS_LOG = logging.getLogger("supportflow.webhook.access")
 #: After a late body is failed, the handler has this long to answer before the connection is cut.
 BODY_TIMEOUT_GRACE_S = 1.0
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 MAX_LOGGED_PATH = 200
 
 
@@ -61,11 +65,11 @@ class IngressAccessLogger(AbstractAccessLogger):
 
 def _timeout_response(what: str, timeout_s: float) -> bytes:
     body = orjson.dumps({"error": "request_timeout", "message": f"{what} not received within {timeout_s:g}s"})
-    head = (
-        "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n"
-        f"Content-Length: {len(body)}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
-        "Connection: close\r\n\r\n"
-    )
+    headers = {
+        "Content-Type": "application/json; charset=utf-8", "Content-Length": str(len(body)),
+        **SECURITY_HEADERS, "Connection": "close",
+    }  # fmt: skip
+    head = "HTTP/1.1 408 Request Timeout\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     return head.encode() + body
 
 
