@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supportflow.connectors.crm.normalize import ascii_lower, normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import normalize_customer_id, normalize_email, normalize_phone
 from supportflow.processors.knowledge.drafting import ORDER_INTENTS
 from supportflow.schemas.models import Band, CustomerContext, RouteDecision, Ticket
 
@@ -67,7 +67,7 @@ def sender_identity(ticket: Ticket) -> SenderIdentity:
     return SenderIdentity(
         email=normalize_email(ticket.verified_email),
         phone=normalize_phone(ticket.verified_phone),
-        customer_id=_customer_id(ticket.verified_customer_id),
+        customer_id=normalize_customer_id(ticket.verified_customer_id),
     )
 
 
@@ -75,11 +75,6 @@ def sender_identity(ticket: Ticket) -> SenderIdentity:
 # phone that does not parse): equal to nothing, so it contradicts any identifier the ticket vouches for
 # instead of counting as "the record does not hold one".
 _UNCOMPARABLE = "\x00uncomparable"
-
-
-def _customer_id(raw: str | None) -> str | None:
-    # ASCII case only: Unicode case folding would make look-alikes equal (LONG S folds to "s").
-    return ascii_lower((raw or "").strip()) or None
 
 
 def _held(raw: str | None, normalized: str | None) -> str | None:
@@ -94,19 +89,24 @@ def record_matches(identity: SenderIdentity, record: CustomerContext) -> bool:
     pairs = [
         (identity.email, _held(record.email, normalize_email(record.email))),
         (identity.phone, _held(record.phone, normalize_phone(record.phone))),
-        (identity.customer_id, _customer_id(record.customer_id)),
+        (identity.customer_id, normalize_customer_id(record.customer_id)),
     ]
     known = [(mine, theirs) for mine, theirs in pairs if mine is not None and theirs is not None]
     return bool(known) and all(mine == theirs for mine, theirs in known)
 
 
-def bind_customer(ticket: Ticket, found: CustomerContext | None) -> Binding:
+def bind_customer(
+    ticket: Ticket, found: CustomerContext | None, identity: SenderIdentity | None = None
+) -> Binding:
     """Whether ``found`` (the CRM's answer to the ticket's verified identifiers) may be used.
 
     ``ticket.customer_id`` is the claim (any channel may carry one); it must name the found record.
+    ``identity`` is ``sender_identity(ticket)`` when the caller already has it (the route stage looked
+    the CRM up with it), so it is not normalized twice.
     """
-    identity = sender_identity(ticket)
-    claim = _customer_id(ticket.customer_id)
+    if identity is None:
+        identity = sender_identity(ticket)
+    claim = normalize_customer_id(ticket.customer_id)
     if not identity:
         return Binding(None, IDENTITY_UNVERIFIED)
     if found is None:
@@ -114,7 +114,7 @@ def bind_customer(ticket: Ticket, found: CustomerContext | None) -> Binding:
         return Binding(None, IDENTITY_MISMATCH if claim else None)
     if not record_matches(identity, found):
         return Binding(None, IDENTITY_MISMATCH)
-    if claim is not None and claim != _customer_id(found.customer_id):
+    if claim is not None and claim != normalize_customer_id(found.customer_id):
         return Binding(None, IDENTITY_MISMATCH)
     return Binding(found)
 

@@ -56,7 +56,7 @@ def _customer(record: PipelineRecord, ctx: RouteContext) -> Binding:
         found = ctx.crm.find_customer(
             customer_id=identity.customer_id, email=identity.email, phone=identity.phone
         )
-    return bind_customer(record.ticket, found)
+    return bind_customer(record.ticket, found, identity)
 
 
 def _route_one(

@@ -26,7 +26,12 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from supportflow.connectors.crm.base import MAX_ORDERS
-from supportflow.connectors.crm.normalize import ascii_lower, email_address, normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import (
+    normalize_customer_id,
+    normalize_email,
+    normalize_phone,
+    stored_email,
+)
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.schemas.models import CustomerContext, Order
 
@@ -49,7 +54,7 @@ class HttpCrm:
             found = self._get(f"/customers/{urllib.parse.quote(wanted_id, safe='')}")
             if found is not None:
                 customer = customer_from_json(found)
-                if ascii_lower(customer.customer_id.strip()) == ascii_lower(wanted_id):
+                if normalize_customer_id(customer.customer_id) == normalize_customer_id(wanted_id):
                     return customer
         for field, value in (("email", normalize_email(email)), ("phone", normalize_phone(phone))):
             if value is None:
@@ -106,8 +111,7 @@ def customer_from_json(data: Any) -> CustomerContext:
         return CustomerContext(
             customer_id=str(data.get("customer_id") or data.get("id") or ""),
             name=data.get("name") or "",
-            # A non-ASCII address is kept as written: it equals no lookup and no ticket's address.
-            email=normalize_email(data.get("email")) or email_address(data.get("email")) or "",
+            email=stored_email(data.get("email")) or "",
             phone=normalize_phone(data.get("phone")) or "",
             tier=data.get("tier") or "standard",
             vip=bool(data.get("vip", False)),

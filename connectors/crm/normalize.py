@@ -74,6 +74,23 @@ def normalize_email(raw: str | None) -> str | None:
     return email
 
 
+def stored_email(raw: str | None) -> str | None:
+    """A CRM record's address as stored: its comparable form, else (non-ASCII) as written.
+
+    One kept as written equals no lookup (lookups are always ``normalize_email``'d) and no ticket's
+    address, yet identity binding still sees that the record holds one.
+    """
+    return normalize_email(raw) or email_address(raw)
+
+
+def normalize_customer_id(raw: str | None) -> str | None:
+    """A customer id for comparison: trimmed, ASCII letters lowercased, or None when empty.
+
+    No Unicode case folding: ``cus_0002`` spelled with a LONG S (U+017F) would fold to ``cus_0002``.
+    """
+    return ascii_lower((raw or "").strip()) or None
+
+
 def normalize_phone(raw: str | None, default_region: str = DEFAULT_PHONE_REGION) -> str | None:
     """E.164 form (``+14155550101``) or None when the input is not a possible phone number.
 

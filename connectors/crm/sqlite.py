@@ -15,7 +15,7 @@ from typing import Any
 
 from supportflow.connectors.crm.base import MAX_ORDERS
 from supportflow.connectors.crm.fixture import load_fixture
-from supportflow.connectors.crm.normalize import email_address, normalize_email, normalize_phone
+from supportflow.connectors.crm.normalize import normalize_email, normalize_phone, stored_email
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.schemas.models import CustomerContext, Order
 
@@ -63,9 +63,7 @@ def build_database(db_path: Path, fixture: dict[str, Any] | None = None) -> None
                 (
                     c["customer_id"],
                     c.get("name", ""),
-                    # An address that may not be compared (non-ASCII) is kept as written: no lookup
-                    # (always normalize_email'd) can equal it, and identity binding sees it as held.
-                    normalize_email(c.get("email")) or email_address(c.get("email")),
+                    stored_email(c.get("email")),
                     normalize_phone(c.get("phone")),
                     c.get("tier", "standard"),
                     int(bool(c.get("vip"))),

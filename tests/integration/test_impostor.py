@@ -16,19 +16,10 @@ import pytest
 from supportflow.cli.pipeline import run_events
 from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, parse_event
 from supportflow.schemas.models import Channel, Decision, InboundEvent
+from tests.unit.processors.test_route_identity import DANIEL_FACTS, WHERE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-WHERE = "Where is my order? It still has not arrived."
-DANIEL_FACTS = [
-    "Daniel",
-    "Okafor",
-    "NW-100231",
-    "NW-100202",
-    "9400664035367877923594",
-    "383263081117",
-    "USPS",
-]
 IMPOSTORS = {
     "impostor-email": {"email": "mallory@evil.example", "customer_id": "cus_0002"},
     "lookalike-domain": {"email": "daniel.okafor@example.net.evil.example", "customer_id": "cus_0002"},

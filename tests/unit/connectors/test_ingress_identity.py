@@ -76,12 +76,16 @@ def test_chat_guest_handle_nothing_verified():
     assert (t.verified_email, t.verified_phone, t.verified_customer_id) == ("", "", "")
 
 
-def test_whatsapp_wa_id_verified_as_e164():
-    message = {"from": "12125550102", "id": "wamid.1", "timestamp": "1795000000", "type": "text",
+def _whatsapp(wa_id: str) -> Ticket:
+    message = {"from": wa_id, "id": "wamid.1", "timestamp": "1795000000", "type": "text",
                "text": {"body": "where is my order?"}}  # fmt: skip
     value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"}, "messages": [message]}
     body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": value}]}]}
-    t = _one(Channel.WHATSAPP, json.dumps(body).encode(), "application/json")
+    return _one(Channel.WHATSAPP, json.dumps(body).encode(), "application/json")
+
+
+def test_whatsapp_wa_id_verified_as_e164():
+    t = _whatsapp("12125550102")
     assert t.verified_phone == "+12125550102" and t.verified_email == ""
 
 
@@ -175,14 +179,6 @@ def test_api_ticket_kelvin_sign_email_not_verified_not_folded():
 def test_chat_signed_kelvin_sign_email_not_verified():
     t = _one(Channel.CHAT, _chat_body({"email": "daniel.o\u212aafor@example.net"}), "application/json")
     assert t.verified_email == "" and t.sender == "daniel.o\u212aafor@example.net"
-
-
-def _whatsapp(wa_id: str) -> Ticket:
-    message = {"from": wa_id, "id": "wamid.1", "timestamp": "1795000000", "type": "text",
-               "text": {"body": "where is my order?"}}  # fmt: skip
-    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"}, "messages": [message]}
-    body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": value}]}]}
-    return _one(Channel.WHATSAPP, json.dumps(body).encode(), "application/json")
 
 
 def test_whatsapp_ten_digit_wa_id_international_not_us():

@@ -28,20 +28,70 @@ def _api(email="", phone="", claim=None, asserted=""):
     )  # fmt: skip
 
 
-def test_bind_customer_impostor_email_naming_other_customer_id_mismatch():
+# (ticket, the CRM record found) -> the sender names an account that is not theirs: no record.
+MISMATCH = {
     # The CRM found Daniel only because an (old) lookup trusted the claim: the sender is not Daniel.
-    binding = bind_customer(_api(email="mallory@evil.example", claim="cus_0002"), DANIEL)
+    "impostor-email-naming-other-customer-id": (_api(email="mallory@evil.example", claim="cus_0002"), DANIEL),
+    "impostor-not-in-crm-naming-customer-id": (_api(email="mallory@evil.example", claim="cus_0002"), None),
+    "lookalike-domain": (_api(email="daniel.okafor@example.net.evil.example", claim="cus_0002"), DANIEL),
+    # Deliberate: "+tag" is not stripped (the local part is the receiving server's to interpret).
+    "plus-address-not-folded": (_api(email="daniel.okafor+shop@example.net", claim="cus_0002"), DANIEL),
+    "another-customers-phone": (_api(phone="+1 512 555 0140", claim="cus_0002"), DANIEL),
+    # Found by the phone, contradicted by the email: both are the sender's word, both must agree.
+    "impostor-email-with-victims-phone": (_api(email="mallory@evil.example", phone="+12125550102"), DANIEL),
+    "privileged-key-asserted-id-with-other-email": (
+        _api(email="mallory@evil.example", claim="cus_0002", asserted="cus_0002"), DANIEL
+    ),
+    "verified-sender-claiming-other-id": (_api(email="daniel.okafor@example.net", claim="cus_0009"), DANIEL),
+    # "cus_0002" with U+017F LONG S casefolds to "cus_0002"; only ASCII case is ignored.
+    "long-s-customer-id-claim": (_api(email="daniel.okafor@example.net", claim="cu\u017f_0002"), DANIEL),
+}  # fmt: skip
+
+# The channel vouched for nobody (or only for an address that may not be compared): no record.
+UNVERIFIED = {
+    "unprivileged-customer-id-only": _api(claim="cus_0002"),
+    # Schema v2 tickets carry no verified identity: nothing is vouched for, so nothing is bound.
+    "ticket-from-older-record": ticket(sender="daniel.okafor@example.net", customer_id="cus_0002"),
+    "kelvin-sign-email-claiming-cus_0002": _api(email="daniel.o\u212aafor@example.net", claim="cus_0002"),
+    # Unicode lower()/casefold()/NFKC would turn several of these into Daniel's address: never compared.
+    **{
+        f"non-ascii-lookalike-{name}": _api(email=lookalike)
+        for name, lookalike in {
+            "kelvin-sign": "daniel.o\u212aafor@example.net", "kelvin-sign-upper": "DANIEL.O\u212aAFOR@EXAMPLE.NET",
+            "cyrillic-a": "d\u0430niel.okafor@example.net", "zero-width-space": "daniel.okafor@example.net\u200b",
+            "nbsp": "daniel.okafor@example.net\u00a0", "fullwidth-e": "daniel.okafor@\uff45xample.net",
+        }.items()
+    },
+}  # fmt: skip
+
+# The verified sender is Daniel: his record is bound, with no reason recorded.
+BOUND = {
+    "email-case-differs": _api(email="Daniel.Okafor@EXAMPLE.net", claim="CUS_0002"),
+    "privileged-key-asserted-id": _api(claim="cus_0002", asserted="cus_0002"),
+    "verified-sender-claiming-own-id": _api(email="daniel.okafor@example.net", claim="cus_0002"),
+    **{
+        f"phone-other-format-{phone}": _api(phone=phone)
+        for phone in ["(212) 555-0102", "+1 212 555 0102", "001-212-555-0102", "12125550102"]
+    },
+}
+
+
+@pytest.mark.parametrize("t, found", MISMATCH.values(), ids=MISMATCH.keys())
+def test_bind_customer_names_other_account_mismatch(t, found):
+    binding = bind_customer(t, found)
     assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
 
 
-def test_bind_customer_impostor_not_in_crm_naming_customer_id_mismatch():
-    binding = bind_customer(_api(email="mallory@evil.example", claim="cus_0002"), None)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
+@pytest.mark.parametrize("t", UNVERIFIED.values(), ids=UNVERIFIED.keys())
+def test_bind_customer_nothing_vouched_for_unverified(t):
+    binding = bind_customer(t, DANIEL)
+    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
 
 
-def test_bind_customer_lookalike_domain_mismatch():
-    binding = bind_customer(_api(email="daniel.okafor@example.net.evil.example", claim="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
+@pytest.mark.parametrize("t", BOUND.values(), ids=BOUND.keys())
+def test_bind_customer_verified_sender_own_record_bound(t):
+    binding = bind_customer(t, DANIEL)
+    assert binding.customer == DANIEL and binding.reason is None
 
 
 @pytest.mark.parametrize(
@@ -53,68 +103,9 @@ def test_record_matches_lookalike_address_false(lookalike):
     assert not record_matches(SenderIdentity(email=lookalike), DANIEL)
 
 
-def test_bind_customer_email_case_differs_bound():
-    binding = bind_customer(_api(email="Daniel.Okafor@EXAMPLE.net", claim="CUS_0002"), DANIEL)
-    assert binding.customer == DANIEL and binding.reason is None
-
-
-def test_bind_customer_plus_address_not_folded_mismatch():
-    # Deliberate: "+tag" is not stripped (the local part is the receiving server's to interpret).
-    binding = bind_customer(_api(email="daniel.okafor+shop@example.net", claim="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
-
-
-@pytest.mark.parametrize("phone", ["(212) 555-0102", "+1 212 555 0102", "001-212-555-0102", "12125550102"])
-def test_bind_customer_phone_other_format_same_number_bound(phone):
-    binding = bind_customer(_api(phone=phone), DANIEL)
-    assert binding.customer == DANIEL and binding.reason is None
-
-
-def test_bind_customer_another_customers_phone_mismatch():
-    binding = bind_customer(_api(phone="+1 512 555 0140", claim="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
-
-
-def test_bind_customer_impostor_email_with_victims_phone_mismatch():
-    # Found by the phone, contradicted by the email: both are the sender's word, both must agree.
-    binding = bind_customer(_api(email="mallory@evil.example", phone="+12125550102"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
-
-
-def test_bind_customer_privileged_key_asserted_id_bound():
-    binding = bind_customer(_api(claim="cus_0002", asserted="cus_0002"), DANIEL)
-    assert binding.customer == DANIEL and binding.reason is None
-
-
-def test_bind_customer_privileged_key_asserted_id_with_other_email_mismatch():
-    binding = bind_customer(_api(email="mallory@evil.example", claim="cus_0002", asserted="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
-
-
-def test_bind_customer_unprivileged_customer_id_only_unverified():
-    binding = bind_customer(_api(claim="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
-
-
-def test_bind_customer_verified_sender_claiming_own_id_bound():
-    binding = bind_customer(_api(email="daniel.okafor@example.net", claim="cus_0002"), DANIEL)
-    assert binding.customer == DANIEL and binding.reason is None
-
-
-def test_bind_customer_verified_sender_claiming_other_id_mismatch():
-    binding = bind_customer(_api(email="daniel.okafor@example.net", claim="cus_0009"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
-
-
 def test_bind_customer_verified_sender_unknown_to_crm_no_reason():
     binding = bind_customer(_api(email="new.customer@example.org"), None)
     assert binding.customer is None and binding.reason is None
-
-
-def test_bind_customer_ticket_from_older_record_unverified():
-    # Schema v2 tickets carry no verified identity: nothing is vouched for, so nothing is bound.
-    binding = bind_customer(ticket(sender="daniel.okafor@example.net", customer_id="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
 
 
 def test_record_matches_identifier_missing_on_record_neutral():
@@ -145,29 +136,6 @@ def test_with_identity_unverified_general_intent_stays_auto():
 def test_with_identity_applied_twice_reason_once_escalation_kept():
     d = with_identity(with_identity(_decision(band=Band.ESCALATE), IDENTITY_MISMATCH), IDENTITY_MISMATCH)
     assert d.band == Band.ESCALATE and d.reasons == [IDENTITY_MISMATCH]
-
-
-@pytest.mark.parametrize(
-    "lookalike",
-    ["daniel.o\u212aafor@example.net", "DANIEL.O\u212aAFOR@EXAMPLE.NET", "d\u0430niel.okafor@example.net",
-     "daniel.okafor@example.net\u200b", "daniel.okafor@example.net\u00a0", "daniel.okafor@\uff45xample.net"],
-    ids=["kelvin-sign", "kelvin-sign-upper", "cyrillic-a", "zero-width-space", "nbsp", "fullwidth-e"],
-)  # fmt: skip
-def test_bind_customer_non_ascii_lookalike_email_unverified(lookalike):
-    # Unicode lower()/casefold()/NFKC would turn several of these into Daniel's address: never compared.
-    binding = bind_customer(_api(email=lookalike), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
-
-
-def test_bind_customer_kelvin_sign_email_claiming_cus_0002_unverified():
-    binding = bind_customer(_api(email="daniel.o\u212aafor@example.net", claim="cus_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_UNVERIFIED
-
-
-def test_bind_customer_long_s_customer_id_claim_mismatch():
-    # "cus_0002" with U+017F LONG S casefolds to "cus_0002"; only ASCII case is ignored.
-    binding = bind_customer(_api(email="daniel.okafor@example.net", claim="cu\u017f_0002"), DANIEL)
-    assert binding.customer is None and binding.reason == IDENTITY_MISMATCH
 
 
 def test_record_matches_non_ascii_record_email_contradicts_other_email():

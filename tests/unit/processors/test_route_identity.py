@@ -24,8 +24,9 @@ from supportflow.schemas.models import Band, Channel, Decision, InboundEvent, Pi
 from supportflow.settings import Settings
 from supportflow.streams.runtime import Runtime
 
+# Shared with tests/integration/test_impostor.py: the question, and everything about Daniel's account
+# an answer could name (the first name only with a greeting).
 WHERE = "Where is my order? It still has not arrived."
-# Everything about Daniel's account an answer could name (the first name only with a greeting).
 DANIEL_FACTS = [
     "Daniel",
     "Okafor",
