@@ -222,7 +222,9 @@ def _iban_end(text: str, start: int, raw: str) -> int | None:
     while taken < length:  # the end of the length-th letter or digit
         taken += raw[end - start].isalnum()
         end += 1
-    return end
+    # An IBAN is a token of its country's length: more digits glued on mean these characters are
+    # something else (e.g. "nº4191062764617008" holds the checksum-valid "NO41 9106 2764 617").
+    return None if end < len(text) and text[end].isdigit() else end
 
 
 @lru_cache(maxsize=64)

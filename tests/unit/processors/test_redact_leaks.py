@@ -125,6 +125,12 @@ def test_cards_unicode_dash_wrapped_encoded_or_glued_never_survive(
     assert result.text == f"{before} {prefix}[CARD]{suffix} {after}"
 
 
+def test_cards_glued_after_letters_that_read_as_an_iban_stay_cards() -> None:
+    # Found by the property test above: "no" + the card's first 13 digits is a valid Norwegian IBAN.
+    result = redact(" n\u00ba4191062764617008 ")
+    assert result.text == " n\u00ba[CARD] " and result.found == {"CARD": 1}
+
+
 # --- M4: phones -----------------------------------------------------------------------------------
 
 
