@@ -66,6 +66,15 @@ def spec_for(name: str) -> FlagSpec:
     return spec
 
 
+def _of_type(spec: FlagSpec, value: Any) -> bool:
+    """``value`` is of the flag's JSON type (a JSON boolean is not an integer here)."""
+    return isinstance(value, spec.kind) and (spec.kind is bool or not isinstance(value, bool))
+
+
+def _wrong_value(spec: FlagSpec, value: Any) -> FlagError:
+    return FlagError(f"{spec.name} takes {spec.accepted()}, got {_show(value)}")
+
+
 def _coerce_bool(spec: FlagSpec, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -77,7 +86,7 @@ def _coerce_bool(spec: FlagSpec, value: Any) -> bool:
             return True
         if word in FALSE_WORDS:
             return False
-    raise FlagError(f"{spec.name} takes {spec.accepted()}, got {_show(value)}")
+    raise _wrong_value(spec, value)
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -90,9 +99,9 @@ def coerce(name: str, value: Any) -> Any:
             return int(value.strip())
         except ValueError:
             pass
-    if isinstance(value, spec.kind) and not isinstance(value, bool):
+    if _of_type(spec, value):
         return value
-    raise FlagError(f"{spec.name} takes {spec.accepted()}, got {_show(value)}")
+    raise _wrong_value(spec, value)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -108,7 +117,7 @@ def read(name: str, value: Any) -> tuple[Any, str | None]:
     """A stored value as a reader uses it: ``(value, None)`` if of the declared type, else
     ``(fail_closed, reason)``. Strings such as ``"false"`` are not booleans here."""
     spec = FLAGS[name]
-    if isinstance(value, spec.kind) and (spec.kind is bool or not isinstance(value, bool)):
+    if _of_type(spec, value):
         return value, None
     return spec.fail_closed, f"not a JSON {spec.json_type}; using {json.dumps(spec.fail_closed)}"
 
