@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import DeadLetter, InboundEvent, Outcome, PipelineRecord
+from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.handlers import Message
 
 
@@ -64,11 +65,11 @@ class OutcomeReader:
         """``since_ms`` skips records written before it (a reused broker still holds older runs)."""
         self._topics = (outcomes_topic, dead_letter_topic)
         self._since_ms = since_ms
-        self._consumer = Consumer(
+        self._consumer = ContiguousReads(Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
              "fetch.wait.max.ms": 100}
-        )  # fmt: skip
-        meta = self._consumer.list_topics(timeout=10)
+        ))  # fmt: skip
+        meta = self._consumer.consumer.list_topics(timeout=10)
         self._consumer.assign(
             [TopicPartition(t, p, 0) for t in self._topics for p in sorted(meta.topics[t].partitions)]
         )
@@ -133,21 +134,22 @@ def read_messages(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: fl
     The end is the high watermark carried by Fetch responses (``cached=True``): Tansu's ListOffsets
     "latest" answer is wrong, and real Kafka gives the same number either way.
     """
-    consumer = Consumer(
+    reads = ContiguousReads(Consumer(
         {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
          "fetch.wait.max.ms": 100}
-    )  # fmt: skip
+    ))  # fmt: skip
+    consumer = reads.consumer
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:
             return []
         tps = [TopicPartition(topic, p, 0) for p in sorted(meta.partitions)]
-        consumer.assign(tps)
+        reads.assign(tps)
         records: list[Message] = []
         deadline = time.monotonic() + timeout_s
         last_data = time.monotonic()
         while time.monotonic() < deadline:
-            batch = [m for m in consumer.consume(1000, timeout=0.2) if not m.error()]
+            batch = [m for m in reads.consume(1000, timeout=0.2) if not m.error()]
             records += [
                 Message(m.topic() or topic, m.partition() or 0, m.offset() or 0, m.key(), m.value() or b"")
                 for m in batch
@@ -155,7 +157,7 @@ def read_messages(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: fl
             if batch:
                 last_data = time.monotonic()
             positions = consumer.position(tps)
-            caught_up = all(
+            caught_up = not reads.rereading and all(
                 pos.offset >= consumer.get_watermark_offsets(tp, cached=True)[1] >= 0
                 for tp, pos in zip(tps, positions, strict=True)
             )

@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from supportflow.streams import metrics
+from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.flag_registry import DEFAULT_FLAGS, FLAGS, FlagError, parse_assignment, read
 
 __all__ = [
@@ -146,16 +147,17 @@ class FlagWatcher:
         # table's (copy-on-write) values. One dict lookup per ticket on the gate's hot path.
         self._view: dict[str, Any] = _FAIL_CLOSED
         self.last_effect_delay_s = 0.0
-        self._consumer = Consumer(
+        self._reads = ContiguousReads(Consumer(
             {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
              "enable.auto.commit": False, "fetch.wait.max.ms": 100}
-        )  # fmt: skip
+        ))  # fmt: skip
+        self._consumer = self._reads.consumer
         self._stop = threading.Event()
         self._loaded = threading.Event()
         self._thread = threading.Thread(target=self._run, name="flag-watcher", daemon=True)
 
     def start(self, wait_s: float = 10.0) -> FlagWatcher:
-        self._consumer.assign([TopicPartition(self._topic, 0, 0)])
+        self._reads.assign([TopicPartition(self._topic, 0, 0)])
         self._thread.start()
         if not self._loaded.wait(wait_s):
             log.warning(
@@ -183,7 +185,7 @@ class FlagWatcher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            msg = self._consumer.poll(0.2)
+            msg = self._reads.poll(0.2)
             if msg is None:
                 self._mark_loaded_if_caught_up()
                 continue
@@ -196,7 +198,7 @@ class FlagWatcher:
             self._mark_loaded_if_caught_up()
 
     def _mark_loaded_if_caught_up(self) -> None:
-        if self._loaded.is_set():
+        if self._loaded.is_set() or self._reads.rereading:
             return
         # The high watermark cached from Fetch responses is right on Tansu; ListOffsets is not.
         _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), cached=True)

@@ -117,6 +117,11 @@ PARTITION_REREADS = Counter(
     "Partitions read again from a record that was skipped before it was processed (commit guard).",
     ["topic"],
 )
+FETCH_JUMPS = Counter(
+    "supportflow_fetch_jumps",
+    "Fetches that jumped over offsets; each range is read again before it may count as absent.",
+    ["topic"],
+)
 CONSUMER_LAG = Gauge(
     "supportflow_consumer_lag",
     "Records not yet committed by the group, summed over partitions.",
@@ -207,6 +212,10 @@ def observe_duplicates(stage: str, n: int = 1) -> None:
 
 def observe_reread(topic: str) -> None:
     PARTITION_REREADS.labels(topic=topic).inc()
+
+
+def observe_fetch_jump(topic: str) -> None:
+    FETCH_JUMPS.labels(topic=topic).inc()
 
 
 def observe_llm_call(

@@ -11,11 +11,10 @@ cases that lets it commit past a record nobody processed:
 - Its gap check lets one missing offset through (``min(acked) - committed > 1``), and a jump in
   fetched offsets is recorded as a gap that includes the record it jumped to.
 
-On real Kafka and on Tansu alike a worker killed after such a commit loses those tickets: the
-crash test lost 4 of 2,000 in CI. :class:`CommitGuard` keeps its own record instead: the position
-each partition was last committed or sought to, and the offsets processed since. A commit moves
-only across offsets that were processed, or that are absent from the log (a gap Faust saw in the
-fetched offsets, such as a transaction marker). An offset that was never processed holds the
+A worker killed after such a commit loses those tickets. :class:`CommitGuard` keeps its own record
+instead: the position each partition was last committed or sought to, and the offsets processed
+since. A commit moves only across offsets that were processed, or that a read of the log confirmed
+absent (:class:`FetchTracker`: a transaction marker, a compacted record). An offset that was never processed holds the
 commit back; it is never skipped. If later records were processed and it still was not after a
 minute, the worker reads the partition again from it (``transport._Consumer``), so a dropped record
 is neither lost nor left waiting for the next rebalance.
@@ -25,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 P = TypeVar("P", bound=Hashable)
@@ -106,33 +106,61 @@ class CommitGuard(Generic[P]):
         return self._start[partition], time.monotonic() - since
 
 
+@dataclass
+class FetchVerdict(Generic[P]):
+    """What a fetched batch may deliver; see :meth:`FetchTracker.fetched`."""
+
+    #: Partitions fetched across a seek: drop their records; read them again from where the seek put them.
+    suspect: set[P] = field(default_factory=set)
+    #: Partitions whose start was unknown: the first offset fetched.
+    started: dict[P, int] = field(default_factory=dict)
+    #: Partitions whose batch jumped over offsets not yet confirmed absent: deliver only this many
+    #: records (those before the jump) ...
+    keep: dict[P, int] = field(default_factory=dict)
+    #: ... and seek back to this offset after this many seconds, to read the jumped-over range again.
+    reseek: dict[P, tuple[int, float]] = field(default_factory=dict)
+    #: Partitions waiting for such a seek: drop their records, nothing to do.
+    waiting: set[P] = field(default_factory=set)
+
+
 class FetchTracker(Generic[P]):
     """Which fetched records may be trusted, and which offsets the log is known not to hold.
 
     A consumer's seek and its fetches run concurrently, so a batch fetched before a seek can arrive
     after it. Each seek bumps the partition's epoch (before and after it runs); a batch fetched across
     an epoch change is *suspect*: its records are neither delivered nor used to learn anything, and
-    the partition is sought again to where it should read from. In a batch fetched with no seek
-    around it, records come straight from the log in order from a known position, so an offset
-    jump there proves the offsets in between are absent (transaction markers, compaction). Nothing
-    else counts as absent: a jump seen across a seek, a rebalance or a dropped batch is not evidence.
+    the partition is sought again to where it should read from.
+
+    A jump in offsets inside a clean batch is a claim that the log lacks the offsets in between
+    (transaction markers, compaction), but a broker may also serve a later batch of records before an
+    earlier one is readable: Tansu does, under concurrent producers (docs/embedded-broker.md). So a
+    jump is confirmed against the log before anything counts as absent: the records from the jump on
+    are dropped, the partition is read again from the first missing offset after ``confirm_s``
+    seconds, and only when that read jumps to the same offset again is the range absent. Until then
+    a commit cannot cross it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, confirm_s: float = 0.0) -> None:
+        self.confirm_s = confirm_s
         self._epoch: dict[P, int] = {}
         self._next: dict[P, int | None] = {}  # the offset the next clean batch starts at, if known
         self._absent: dict[P, list[tuple[int, int]]] = {}  # [start, end) ranges, sorted, disjoint
+        self._jump: dict[P, tuple[int, int, float]] = {}  # unconfirmed: (from, to, first seen)
+        self._waiting: dict[P, int] = {}  # partition -> epoch when its confirming seek was asked for
 
     def seeking(self, partition: P, offset: int | None) -> None:
         """A seek of ``partition`` to ``offset`` (``None``: a position the broker will choose)."""
         self._epoch[partition] = self._epoch.get(partition, 0) + 1
         self._next[partition] = offset if offset is not None and offset >= 0 else None
+        self._waiting.pop(partition, None)
 
     def forget(self, partition: P) -> None:
         """The partition was revoked: batches fetched for it so far are stale."""
         self._epoch[partition] = self._epoch.get(partition, 0) + 1
         self._next.pop(partition, None)
         self._absent.pop(partition, None)
+        self._jump.pop(partition, None)
+        self._waiting.pop(partition, None)
 
     def snapshot(self) -> dict[P, int]:
         """Taken just before a fetch starts."""
@@ -145,26 +173,57 @@ class FetchTracker(Generic[P]):
     def next_offset(self, partition: P) -> int | None:
         return self._next.get(partition)
 
-    def fetched(self, snapshot: dict[P, int], offsets: dict[P, list[int]]) -> tuple[set[P], dict[P, int]]:
-        """Learns from a fetched batch: ``(suspect partitions, first offsets of partitions whose start
-        was unknown)``. Suspect partitions' records must be dropped and the partitions sought again."""
-        suspect: set[P] = set()
-        started: dict[P, int] = {}
+    def still_waiting(self, partition: P, offset: int) -> bool:
+        """The confirming seek of ``partition`` to ``offset`` is still wanted (no other seek came first)."""
+        return (
+            self._epoch.get(partition, 0) == self._waiting.get(partition)
+            and self._next.get(partition) == offset
+        )
+
+    def fetched(
+        self, snapshot: dict[P, int], offsets: dict[P, list[int]], now: float | None = None
+    ) -> FetchVerdict[P]:
+        """Learns from a fetched batch (its offsets per partition) what it may deliver."""
+        now = time.monotonic() if now is None else now
+        verdict: FetchVerdict[P] = FetchVerdict()
         for partition, batch in offsets.items():
             if not batch:
                 continue
             if self.is_stale(snapshot, partition):
-                suspect.add(partition)
+                verdict.suspect.add(partition)
+                continue
+            if partition in self._waiting:
+                verdict.waiting.add(partition)
                 continue
             expected = self._next.get(partition)
             if expected is None:
-                started[partition] = expected = batch[0]
-            for offset in batch:
-                if offset > expected:
-                    self._add_absent(partition, expected, offset)
+                verdict.started[partition] = expected = batch[0]
+            for index, offset in enumerate(batch):
+                if offset > expected and not self._confirmed(partition, expected, offset, now):
+                    verdict.keep[partition] = index
+                    verdict.reseek[partition] = (expected, self._wait_before_reseek(partition, now))
+                    self._waiting[partition] = self._epoch.get(partition, 0)
+                    break
                 expected = max(expected, offset + 1)
             self._next[partition] = expected
-        return suspect, started
+            jump = self._jump.get(partition)
+            if jump is not None and jump[0] < expected:  # the jumped-over records were read after all
+                del self._jump[partition]
+        return verdict
+
+    def _confirmed(self, partition: P, start: int, end: int, now: float) -> bool:
+        """A jump ``start`` -> ``end``: absent if a read from ``start`` saw it before, ``confirm_s`` ago."""
+        seen = self._jump.get(partition)
+        if seen is not None and seen[:2] == (start, end) and now - seen[2] >= self.confirm_s:
+            del self._jump[partition]
+            self._add_absent(partition, start, end)
+            return True
+        if seen is None or seen[:2] != (start, end):
+            self._jump[partition] = (start, end, now)
+        return False
+
+    def _wait_before_reseek(self, partition: P, now: float) -> float:
+        return max(0.0, self._jump[partition][2] + self.confirm_s - now)
 
     def _add_absent(self, partition: P, start: int, end: int) -> None:
         ranges = self._absent.setdefault(partition, [])

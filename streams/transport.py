@@ -37,6 +37,12 @@ FETCH_MAX_WAIT_MS = 25
 #: behind a backlog is not re-read (a stage's full queue is ~30 s of work at 150 tickets/s).
 HELD_COMMIT_REREAD_S = 60.0
 
+#: A fetch that jumps over offsets is read again from the first of them this much later before the
+#: range counts as absent. On Kafka the log below the high watermark never changes, so the second read
+#: only confirms; on the embedded broker it waits out the concurrent writes that hid the records.
+GAP_CONFIRM_S = 0.0
+EMBEDDED_GAP_CONFIRM_S = 0.2
+
 log = logging.getLogger(__name__)
 #: Every commit the guard allows and every seek: quiet unless ``SUPPORTFLOW_LOG_COMMITS=true``.
 commit_log = logging.getLogger("supportflow.streams.commits")
@@ -56,7 +62,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.commit_guard: CommitGuard[TP] = CommitGuard()
-        self.fetches: FetchTracker[TP] = FetchTracker()
+        self.fetches: FetchTracker[TP] = FetchTracker(GAP_CONFIRM_S)
         self.held_reread_s = HELD_COMMIT_REREAD_S
         self._batch_epochs: dict[TP, int] = {}
         self._reseek_after_seek: set[TP] = set()
@@ -123,19 +129,40 @@ class _Consumer(faust_aiokafka.Consumer):
         self._batch_epochs = snapshot
         if not records:
             return records, active
-        suspect, started = self.fetches.fetched(
+        verdict = self.fetches.fetched(
             snapshot, {tp: [r.offset for r in batch] for tp, batch in records.items()}
         )
-        for tp, offset in started.items():  # no committed offset: reading starts where the broker put us
+        for (
+            tp,
+            offset,
+        ) in verdict.started.items():  # no committed offset: reading starts where the broker put us
             log.warning("%s[%d]: no committed offset; counting from the first record fetched, %d",
                         tp.topic, tp.partition, offset)  # fmt: skip
             self.commit_guard.sought(tp, offset)
-        if suspect:
-            commit_log.info("dropped batches fetched across a seek: %s", sorted(suspect))
-            records = {tp: batch for tp, batch in records.items() if tp not in suspect}
-            for tp in suspect:
+        if verdict.suspect:
+            commit_log.info("dropped batches fetched across a seek: %s", sorted(verdict.suspect))
+            for tp in verdict.suspect:
                 self._seek_again(tp)
-        return records, active
+        for tp, (offset, delay_s) in verdict.reseek.items():
+            commit_log.info("%s[%d]: fetch jumped from %d to %d; reading it again in %.2fs",
+                            tp.topic, tp.partition, offset, records[tp][verdict.keep[tp]].offset, delay_s)  # fmt: skip
+            metrics.observe_fetch_jump(tp.topic)
+            self._background(self._confirm_jump(tp, offset, delay_s), f"re-read {tp.topic}[{tp.partition}]")
+        dropped = verdict.suspect | verdict.waiting
+        kept = {
+            tp: batch[: verdict.keep.get(tp, len(batch))]
+            for tp, batch in records.items()
+            if tp not in dropped
+        }
+        return {tp: batch for tp, batch in kept.items() if batch}, active
+
+    async def _confirm_jump(self, tp: TP, offset: int, delay_s: float) -> None:
+        """Read ``tp`` again from ``offset``, the first record a fetch jumped over: the log either has it
+        by then (the broker served a later batch first) or the same jump confirms the range absent."""
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
+        if self.fetches.still_waiting(tp, offset) and tp in self.assignment():
+            await self.seek(tp, offset)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         async for tp, message in super().getmany(timeout):

@@ -15,6 +15,7 @@ from supportflow.streams.metrics import LagSampler
 from supportflow.streams.runtime import Runtime, tune_interpreter
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
+from supportflow.streams.transport import EMBEDDED_GAP_CONFIRM_S, GAP_CONFIRM_S
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memo
     ).start()
     app = build_app(settings, bootstrap, runtime)
     app.consumer.start_unknown_at_zero = embedded
+    app.consumer.fetches.confirm_s = EMBEDDED_GAP_CONFIRM_S if embedded else GAP_CONFIRM_S
     if settings.log_commits:
         logging.getLogger("supportflow.streams.commits").setLevel(logging.INFO)
     # Faust and aiokafka log every produced record's value at DEBUG: ticket text and PII. Never.

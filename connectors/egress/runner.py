@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from supportflow.connectors.egress.delivery import DeliveryInterrupted
 from supportflow.connectors.egress.dispatch import Dispatcher, Fate
 from supportflow.schemas.errors import TransientError
+from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.handlers import Message
 from supportflow.streams.tansu_quirks import FAST_GROUP_CONFIG, seed_group_offsets
 
@@ -89,14 +90,15 @@ class EgressRunner:
         if self.embedded_quirks and self.auto_offset_reset == "earliest":
             seed_group_offsets(self.bootstrap, self.group_id, [self.outcomes_topic])
         consumer = Consumer(self._consumer_config())
+        reads = ContiguousReads(consumer)  # no outcome skipped over by a fetch that jumped
         producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 0})
-        consumer.subscribe([self.outcomes_topic], on_revoke=self._on_revoke)
+        reads.subscribe([self.outcomes_topic], on_revoke=self._on_revoke)
         log.info(
             "egress %s consuming %s as group %s", self.dispatcher.stage, self.outcomes_topic, self.group_id
         )
         try:
             while not stop.is_set():
-                msg = consumer.poll(self.poll_timeout_s)
+                msg = reads.poll(self.poll_timeout_s)
                 if msg is None:
                     continue
                 error = msg.error()

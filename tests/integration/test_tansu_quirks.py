@@ -80,3 +80,41 @@ def test_ensure_topics_partition_mismatch_raises_clear_error(broker, unique):
     ensure_topics(broker.bootstrap, [TopicSpec(topic, 2, "test")])
     with pytest.raises(PermanentError, match="expected 5"):
         ensure_topics(broker.bootstrap, [TopicSpec(topic, 5, "test")])
+
+
+def test_contiguous_reads_concurrent_producers_every_record_read_once(broker, unique):
+    # Under concurrent producers Tansu can serve a later batch before an earlier one is readable; a
+    # plain consumer then skips the earlier records for good. Read while three producers write.
+    import threading
+    import time
+
+    from supportflow.streams.contiguous import ContiguousReads
+
+    topic, per_producer = unique("jumps"), 15_000
+    ensure_topics(broker.bootstrap, [TopicSpec(topic, 4, "test")])
+
+    def produce(worker: int) -> None:
+        p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 2, "partitioner": "murmur2_random"})
+        for i in range(per_producer):
+            p.produce(topic, key=f"{worker}-{i % 97}".encode(), value=f"{worker}-{i}".encode())
+            if i % 20 == 0:
+                p.poll(0)
+                time.sleep(0.001)
+        assert p.flush(60) == 0
+
+    reads = ContiguousReads(Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique("g"),
+                                      "enable.auto.commit": False, "fetch.wait.max.ms": 25}))  # fmt: skip
+    reads.assign([TopicPartition(topic, p, 0) for p in range(4)])
+    producers = [threading.Thread(target=produce, args=(w,)) for w in range(3)]
+    for t in producers:
+        t.start()
+    values: list[str] = []
+    deadline = time.monotonic() + 120
+    while len(values) < 3 * per_producer and time.monotonic() < deadline:
+        values += [m.value().decode() for m in reads.consume(500, timeout=0.2) if not m.error()]
+    for t in producers:
+        t.join()
+    reads.close()
+    expected = {f"{w}-{i}" for w in range(3) for i in range(per_producer)}
+    assert len(values) == len(set(values)) == len(expected), f"{reads.jumps} jumps read again"
+    assert set(values) == expected

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import pytest
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -121,16 +122,57 @@ def _process(app, consumer, tp: TP, *offsets: int) -> None:
         message.ack(consumer)
 
 
-def test_consumer_jump_inside_a_clean_fetch_is_crossed_but_not_the_record_jumped_to():
+def test_consumer_jump_inside_a_clean_fetch_is_crossed_only_once_a_second_read_confirms_it():
     tp = TP("supportflow.ingress.raw", 0)
     app, consumer = _consumer_with_partition(tp, committed=100)
     consumer.fetches.seeking(tp, 100)
-    suspect, _ = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [100, 105]})  # 101..104 absent
-    assert not suspect
+    first = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [100, 105, 106]}, now=0.0)
+    assert first.keep == {tp: 1} and first.reseek == {tp: (100 + 1, 0.0)}  # deliver 100; read 101 on again
     _process(app, consumer, tp, 100)
-    assert consumer._filter_committable_offsets([tp]) == {tp: 105}  # 105 not processed yet
+    assert consumer._filter_committable_offsets([tp]) == {tp: 101}  # not across 101..104 yet
+    consumer.fetches.seeking(tp, 101)
+    second = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [105, 106]}, now=0.1)
+    assert not second.keep  # the same jump from the same offset: 101..104 are absent
     _process(app, consumer, tp, 105)
-    assert consumer._filter_committable_offsets([tp]) == {tp: 106}
+    assert consumer._filter_committable_offsets([tp]) == {tp: 106}  # 106 not processed yet
+    _process(app, consumer, tp, 106)
+    assert consumer._filter_committable_offsets([tp]) == {tp: 107}
+
+
+def test_fetch_tracker_jump_over_records_served_late_is_never_absent():
+    # Tansu under concurrent producers serves a later batch (105..) before an earlier one (101..104)
+    # is readable. Read again from 101 a moment later, the records are there.
+    fetches: FetchTracker[str] = FetchTracker(confirm_s=0.2)
+    fetches.seeking(P, 100)
+    first = fetches.fetched(fetches.snapshot(), {P: [100, 105]}, now=10.0)
+    assert first.keep == {P: 1} and first.reseek == {P: (101, pytest.approx(0.2))}
+    assert fetches.fetched(fetches.snapshot(), {P: [106]}, now=10.1).waiting == {P}  # until the seek
+    assert fetches.still_waiting(P, 101)
+    fetches.seeking(P, 101)
+    again = fetches.fetched(fetches.snapshot(), {P: [101, 102, 103, 104, 105]}, now=10.3)
+    assert not again.keep and not again.reseek
+    assert fetches.absent_until(P, 101) is None and fetches.next_offset(P) == 106
+
+
+def test_fetch_tracker_same_jump_read_again_too_soon_is_not_confirmed():
+    fetches: FetchTracker[str] = FetchTracker(confirm_s=0.2)
+    fetches.seeking(P, 10)
+    fetches.fetched(fetches.snapshot(), {P: [15]}, now=1.0)
+    fetches.seeking(P, 10)
+    early = fetches.fetched(fetches.snapshot(), {P: [15]}, now=1.05)
+    assert early.keep == {P: 0} and early.reseek[P][1] == pytest.approx(0.15)
+    fetches.seeking(P, 10)
+    assert not fetches.fetched(fetches.snapshot(), {P: [15]}, now=1.25).keep
+    assert fetches.absent_until(P, 10) == 15
+
+
+def test_fetch_tracker_confirming_seek_superseded_by_another_seek_is_not_wanted():
+    fetches: FetchTracker[str] = FetchTracker(confirm_s=0.2)
+    fetches.seeking(P, 10)
+    fetches.fetched(fetches.snapshot(), {P: [12]}, now=1.0)
+    assert fetches.still_waiting(P, 10)
+    fetches.seeking(P, 4)  # a rebalance sought the partition to its committed offset meanwhile
+    assert not fetches.still_waiting(P, 10)
 
 
 def test_consumer_gap_seen_across_a_seek_is_never_crossed():
@@ -143,8 +185,8 @@ def test_consumer_gap_seen_across_a_seek_is_never_crossed():
     before_seek = consumer.fetches.snapshot()
     _process(app, consumer, tp, 100)
     consumer.fetches.seeking(tp, 101)  # a re-read or a rebalance seeks while the fetch is in flight
-    suspect, _ = consumer.fetches.fetched(before_seek, {tp: list(range(106, 111))})
-    assert suspect == {tp}  # dropped before Faust sees it, and the partition is sought again
+    verdict = consumer.fetches.fetched(before_seek, {tp: list(range(106, 111))})
+    assert verdict.suspect == {tp}  # dropped before Faust sees it, and the partition is sought again
     assert consumer.fetches.is_stale(before_seek, tp)
     asyncio.run(consumer._add_gap(tp, 102, 106))  # what Faust would infer: no longer evidence
     _process(app, consumer, tp, 101)
@@ -157,14 +199,17 @@ def test_fetch_tracker_batch_fetched_across_a_seek_teaches_nothing():
     fetches.seeking(P, 10)
     snapshot = fetches.snapshot()
     fetches.seeking(P, 10)
-    assert fetches.fetched(snapshot, {P: [15, 20]}) == ({P}, {})
+    verdict = fetches.fetched(snapshot, {P: [15, 20]})
+    assert verdict.suspect == {P} and not verdict.reseek
     assert fetches.absent_until(P, 12) is None and fetches.next_offset(P) == 10
 
 
-def test_fetch_tracker_first_record_after_a_seek_past_the_target_proves_the_range_absent():
+def test_fetch_tracker_jump_confirmed_absent_is_forgotten_behind_a_commit():
     fetches: FetchTracker[str] = FetchTracker()
     fetches.seeking(P, 10)  # 10 is a transaction marker: the log's next record is 11
-    assert fetches.fetched(fetches.snapshot(), {P: [11, 12]}) == (set(), {})
+    assert fetches.fetched(fetches.snapshot(), {P: [11, 12]}, now=0.0).keep == {P: 0}
+    fetches.seeking(P, 10)
+    assert not fetches.fetched(fetches.snapshot(), {P: [11, 12]}, now=0.0).keep
     assert fetches.absent_until(P, 10) == 11
     assert fetches.absent_until(P, 11) is None
     fetches.committed(P, 13)
@@ -175,8 +220,9 @@ def test_fetch_tracker_batches_continue_from_the_previous_batch():
     fetches: FetchTracker[str] = FetchTracker()
     fetches.seeking(P, 0)
     fetches.fetched(fetches.snapshot(), {P: [0, 1, 2]})
-    fetches.fetched(fetches.snapshot(), {P: [5, 6]})  # 3..4 absent: the fetch went on from 3
-    assert fetches.absent_until(P, 3) == 5 and fetches.next_offset(P) == 7
+    assert fetches.next_offset(P) == 3
+    assert fetches.fetched(fetches.snapshot(), {P: [5, 6]}).reseek == {P: (3, 0.0)}  # a jump, not a gap yet
+    assert fetches.next_offset(P) == 3 and fetches.absent_until(P, 3) is None
 
 
 def test_consumer_partition_without_committed_offset_counts_from_the_first_fetched_record():
@@ -184,7 +230,7 @@ def test_consumer_partition_without_committed_offset_counts_from_the_first_fetch
     app = PipelineApp("commit-guard-test", broker="kafka://127.0.0.1:9", topic_allow_declare=False)
     consumer = app.consumer
     consumer.fetches.seeking(tp, None)  # a new group: the broker's reset policy picks the position
-    _suspect, started = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [40, 41]})
+    started = consumer.fetches.fetched(consumer.fetches.snapshot(), {tp: [40, 41]}).started
     assert started == {tp: 40}
     assert consumer._filter_committable_offsets([tp]) == {}  # unknown to the guard: nothing committed
     consumer.commit_guard.sought(tp, started[tp])
@@ -291,3 +337,39 @@ def test_consumer_getmany_drops_records_fetched_before_a_seek_of_their_partition
     delivered = asyncio.run(drain())
     assert delivered == [(other, 7), (other, 8)]  # only the partition no seek touched
     assert seeks == [(tp, 101)]  # read again from where the seek put it
+
+
+def test_consumer_getmany_fetch_jump_delivers_up_to_it_and_reads_the_range_again(monkeypatch):
+    from types import SimpleNamespace
+
+    from faust.transport.consumer import Consumer as FaustBaseConsumer
+
+    tp = TP("supportflow.tickets.normalized", 0)
+    _app, consumer = _consumer_with_partition(tp, committed=100)
+    consumer.fetches.seeking(tp, 100)
+    consumer.fetches.confirm_s = 0.05
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def fetch_with_a_jump(self, timeout):
+        rec = lambda o: SimpleNamespace(offset=o, timestamp=0, key=b"k", value=b"v", headers=[],  # noqa: E731
+                                        checksum=None, serialized_key_size=1, serialized_value_size=1,
+                                        timestamp_type=0, topic=tp.topic, partition=tp.partition)  # fmt: skip
+        return {tp: [rec(o) for o in (100, 101, 104, 105)]}, None  # 102..103 not served (yet)
+
+    monkeypatch.setattr(FaustBaseConsumer, "_wait_next_records", fetch_with_a_jump)
+    consumer.seek = seek
+    consumer.assignment = lambda: {tp}
+    consumer.flow_active = True
+    consumer.highwater = lambda _tp: 0
+
+    async def drain_then_wait() -> list[int]:
+        delivered = [m.offset async for _t, m in consumer.getmany(timeout=0.1)]
+        await asyncio.gather(*consumer._background_tasks)
+        return delivered
+
+    assert asyncio.run(drain_then_wait()) == [100, 101]
+    assert seeks == [(tp, 102)]
+    assert consumer.fetches.absent_until(tp, 102) is None
