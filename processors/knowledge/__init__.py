@@ -13,7 +13,8 @@ from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk, chunk_article
 from supportflow.processors.knowledge.drafting import compose_answer
 from supportflow.processors.knowledge.grounding import score_groundedness
-from supportflow.processors.knowledge.index import IndexReport, KnowledgeBase
+from supportflow.processors.knowledge.index import KnowledgeBase
+from supportflow.processors.knowledge.indexing import IndexReport
 
 __all__ = [
     "Article",
