@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from supportflow.connectors.ingress import events_from_path, parse_event
+from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
+from supportflow.processors.channels import parse_event
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Settings
@@ -126,9 +127,10 @@ def compute_tps(
 
     ``warmup`` events go through the same loop first, untimed, as the pipeline's warm-up does.
     """
+    from supportflow.connectors.crm import open_crm
     from supportflow.streams.runtime import Runtime, tuned_interpreter
 
-    runtime = Runtime.build(settings, kb_in_memory=True)
+    runtime = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
     with tuned_interpreter():  # as a worker runs
         _stage_loop(runtime, warmup or [], batch)
         start = time.perf_counter()

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.ingress._common import EMAIL_CONTENT_TYPE, JSON_CONTENT_TYPE
-from supportflow.connectors.ingress.parse import parse_event
-from supportflow.connectors.ingress.whatsapp import WEBHOOK_OBJECT
 from supportflow.data import data_path
+from supportflow.processors.channels.common import EMAIL_CONTENT_TYPE, JSON_CONTENT_TYPE
+from supportflow.processors.channels.parse import parse_event
+from supportflow.processors.channels.whatsapp import WEBHOOK_OBJECT
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Band, Channel, InboundEvent
 

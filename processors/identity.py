@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supportflow.connectors.crm.normalize import normalize_customer_id, normalize_email, normalize_phone
+from supportflow.processors.contacts import normalize_customer_id, normalize_email, normalize_phone
 from supportflow.processors.knowledge.drafting import ORDER_INTENTS
 from supportflow.schemas.models import Band, CustomerContext, RouteDecision, Ticket
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from supportflow.connectors.ingress import parse_event
+from supportflow.processors.channels import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.models import InboundEvent, PipelineRecord
 
 
 def normalize(raw: bytes, max_body_bytes: int) -> list[PipelineRecord]:
-    """Decode an ingress record and parse it with its channel's connector.
+    """Decode an ingress record and parse it with its channel's parser.
 
     Raises :class:`~supportflow.schemas.errors.PermanentError` subclasses for anything that cannot become
     a ticket; the agent dead-letters those with the original bytes.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from supportflow.connectors.crm import CrmConnector
+from supportflow.processors.customers import CustomerDirectory
 from supportflow.processors.embedding import Embedder
 from supportflow.processors.identity import Binding, bind_customer, sender_identity, with_identity
 from supportflow.processors.router import IntentRouter, Policy, Prediction, decide
@@ -33,7 +33,7 @@ class RouteContext:
     embedder: Embedder
     router: IntentRouter
     policy: Policy
-    crm: CrmConnector
+    crm: CustomerDirectory
     thresholds: Thresholds
     languages: tuple[str, ...]
     # Optional second opinion for the uncertain middle (off by default): it may re-label, never auto-send.

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 from confluent_kafka import Producer
 
-from supportflow.connectors.ingress import parse_event
+from supportflow.processors.channels import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SupportflowError, TransientError
 from supportflow.schemas.models import InboundEvent

@@ -1,4 +1,4 @@
-"""Everything a worker loads once: models, policy, knowledge base, CRM, model tiers, flags.
+"""Everything a worker loads once: models, policy, knowledge base, model tiers, flags; and the CRM it is given.
 
 The stage agents in :mod:`supportflow.streams.app` only call into this; tests build one without Kafka.
 """
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from supportflow.connectors.crm import open_crm
+from supportflow.processors.customers import CustomerDirectory
 from supportflow.processors.embedding import configure, get_embedder, usable_cores
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
@@ -113,7 +113,8 @@ class Runtime:
     article_intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings, *, kb_in_memory: bool = False) -> Runtime:
+    def build(cls, settings: Settings, *, crm: CustomerDirectory, kb_in_memory: bool = False) -> Runtime:
+        """Load everything the stages use; ``crm`` is where route looks customers up (the caller opens it)."""
         start = time.perf_counter()
         configure(settings.embedding_threads, settings.embedding_compute, settings.cache_dir)
         router = IntentRouter.load(settings.router_path)
@@ -124,7 +125,7 @@ class Runtime:
         warmed = kb.warm_sentence_cache()
         route_ctx = RouteContext(
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
-            crm=open_crm(settings), thresholds=settings.thresholds, languages=settings.help_center_languages,
+            crm=crm, thresholds=settings.thresholds, languages=settings.help_center_languages,
             llm_router=LlmRouterClient.from_settings(settings.llm_router, on_call=metrics.observe_llm_call),
         )  # fmt: skip
         # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.

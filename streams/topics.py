@@ -16,7 +16,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.settings import Settings
-from supportflow.streams.topology import hops
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,9 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
 def source_topics(settings: Settings) -> list[str]:
     """The topics the pipeline's agents consume as one group, in stage order (``settings.topology``)."""
     t = settings.topics
-    return [t.full(getattr(t, hop.reads)) for hop in hops(settings.topology)]
+    if settings.topology == "compact":
+        return [t.full(t.ingress), t.full(t.routed)]
+    return [t.full(n) for n in (t.ingress, t.tickets, t.routed, t.retrieved, t.resolved)]
 
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 15.0) -> list[str]:

@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from supportflow.processors.customers import CustomerDirectory
 from supportflow.settings import Settings
 from supportflow.streams import metrics
 from supportflow.streams.app import build_app
@@ -20,13 +21,21 @@ from supportflow.streams.transport import EMBEDDED_GAP_CONFIRM_S, GAP_CONFIRM_S
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, bootstrap: str, *, embedded: bool, kb_in_memory: bool = False) -> None:
-    """Blocks until SIGTERM/SIGINT. ``embedded`` enables the Tansu workarounds."""
+def run_worker(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    crm: CustomerDirectory,
+    embedded: bool,
+    kb_in_memory: bool = False,
+) -> None:
+    """Blocks until SIGTERM/SIGINT. ``crm`` is the caller's (route looks customers up in it);
+    ``embedded`` enables the Tansu workarounds."""
     ensure_topics(bootstrap, pipeline_topics(settings))
     if embedded:
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
     metrics.start_metrics_server(settings.metrics_port)
-    runtime = Runtime.build(settings, kb_in_memory=kb_in_memory)
+    runtime = Runtime.build(settings, crm=crm, kb_in_memory=kb_in_memory)
     tune_interpreter()  # after loading, so what start-up built is frozen out of later collections
 
     def on_flag(name: str, value: object, delay_s: float | None) -> None:

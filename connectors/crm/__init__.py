@@ -11,7 +11,6 @@ from pathlib import Path
 from supportflow.connectors.crm.base import MAX_ORDERS, CrmConnector
 from supportflow.connectors.crm.fixture import fixture_path, load_fixture
 from supportflow.connectors.crm.http import HttpCrm, customer_from_json
-from supportflow.connectors.crm.normalize import normalize_email, normalize_phone
 from supportflow.connectors.crm.sqlite import SqliteCrm, build_database
 from supportflow.settings import Settings
 
@@ -38,7 +37,5 @@ __all__ = [
     "customer_from_json",
     "fixture_path",
     "load_fixture",
-    "normalize_email",
-    "normalize_phone",
     "open_crm",
 ]

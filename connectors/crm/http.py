@@ -12,7 +12,8 @@ refused connections are TransientError; other 4xx and undecodable bodies are Per
 
 The remote search may match more loosely than we compare (case or Unicode folding, fuzzy search): a
 customer is returned only if its own id, email or phone equals the one looked up, in our canonical
-form (``normalize``), so a look-alike cannot reach a record through the CRM's matching either.
+form (:mod:`supportflow.processors.contacts`), so a look-alike cannot reach a record through the
+CRM's matching either.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from supportflow.connectors.crm.base import MAX_ORDERS
-from supportflow.connectors.crm.normalize import (
+from supportflow.processors.contacts import (
     normalize_customer_id,
     normalize_email,
     normalize_phone,

@@ -15,7 +15,7 @@ from typing import Any
 
 from supportflow.connectors.crm.base import MAX_ORDERS
 from supportflow.connectors.crm.fixture import load_fixture
-from supportflow.connectors.crm.normalize import normalize_email, normalize_phone, stored_email
+from supportflow.processors.contacts import normalize_email, normalize_phone, stored_email
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.schemas.models import CustomerContext, Order
 

@@ -11,17 +11,14 @@ import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-from supportflow.connectors.ingress._common import (
+from supportflow.processors.channels.common import (
     EMAIL_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     TICKET_CONTENT_TYPE,
     channel_from_name,
 )
-from supportflow.connectors.ingress.whatsapp import WEBHOOK_OBJECT
+from supportflow.processors.channels.sniff import sniff_json_channel, sniff_line_channel
 from supportflow.schemas.models import Channel, InboundEvent
 
 SUFFIXES = frozenset({".eml", ".json", ".jsonl"})
@@ -77,7 +74,7 @@ def _events_from_file(file: Path, received: int) -> Iterator[InboundEvent]:
         for lineno, line in enumerate(raw.splitlines(), start=1):
             if not line.strip():
                 continue
-            channel = _line_channel(line) or _folder_channel(file)
+            channel = sniff_line_channel(line) or _folder_channel(file)
             yield InboundEvent(
                 event_id=_event_id(file, f"line{lineno}"),
                 channel=channel,
@@ -96,31 +93,3 @@ def _events_from_file(file: Path, received: int) -> Iterator[InboundEvent]:
             content_type=JSON_CONTENT_TYPE,
             source=str(file),
         )
-
-
-def _loads(raw: bytes) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-
-
-def _line_channel(line: bytes) -> Channel | None:
-    data = _loads(line)
-    if not isinstance(data, dict):
-        return None
-    # A line naming an unknown channel stays "api"; the parser then rejects it with a clear message.
-    return channel_from_name(data.get("channel")) or Channel.API
-
-
-def sniff_json_channel(raw: bytes) -> Channel | None:
-    """WhatsApp envelope, chat webhook or generic API ticket; None when the bytes are not JSON."""
-    data = _loads(raw)
-    if data is None:
-        return None
-    if isinstance(data, dict):
-        if data.get("object") == WEBHOOK_OBJECT:
-            return Channel.WHATSAPP
-        if "session_id" in data and ("type" in data or "message_id" in data):
-            return Channel.CHAT
-    return Channel.API

@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 from supportflow.connectors.ingress.files import events_from_path
-from supportflow.connectors.ingress.parse import count_messages, parse_event
 from supportflow.data import data_path
+from supportflow.processors.channels.parse import count_messages, parse_event
 from supportflow.schemas.errors import PermanentError
 
 

@@ -6,8 +6,8 @@ import hashlib
 
 import orjson
 
-from supportflow.connectors.ingress import JSON_CONTENT_TYPE, TICKET_CONTENT_TYPE, parse_event
 from supportflow.connectors.webhook.errors import RequestRejected
+from supportflow.processors.channels import JSON_CONTENT_TYPE, TICKET_CONTENT_TYPE, parse_event
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent
 

@@ -66,11 +66,12 @@ def price_run(
     cases: list[GoldenCase], outcomes: dict[str, Outcome], commodity: str, frontier: str
 ) -> dict[str, Any]:
     """Rebuild each case's real resolve prompt in-process and price both configurations."""
+    from supportflow.connectors.crm import open_crm
     from supportflow.streams.runtime import Runtime
 
     pricing = litellm_pricing(commodity, frontier)
     err("pricing: replaying route/retrieve in-process to rebuild the exact prompts ...")
-    runtime = Runtime.build(get_settings(), kb_in_memory=True)
+    runtime = Runtime.build(get_settings(), crm=open_crm(get_settings()), kb_in_memory=True)
     prompts = build_prompt_cases(cases, outcomes, runtime)
     resolutions = sum(o.decision == "auto_resolved" for o in outcomes.values())
     summary = cost_summary(prompts, pricing, resolutions)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from supportflow.cli.output import Progress, err
-from supportflow.connectors.ingress import count_fates, events_from_path, expected_fates
+from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
+from supportflow.processors.channels import count_fates, expected_fates
 from supportflow.schemas.models import Channel, InboundEvent, Outcome
 from supportflow.settings import Settings, get_settings
 from supportflow.streams.collect import Collected, OutcomeReader
@@ -35,6 +36,7 @@ def _bootstrap_arg(args: argparse.Namespace, settings: Settings) -> str | None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from supportflow.connectors.crm import open_crm
     from supportflow.streams.worker import run_worker
 
     settings = get_settings()
@@ -42,7 +44,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not bootstrap:
         err("worker needs a broker: --broker HOST:PORT or SUPPORTFLOW_BROKER")
         return 2
-    run_worker(settings, bootstrap, embedded=args.embedded_quirks, kb_in_memory=args.kb_in_memory)
+    run_worker(
+        settings,
+        bootstrap,
+        crm=open_crm(settings),
+        embedded=args.embedded_quirks,
+        kb_in_memory=args.kb_in_memory,
+    )
     return 0
 
 

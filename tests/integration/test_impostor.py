@@ -14,7 +14,7 @@ import time
 import pytest
 
 from supportflow.cli.pipeline import run_events
-from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, parse_event
+from supportflow.processors.channels import TICKET_CONTENT_TYPE, parse_event
 from supportflow.schemas.models import Channel, Decision, InboundEvent
 from tests.unit.processors.test_route_identity import DANIEL_FACTS, WHERE
 

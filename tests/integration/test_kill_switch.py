@@ -9,9 +9,10 @@ import pytest
 
 from supportflow.cli.main import main
 from supportflow.cli.pipeline import wait_ready
-from supportflow.connectors.ingress import count_messages, events_from_path
+from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.evals.bench import bench_events
+from supportflow.processors.channels import count_messages
 from supportflow.schemas.models import Decision
 from supportflow.settings import get_settings
 from supportflow.streams.collect import OutcomeReader

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pytest
 
 from supportflow.cli.pipeline import canary_event
-from supportflow.connectors.ingress import parse_event
+from supportflow.processors.channels import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import AuditEvent, Channel, InboundEvent, Outcome

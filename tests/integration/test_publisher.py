@@ -8,8 +8,8 @@ import pytest
 from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer
 
-from supportflow.connectors.ingress import parse_event
 from supportflow.evals.bench import bench_events
+from supportflow.processors.channels import parse_event
 from supportflow.settings import get_settings
 from supportflow.streams.collect import OutcomeReader
 from supportflow.streams.embedded import EmbeddedBroker
@@ -76,9 +76,10 @@ real_init = publisher.Publisher.__init__
 def unreachable(self, bootstrap, **kwargs):
     real_init(self, "127.0.0.1:1", config={"message.timeout.ms": 1000})
 publisher.Publisher.__init__ = unreachable
+from supportflow.connectors.crm import open_crm
 from supportflow.settings import get_settings
 from supportflow.streams.worker import run_worker
-run_worker(get_settings(), sys.argv[1], embedded=True, kb_in_memory=True)
+run_worker(get_settings(), sys.argv[1], crm=open_crm(get_settings()), embedded=True, kb_in_memory=True)
 """
 
 

@@ -13,10 +13,9 @@ from supportflow.connectors.crm import (
     SqliteCrm,
     crm_db_path,
     load_fixture,
-    normalize_email,
-    normalize_phone,
     open_crm,
 )
+from supportflow.processors.contacts import normalize_phone
 from supportflow.schemas.errors import PermanentError
 from supportflow.settings import Settings
 
@@ -138,32 +137,3 @@ def test_corrupt_database_is_a_permanent_error(tmp_path: Path) -> None:
     db.write_bytes(b"this is not a sqlite file" * 100)
     with pytest.raises(PermanentError, match="unusable"):
         SqliteCrm(db).find_customer(customer_id="cus_0001")
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("A@B.CO", "a@b.co"),
-        ("<x@y.org>", "x@y.org"),
-        ("nope", None),
-        ("a b@c.de", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_normalize_email(raw: str | None, expected: str | None) -> None:
-    assert normalize_email(raw) == expected
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("4915112000104", "+4915112000104"),
-        ("+33 6 12 00 01 05", "+33612000105"),
-        ("0049 151 12000104", "+4915112000104"),
-        ("12", None),
-        ("abc", None),
-    ],
-)
-def test_normalize_phone(raw: str, expected: str | None) -> None:
-    assert normalize_phone(raw) == expected

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from supportflow.connectors.ingress import (
+from supportflow.connectors.ingress import events_from_path
+from supportflow.connectors.ingress.samples import tally
+from supportflow.data import data_path
+from supportflow.processors.channels import (
     EMAIL_CONTENT_TYPE,
     TICKET_CONTENT_TYPE,
     count_messages,
-    events_from_path,
     parse_event,
 )
-from supportflow.connectors.ingress.samples import tally
-from supportflow.data import data_path
 from supportflow.schemas.errors import PermanentError
 from supportflow.schemas.models import Channel
 

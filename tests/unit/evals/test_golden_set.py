@@ -5,7 +5,6 @@ from collections import Counter
 
 import pytest
 
-from supportflow.connectors.ingress import parse_event
 from supportflow.evals.golden import (
     GoldenCase,
     GoldenTicket,
@@ -14,6 +13,7 @@ from supportflow.evals.golden import (
     pipeline_ticket_id,
     render_event,
 )
+from supportflow.processors.channels import parse_event
 from supportflow.processors.router.policy import load_policy
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Band, Channel

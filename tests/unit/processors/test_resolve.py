@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 from pydantic import SecretStr
 
+from supportflow.connectors.crm import open_crm
 from supportflow.evals.bench import bench_events
 from supportflow.processors.knowledge import sentences
 from supportflow.processors.llm import TierClient
@@ -24,7 +25,8 @@ from tests.fakes.openai_server import BarrierServer, Reply, answer_json
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[Runtime]:
     litellm_module()  # the multi-second import, once
-    rt = Runtime.build(Settings(), kb_in_memory=True)
+    settings = Settings()
+    rt = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
     yield rt
     rt.kb.close()
 

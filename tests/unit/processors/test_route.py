@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from supportflow.connectors.crm import open_crm
 from supportflow.evals.bench import bench_events
 from supportflow.processors import route as route_module
 from supportflow.processors.route import route_batch
@@ -17,7 +18,8 @@ from supportflow.streams.runtime import Runtime
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[Runtime]:
-    rt = Runtime.build(Settings(), kb_in_memory=True)
+    settings = Settings()
+    rt = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
     yield rt
     rt.kb.close()
 

@@ -7,7 +7,6 @@ was auto-resolved with those facts.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from supportflow.connectors.crm import SqliteCrm
-from supportflow.connectors.ingress import EMAIL_CONTENT_TYPE, TICKET_CONTENT_TYPE
+from supportflow.processors.channels import EMAIL_CONTENT_TYPE, TICKET_CONTENT_TYPE
 from supportflow.processors.identity import IDENTITY_MISMATCH, IDENTITY_UNVERIFIED
 from supportflow.schemas import wire
 from supportflow.schemas.models import Band, Channel, Decision, InboundEvent, PipelineRecord
@@ -40,9 +39,8 @@ DANIEL_FACTS = [
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    rt = Runtime.build(Settings(), kb_in_memory=True)
     crm = SqliteCrm(Path(tmp_path_factory.mktemp("crm")) / "crm.sqlite3")  # built from supportflow/data/crm
-    rt = dataclasses.replace(rt, route_ctx=dataclasses.replace(rt.route_ctx, crm=crm))
+    rt = Runtime.build(Settings(), crm=crm, kb_in_memory=True)
     yield rt
     crm.close()
     rt.kb.close()

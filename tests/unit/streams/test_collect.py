@@ -2,7 +2,7 @@
 
 import json
 
-from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, expected_fates
+from supportflow.processors.channels import TICKET_CONTENT_TYPE, expected_fates
 from supportflow.processors.normalize import normalize
 from supportflow.schemas import wire
 from supportflow.schemas.models import Band, Channel, DeadLetter, Decision, InboundEvent, Outcome, Tier

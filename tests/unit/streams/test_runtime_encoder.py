@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from supportflow.connectors.crm import open_crm
 from supportflow.processors import embedding
 from supportflow.schemas.errors import PermanentError
 from supportflow.settings import Settings
@@ -14,12 +15,14 @@ def test_runtime_build_encoder_other_than_routers_refuses_to_start() -> None:
     try:
         # The shipped router was trained on int8-compute vectors.
         with pytest.raises(PermanentError, match=r"trained on .* vectors but this worker embeds with"):
-            Runtime.build(Settings(embedding_compute="fp32"), kb_in_memory=True)
+            settings = Settings(embedding_compute="fp32")
+            Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
     finally:
         embedding.configure(None)
 
 
 def test_runtime_build_default_encoder_matches_shipped_router() -> None:
-    runtime = Runtime.build(Settings(), kb_in_memory=True)
+    settings = Settings()
+    runtime = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
     assert runtime.route_ctx.embedder.model_id == runtime.route_ctx.router.encoder
     assert runtime.route_ctx.embedder.compute == "int8"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
+from supportflow.connectors.crm import open_crm
 from supportflow.evals.bench import bench_events
 from supportflow.processors.llm.provider import litellm_module
 from supportflow.schemas import wire
@@ -28,7 +29,8 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 def _runtime(llm_router: LlmRouterSettings) -> Runtime:
-    return Runtime.build(Settings(llm_router=llm_router), kb_in_memory=True)
+    settings = Settings(llm_router=llm_router)
+    return Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
 
 
 def test_runtime_llm_router_enabled_relabels_only_the_uncertain_middle(server: FakeOpenAIServer) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from supportflow.connectors.ingress import EMAIL_CONTENT_TYPE, parse_event
-from supportflow.connectors.ingress.email import clean_subject
-from supportflow.connectors.ingress.email_text import clean_body, decode_body, html_to_text
+from supportflow.processors.channels import EMAIL_CONTENT_TYPE, parse_event
+from supportflow.processors.channels.email import clean_subject
+from supportflow.processors.channels.email_text import clean_body, decode_body, html_to_text
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 

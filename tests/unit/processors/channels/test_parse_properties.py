@@ -9,9 +9,10 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, count_messages, events_from_path, parse_event
-from supportflow.connectors.ingress.parse import handlers_for
+from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
+from supportflow.processors.channels import TICKET_CONTENT_TYPE, count_messages, parse_event
+from supportflow.processors.channels.parse import handlers_for
 from supportflow.schemas.errors import PermanentError, SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from supportflow.connectors.ingress._common import TICKET_CONTENT_TYPE, check_size, with_message_identity
-from supportflow.connectors.ingress.api import count_api_messages, parse_api
-from supportflow.connectors.ingress.chat import count_chat_messages, parse_chat
-from supportflow.connectors.ingress.email import count_email_messages, parse_email
-from supportflow.connectors.ingress.whatsapp import count_whatsapp_messages, parse_whatsapp
+from supportflow.processors.channels.api import count_api_messages, parse_api
+from supportflow.processors.channels.chat import count_chat_messages, parse_chat
+from supportflow.processors.channels.common import TICKET_CONTENT_TYPE, check_size, with_message_identity
+from supportflow.processors.channels.email import count_email_messages, parse_email
+from supportflow.processors.channels.whatsapp import count_whatsapp_messages, parse_whatsapp
 from supportflow.schemas.errors import InvalidInputError, SchemaError, SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Thresholds

@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import normalize_international_phone
-from supportflow.connectors.ingress._common import (
+from supportflow.processors.channels.common import (
     conversation_id_for,
     load_json,
     new_trace_id,
@@ -20,6 +19,7 @@ from supportflow.connectors.ingress._common import (
     shape_error,
     ticket_id_for,
 )
+from supportflow.processors.contacts import normalize_international_phone
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
 

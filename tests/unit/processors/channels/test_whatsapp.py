@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from supportflow.connectors.ingress import count_messages, parse_event
+from supportflow.processors.channels import count_messages, parse_event
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Channel, InboundEvent
 

@@ -19,15 +19,15 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from supportflow.connectors.crm.normalize import email_address, normalize_email
-from supportflow.connectors.ingress._common import (
+from supportflow.processors.channels.common import (
     content_hash,
     conversation_id_for,
     new_trace_id,
     require_text,
     ticket_id_for,
 )
-from supportflow.connectors.ingress.email_text import clean_body, decode_body, html_to_text, is_forwarded
+from supportflow.processors.channels.email_text import clean_body, decode_body, html_to_text, is_forwarded
+from supportflow.processors.contacts import email_address, normalize_email
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from supportflow.connectors.ingress import TICKET_CONTENT_TYPE, count_fates, count_messages, parse_event
-from supportflow.connectors.ingress._common import ticket_id_for
+from supportflow.processors.channels import TICKET_CONTENT_TYPE, count_fates, count_messages, parse_event
+from supportflow.processors.channels.common import ticket_id_for
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Channel, InboundEvent
 
@@ -199,7 +199,7 @@ def test_count_messages_is_one_for_undecodable_payloads() -> None:
 
 @pytest.mark.parametrize("created_at", [1e300, 10**30, "99999999999999999999999", -5])
 def test_parse_timestamp_out_of_range_falls_back(created_at):
-    from supportflow.connectors.ingress._common import parse_timestamp_ms
+    from supportflow.processors.channels.common import parse_timestamp_ms
 
     assert parse_timestamp_ms(created_at, 1234) == 1234
 

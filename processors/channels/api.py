@@ -12,8 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import email_address, normalize_email, normalize_phone
-from supportflow.connectors.ingress._common import (
+from supportflow.processors.channels.common import (
     channel_from_name,
     content_hash,
     load_json,
@@ -23,6 +22,7 @@ from supportflow.connectors.ingress._common import (
     shape_error,
     ticket_id_for,
 )
+from supportflow.processors.contacts import email_address, normalize_email, normalize_phone
 from supportflow.schemas.errors import InvalidInputError, SchemaError
 from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
 

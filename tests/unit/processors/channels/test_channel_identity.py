@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from supportflow.connectors.ingress import EMAIL_CONTENT_TYPE, TICKET_CONTENT_TYPE, parse_event
+from supportflow.processors.channels import EMAIL_CONTENT_TYPE, TICKET_CONTENT_TYPE, parse_event
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 
 NOW = 1_795_000_000_000

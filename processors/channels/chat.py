@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from supportflow.connectors.crm.normalize import email_address, normalize_email
-from supportflow.connectors.ingress._common import (
+from supportflow.processors.channels.common import (
     conversation_id_for,
     load_json,
     new_trace_id,
@@ -20,6 +19,7 @@ from supportflow.connectors.ingress._common import (
     shape_error,
     ticket_id_for,
 )
+from supportflow.processors.contacts import email_address, normalize_email
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import Attachment, Channel, InboundEvent, Ticket
 
