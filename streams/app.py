@@ -1,26 +1,18 @@
-"""The Faust app: one thin agent per stage, each a loop around a handler from ``handlers``.
+"""The Faust app: one agent per hop of the topology (``topology``), each a loop around ``run_hop``.
 
-normalize: ingress.raw -> tickets.normalized     route: -> tickets.routed      retrieve: -> tickets.retrieved
-resolve: -> tickets.resolved                     gate: -> outcomes             any stage: -> deadletter
+Agents hand the hop's thread whatever accumulated while its previous batch ran (``batching``: up to
+``BATCH_MAX``), so batches grow with load and the next one is collected meanwhile. Each hop runs on
+its own thread, never on the event loop: a batch of embeddings or a slow model call must not stall
+heartbeats (a member that misses them is evicted and its partitions rebalanced) or the other hops'
+fetches and sends. ONNX and numpy release the GIL, so while the router embeds, the loop keeps moving
+records for the other hops. One thread per hop keeps each hop's batches in order and its state (the
+gate's seen-set, the CRM connection) on one thread.
 
-With ``settings.topology == "compact"`` two agents run the same stage functions in two hops instead:
-ingest (normalize + route): ingress.raw -> tickets.routed; decide (retrieve + resolve + gate) -> outcomes.
-Each hop costs a fetch, a dispatch through Faust, an Avro decode and encode and a produce; the five-hop
-default keeps every stage's output on Kafka (to watch, replay, or scale a stage apart), compact
-spends about a sixth less per ticket and half the latency (docs/performance.md, session 8).
-
-Agents hand the stage's thread whatever accumulated while its previous batch ran (``batching``:
-up to ``BATCH_MAX``), so batches grow with load and the next one is collected meanwhile. Each
-stage's handler runs on that stage's own thread, never on the event loop: a batch of embeddings or a
-slow model call must not stall heartbeats (a member that misses them is evicted and its partitions
-rebalanced) or the other stages' fetches and sends. ONNX and numpy release the GIL, so while the
-router embeds, the loop keeps moving records for the other stages. One thread per stage keeps each
-stage's batches in order and its state (the gate's seen-set, the CRM connection) on one thread.
-Faust consumes; stage outputs leave through the app's librdkafka :class:`Publisher` (Faust's own
-send path cost ~16% of the worker's GIL time). An offset is committed only past records the stages
-processed (the commit guard in ``transport``/``offsets``, not Faust's own rule) and after the
-publisher has flushed every output, so delivery is at-least-once; the gate suppresses redelivered
-tickets and every consumer of ``outcomes`` dedupes by ticket id.
+Faust consumes; outputs leave through the app's librdkafka :class:`Publisher` (Faust's own send path
+cost ~16% of the worker's GIL time). An offset is committed only past records a hop processed (the
+commit guard in ``transport``/``offsets``, not Faust's own rule) and after the publisher has flushed
+every output, so delivery is at-least-once; the gate suppresses redelivered tickets and every
+consumer of ``outcomes`` dedupes by ticket id.
 """
 
 from __future__ import annotations
@@ -37,18 +29,10 @@ from faust.types import EventT
 from supportflow.processors.audit import audit_event
 from supportflow.settings import Settings
 from supportflow.streams.batching import run_overlapped
-from supportflow.streams.handlers import (
-    Emit,
-    Message,
-    Sink,
-    run_decide,
-    run_gate,
-    run_normalize,
-    run_normalize_route,
-    run_record_stage,
-)
+from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.runtime import Runtime
+from supportflow.streams.topology import Hop, hops, run_hop
 from supportflow.streams.transport import PipelineApp
 
 log = logging.getLogger(__name__)
@@ -94,14 +78,22 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
     async def publish(emits: list[Emit], next_topic: str | None) -> None:
         for emit in emits:
             target = next_topic if emit.sink == Sink.NEXT else sinks[emit.sink]
-            assert target is not None, f"stage emitted {emit.sink} without a next topic"
+            assert target is not None, f"a hop emitted {emit.sink} without a next topic"
             await publisher.produce(target, emit.key, emit.value)
 
-    def stage(
-        name: str, source: str, next_name: str | None, handle: Callable[[list[Message]], list[Emit]]
-    ) -> None:
-        next_topic = t.full(next_name) if next_name else None
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage-{name}")
+    def handler(hop: Hop) -> Callable[[list[Message]], list[Emit]]:
+        def handle(messages: list[Message]) -> list[Emit]:
+            emits, duplicates = run_hop(hop, messages, runtime, runtime.seen.check_and_add, audit_event)
+            if duplicates:
+                log.info("%s suppressed %d redelivered tickets", hop.name, duplicates)
+            return emits
+
+        return handle
+
+    def agent_for(hop: Hop) -> None:
+        next_topic = t.full(getattr(t, hop.writes)) if hop.writes else None
+        handle = handler(hop)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hop-{hop.name}")
 
         async def agent(stream: faust.StreamT) -> None:
             loop = asyncio.get_running_loop()
@@ -121,26 +113,9 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
 
             await run_overlapped(manual.events(), handle_batch, ack, max_batch=BATCH_MAX)
 
-        agent.__name__ = f"{name}_agent"
-        app.agent(topic(source), name=name)(agent)
+        agent.__name__ = f"{hop.name.replace('-', '_')}_agent"
+        app.agent(topic(getattr(t, hop.reads)), name=hop.name)(agent)
 
-    def gated(emits: list[Emit], duplicates: int) -> list[Emit]:
-        if duplicates:
-            log.info("gate suppressed %d redelivered tickets", duplicates)
-        return emits
-
-    if settings.topology == "compact":
-        stage(
-            "ingest", t.ingress, t.routed, lambda m: run_normalize_route(m, runtime.normalize, runtime.route)
-        )
-        stages = [("retrieve", runtime.retrieve), ("resolve", runtime.resolve)]
-        stage("decide", t.routed, None,
-              lambda m: gated(*run_decide(m, stages, runtime.gate, runtime.seen.check_and_add, audit_event)))  # fmt: skip
-        return app
-    stage("normalize", t.ingress, t.tickets, lambda m: run_normalize(m, runtime.normalize))
-    stage("route", t.tickets, t.routed, lambda m: run_record_stage("route", m, runtime.route))
-    stage("retrieve", t.routed, t.retrieved, lambda m: run_record_stage("retrieve", m, runtime.retrieve))
-    stage("resolve", t.retrieved, t.resolved, lambda m: run_record_stage("resolve", m, runtime.resolve))
-    stage("gate", t.resolved, None,
-          lambda m: gated(*run_gate(m, runtime.gate, runtime.seen.check_and_add, audit_event)))  # fmt: skip
+    for hop in hops(settings.topology):
+        agent_for(hop)
     return app

@@ -29,6 +29,7 @@ from supportflow.settings import TopicSettings
 from supportflow.streams.collect import read_messages
 from supportflow.streams.handlers import Message
 from supportflow.streams.ingest import ingress_key
+from supportflow.streams.topology import STAGES_BY_NAME
 
 #: Kafka headers on every replayed record, so a replay is traceable in the topic it lands in.
 REPLAY_OF_HEADER = "supportflow-replay-of"
@@ -145,18 +146,11 @@ def select(
 
 def stage_source_topic(stage: str, topics: TopicSettings) -> str:
     """The topic a stage consumes: where its failed input goes to be processed again."""
-    sources = {
-        "normalize": topics.ingress,
-        "route": topics.tickets,
-        "retrieve": topics.routed,
-        "resolve": topics.retrieved,
-        "gate": topics.resolved,
-    }
-    if stage not in sources:
+    if stage not in STAGES_BY_NAME:
         raise InvalidInputError(
-            f"dead letter from unknown stage {stage!r}: expected one of {', '.join(sources)}"
+            f"dead letter from unknown stage {stage!r}: expected one of {', '.join(STAGES_BY_NAME)}"
         )
-    return topics.full(sources[stage])
+    return topics.full(getattr(topics, STAGES_BY_NAME[stage].reads))
 
 
 def fixed_event(letter: DeadLetter, payload: bytes) -> InboundEvent:
@@ -206,7 +200,7 @@ def plan_replays(
     """What to publish for ``letters``; with ``fix``, exactly one letter, its payload replaced.
 
     ``consumed``: the topics the running topology reads. A letter whose stage's input topic is not
-    among them (written by a per-stage deployment, replayed into a compact one) is refused rather than
+    among them (written by a per-stage deployment, replayed into a fused one) is refused rather than
     published where nothing would ever read it.
     """
     if fix is not None:

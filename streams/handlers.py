@@ -156,20 +156,6 @@ def encode_next(records: list[PipelineRecord]) -> list[Emit]:
     return [Emit(Sink.NEXT, r.ticket.conversation_id.encode(), wire.encode(r)) for r in records]
 
 
-def run_record_stage(
-    stage: str,
-    messages: Sequence[Message],
-    process: Callable[[list[PipelineRecord]], list[PipelineRecord]],
-    *,
-    attempts: int = 3,
-    backoff_s: float = 0.2,
-) -> list[Emit]:
-    """Decode, process as one batch (per record on failure, to isolate the bad one), encode."""
-    decoded, emits = decode_records(stage, messages)
-    done, failed = process_records(stage, decoded, process, attempts=attempts, backoff_s=backoff_s)
-    return [*emits, *failed, *encode_next(done)]
-
-
 def normalize_records(
     messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
 ) -> tuple[list[tuple[PipelineRecord, bytes]], list[Emit]]:
@@ -196,13 +182,6 @@ def normalize_records(
             metrics.observe_stage("normalize", ms / 1000, len(records))
         out += encoded
     return out, dead
-
-
-def run_normalize(
-    messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
-) -> list[Emit]:
-    normalized, emits = normalize_records(messages, normalize)
-    return [*emits, *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized)]
 
 
 def _event_origin(raw: bytes) -> tuple[str, str]:
@@ -251,53 +230,3 @@ def unseen(
     duplicates = len(records) - len(fresh)
     metrics.observe_duplicates(stage, duplicates)
     return fresh, duplicates
-
-
-def run_gate(
-    messages: Sequence[Message],
-    decide: Callable[[PipelineRecord], Outcome],
-    seen: Callable[[str], bool],
-    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
-) -> tuple[list[Emit], int]:
-    """Gate a batch; returns emits and how many redelivered tickets were suppressed as duplicates."""
-    records, emits = decode_records("gate", messages)
-    fresh, duplicates = unseen(records, seen)
-    return [*emits, *gate_records(fresh, decide, audit)], duplicates
-
-
-# Compact topology (settings.topology = "compact"): several stages in one hop. The stage functions and
-# their failure handling are the same; what goes is the encode, produce, fetch and decode between them.
-
-
-def run_normalize_route(
-    messages: Sequence[Message],
-    normalize: Callable[[bytes], list[PipelineRecord]],
-    route: Callable[[list[PipelineRecord]], list[PipelineRecord]],
-) -> list[Emit]:
-    """normalize then route, raw events in, routed records out."""
-    # normalize_records still encodes each ticket, so one the wire format cannot hold is dead-lettered
-    # with its raw event here, as in the per-stage topology, rather than failing a later encode.
-    normalized, emits = normalize_records(messages, normalize)
-    routed, failed = process_records("route", [r for r, _ in normalized], route)
-    return [*emits, *failed, *encode_next(routed)]
-
-
-def run_decide(
-    messages: Sequence[Message],
-    stages: Sequence[tuple[str, Callable[[list[PipelineRecord]], list[PipelineRecord]]]],
-    decide: Callable[[PipelineRecord], Outcome],
-    seen: Callable[[str], bool],
-    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
-) -> tuple[list[Emit], int]:
-    """Routed records in; ``stages`` (retrieve, resolve) then the gate; outcomes out.
-
-    Redelivered tickets are dropped before the stages run, not at the gate, so a redelivery never
-    pays for a second model call. A record that does not decode is dead-lettered as the first
-    stage's input (its replay goes back to the routed topic).
-    """
-    records, emits = decode_records(stages[0][0] if stages else "gate", messages)
-    records, duplicates = unseen(records, seen)
-    for stage, process in stages:
-        records, failed = process_records(stage, records, process)
-        emits += failed
-    return [*emits, *gate_records(records, decide, audit)], duplicates

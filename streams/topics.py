@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.settings import Settings
+from supportflow.streams.topology import hops
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ def pipeline_topics(settings: Settings) -> list[TopicSpec]:
 def source_topics(settings: Settings) -> list[str]:
     """The topics the pipeline's agents consume as one group, in stage order (``settings.topology``)."""
     t = settings.topics
-    if settings.topology == "compact":
-        return [t.full(t.ingress), t.full(t.routed)]
-    return [t.full(n) for n in (t.ingress, t.tickets, t.routed, t.retrieved, t.resolved)]
+    return [t.full(getattr(t, hop.reads)) for hop in hops(settings.topology)]
 
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 15.0) -> list[str]:

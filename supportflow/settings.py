@@ -279,13 +279,13 @@ class Settings(BaseSettings):
         ),
         description="Derived files (the int8 encoder graph, ~58 MB), rebuilt when missing.",
     )
-    topology: Literal["per-stage", "compact"] = Field(
-        "per-stage",
-        description="per-stage: every stage consumes its own topic (five hops; each stage's output is on "
-        "Kafka, to watch, replay or scale apart). compact: normalize+route in one hop and "
-        "retrieve+resolve+gate in another (tickets.normalized, .retrieved and .resolved stay empty); same "
-        "decisions with less Kafka, Faust and Avro work per ticket (docs/performance.md). Switch only "
-        "with those three topics drained.",
+    topology: Literal["fused", "per-stage"] = Field(
+        "fused",
+        description="fused: normalize+route in one hop and retrieve+resolve+gate in another "
+        "(tickets.normalized, .retrieved and .resolved stay empty): the same decisions with less Kafka, "
+        "Faust and Avro work per ticket. per-stage: every stage consumes its own topic (five hops; each "
+        "stage's output is on Kafka, to watch, replay or scale apart). Switch only with those three "
+        "topics drained (streams/topology.py).",
     )
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics endpoint.")
     session_timeout_s: float = Field(

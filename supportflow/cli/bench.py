@@ -7,8 +7,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from supportflow.cli.output import err
-from supportflow.settings import get_settings
-from supportflow.streams.embedded import broker_for
 
 if TYPE_CHECKING:
     from supportflow.schemas.models import InboundEvent
@@ -29,8 +27,10 @@ def run_bench(
     customer and help-center passage for the first time, a running service has met them. With two
     workers each warms its own caches, so without a warm-up a short run measures start-up, not scale.
     """
-    from supportflow.cli.pipeline import run_events, worker_cpus
     from supportflow.evals.bench import bench_events, compute_tps, percentiles, pinned, raw_kafka_tps
+    from supportflow.settings import get_settings
+    from supportflow.streams.embedded import broker_for
+    from supportflow.streams.harness import run_events, worker_cpus
     from supportflow.streams.topics import source_topics
 
     settings = get_settings()
@@ -115,7 +115,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="throughput and latency: pipeline vs compute vs raw Kafka")
-    p.add_argument("--tickets", type=int, default=2000)
+    p.add_argument(
+        "--tickets", type=int, default=2000, metavar="N", help="tickets per measured phase (default 2000)"
+    )
     p.add_argument(
         "--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)"
     )
@@ -123,15 +125,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--warmup-tickets", type=int, default=None,
         help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
     )  # fmt: skip
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)")
     p.add_argument(
-        "--topology", choices=("per-stage", "compact"), default=None,
-        help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, per-stage)",
+        "--topology", choices=("fused", "per-stage"), default=None,
+        help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, else fused)",
     )  # fmt: skip
     p.add_argument(
         "--cpus-per-worker", type=int, default=0,
         help="pin each worker (and the compute baseline) to this many cores, as a pod CPU limit would; "
         "0: unpinned",
     )  # fmt: skip
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object with every measurement")
     p.set_defaults(func=cmd_bench)

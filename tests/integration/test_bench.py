@@ -53,7 +53,7 @@ def test_bench_two_workers_pinned_a_core_each_lose_nothing(capsys):
     assert result["pipeline_tps"] > 0 and result["lost"] == 0 and result["duplicates"] == 0
 
 
-def test_bench_compact_topology_relays_two_hops_and_loses_nothing(capsys):
+def test_bench_per_stage_topology_relays_five_hops_and_loses_nothing(capsys):
     args = [
         "bench",
         "--tickets",
@@ -63,12 +63,12 @@ def test_bench_compact_topology_relays_two_hops_and_loses_nothing(capsys):
         "--warmup-tickets",
         "10",
         "--topology",
-        "compact",
+        "per-stage",
     ]
     assert main([*args, "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out.strip().splitlines()[-1])
-    assert (result["topology"], result["hops"], result["warmup_tickets"]) == ("compact", 2, 10)
-    assert "through 2 relay hops" in captured.err
+    assert (result["topology"], result["hops"], result["warmup_tickets"]) == ("per-stage", 5, 10)
+    assert "through 5 relay hops" in captured.err
     assert result["pipeline_tps"] > 0 and result["lost"] == 0 and result["duplicates"] == 0
     assert result["latency_phase_lost"] == 0

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from supportflow.cli.pipeline import demo_summary, run_demo, run_events
+from supportflow.cli.demo import demo_summary
+from supportflow.streams.harness import run_demo, run_events
 from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.processors.channels import TICKET_CONTENT_TYPE
@@ -71,24 +72,24 @@ def _dead_lettered(collected) -> list[tuple[str, str, bytes]]:
 
 
 @pytest.fixture(scope="module")
-def compact():
+def per_stage():
     events = list(events_from_path(data_path("samples")))
     expected, collected, _ = run_events(
-        events, timeout_s=240, quiet=True, env={"SUPPORTFLOW_TOPOLOGY": "compact"}
+        events, timeout_s=240, quiet=True, env={"SUPPORTFLOW_TOPOLOGY": "per-stage"}
     )
     return expected, collected
 
 
-def test_pipeline_compact_topology_same_decisions_as_per_stage(demo, compact):
-    _, per_stage, _ = demo
-    expected, collected = compact
+def test_pipeline_per_stage_topology_same_decisions_as_fused_default(demo, per_stage):
+    _, fused, _ = demo
+    expected, collected = per_stage
     assert collected.total == expected and collected.duplicates == 0
-    assert _dead_lettered(collected) == _dead_lettered(per_stage)
+    assert _dead_lettered(collected) == _dead_lettered(fused)
     decided = {
         tid: (o.decision, o.intent, o.band, o.reasons, o.answer) for tid, o in collected.outcomes.items()
     }
     assert decided == {
-        tid: (o.decision, o.intent, o.band, o.reasons, o.answer) for tid, o in per_stage.outcomes.items()
+        tid: (o.decision, o.intent, o.band, o.reasons, o.answer) for tid, o in fused.outcomes.items()
     }
     for o in collected.outcomes.values():
         assert {"normalize", "route", "retrieve", "resolve", "gate"} <= set(o.timings_ms) or any(

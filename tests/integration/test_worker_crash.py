@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from supportflow.cli.pipeline import wait_ready
+from supportflow.streams.harness import wait_ready
 from supportflow.evals.bench import bench_events
 from supportflow.processors.normalize import normalize
 from supportflow.schemas import wire
@@ -98,7 +98,7 @@ def _wait_for_line(log: Path, line: str, reader: OutcomeReader, timeout_s: float
 
 
 def _run_with_kill(
-    workers: int, restart: bool, topology: str = "per-stage", joiner: bool = False, tickets: int = TICKETS
+    workers: int, restart: bool, topology: str = "fused", joiner: bool = False, tickets: int = TICKETS
 ) -> tuple[Collected, float, int]:
     settings = get_settings()
     t = settings.topics
@@ -172,8 +172,8 @@ def _ticket_ids(events: list[InboundEvent]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("workers", "restart", "topology"),
-    [(2, False, "per-stage"), (1, True, "per-stage"), (2, False, "compact")],
-    ids=["two-workers-kill-one", "kill-restart", "compact-two-workers-kill-one"],
+    [(2, False, "fused"), (1, True, "fused"), (2, False, "per-stage")],
+    ids=["two-workers-kill-one", "kill-restart", "per-stage-two-workers-kill-one"],
 )
 def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology):
     collected, _takeover, _decided_at_kill = _run_with_kill(workers, restart, topology)

@@ -72,3 +72,25 @@ def record(
         answer=ans,
         failures=list(failures),
     )
+
+
+class StageStub:
+    """Stage functions for :func:`supportflow.streams.topology.run_hop`: pass-through unless given."""
+
+    def __init__(self, **functions):
+        self._functions = functions
+
+    def normalize(self, raw):
+        return self._functions["normalize"](raw)
+
+    def route(self, records):
+        return self._functions.get("route", lambda rs: rs)(records)
+
+    def retrieve(self, records):
+        return self._functions.get("retrieve", lambda rs: rs)(records)
+
+    def resolve(self, records):
+        return self._functions.get("resolve", lambda rs: rs)(records)
+
+    def gate(self, record):
+        return self._functions["gate"](record)

@@ -276,7 +276,7 @@ def test_values_yaml_valid_against_values_schema():
         ({"config": {"logLevel": "LOUD"}}, "logLevel"),
         ({"worker": {"replica": 3}}, "replica"),
         ({"config": {"extraEnv": {"lower_case": "x"}}}, "extraEnv"),
-        ({"worker": {"topology": "fused"}}, "fused"),
+        ({"worker": {"topology": "compact"}}, "compact"),
     ],
 )
 def test_values_schema_bad_values_rejected(override, path):
@@ -376,7 +376,7 @@ def test_rendered_components_commands_probes_and_settings(all_features):
     assert data["SUPPORTFLOW_QDRANT_URL"] == "http://qdrant.search:6333"
     assert data["SUPPORTFLOW_THRESHOLDS__GROUNDEDNESS_FLOOR"] == "0.94"
     assert json.loads(data["SUPPORTFLOW_HELP_CENTER_LANGUAGES"]) == ["en"]
-    assert data["SUPPORTFLOW_TOPOLOGY"] == "per-stage"
+    assert data["SUPPORTFLOW_TOPOLOGY"] == "fused"
     assert not any(k.endswith("API_KEY") for k in data)  # secrets never land in the ConfigMap
     (secret,) = _by_kind(objects, "Secret")
     assert set(secret["data"]) == {"SUPPORTFLOW_MODELS__API_KEY", "SUPPORTFLOW_WEBHOOK__API_KEY"}
@@ -581,7 +581,8 @@ def test_kafka_acls_topics_are_the_pipeline_topics():
     from supportflow.streams.topics import pipeline_topics, source_topics
 
     for prefix in ("supportflow", "acme", ""):
-        settings = Settings(app_id="supportflow", topics=TopicSettings(prefix=prefix))
+        # per-stage: the ACLs let the worker read every stage's topic, so either topology runs
+        settings = Settings(app_id="supportflow", topics=TopicSettings(prefix=prefix), topology="per-stage")
         expected = _expected_acls(prefix, "supportflow", [], admin_flags=False)
         assert {name for _, name in expected["topics"]} == {s.name for s in pipeline_topics(settings)}
         reads = {n for (kind, n), ops in expected["worker"].items() if kind == "topic" and "Read" in ops}

@@ -12,9 +12,11 @@ from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Channel, DeadLetter, InboundEvent, PipelineRecord
 from supportflow.settings import Settings, TopicSettings
 from supportflow.streams import dlq
-from supportflow.streams.handlers import Message, Sink, run_normalize, run_record_stage
+from supportflow.streams.handlers import Message, Sink
 from supportflow.streams.ingest import ingress_key
 from supportflow.streams.topics import source_topics
+from supportflow.streams.topology import STAGES_BY_NAME, Hop, run_hop
+from tests.unit.helpers import StageStub
 
 TOPICS = TopicSettings()
 DLQ_TOPIC = TOPICS.full(TOPICS.dead_letter)
@@ -39,7 +41,10 @@ def _dead_letters_from_normalize(*raws: bytes, ingress_offset: int = 10) -> list
         Message(TOPICS.full(TOPICS.ingress), 1, ingress_offset + i, b"evt-key", raw)
         for i, raw in enumerate(raws)
     ]
-    emits = run_normalize(messages, lambda raw: normalize(raw, MAX_BODY))
+    hop = Hop((STAGES_BY_NAME["normalize"],))
+    emits, _ = run_hop(
+        hop, messages, StageStub(normalize=lambda raw: normalize(raw, MAX_BODY)), lambda t: False
+    )
     return [wire.decode(e.value, DeadLetter) for e in emits if e.sink == Sink.DEAD_LETTER]
 
 
@@ -89,11 +94,9 @@ def test_select_positions_missing_or_other_stage_raise_invalid_input():
 
 def _normalize_and_route_letters() -> tuple[list[DeadLetter], list[dlq.StoredLetter]]:
     """A broken chat event dead-lettered by normalize and a bad record by route, as stored letters."""
-    route_letters = [
-        wire.decode(e.value, DeadLetter)
-        for e in run_record_stage("route", [Message(TOPICS.full(TOPICS.tickets), 0, 3, b"conv_9", b"\x00bad")],
-                                  lambda rs: rs)
-    ]  # fmt: skip
+    bad = [Message(TOPICS.full(TOPICS.tickets), 0, 3, b"conv_9", b"\x00bad")]
+    emits, _ = run_hop(Hop((STAGES_BY_NAME["route"],)), bad, StageStub(), lambda t: False)
+    route_letters = [wire.decode(e.value, DeadLetter) for e in emits]
     normalize_letters = _dead_letters_from_normalize(wire.encode(_event(BROKEN_CHAT)))
     stored, _ = dlq.decode_letters(_stored(normalize_letters + route_letters))
     return normalize_letters, stored
@@ -109,14 +112,15 @@ def test_plan_replays_verbatim_goes_to_the_failed_stages_source_topic_with_origi
     assert replays[0].headers() == [(dlq.REPLAY_OF_HEADER, f"{DLQ_TOPIC}:0:0".encode())]
 
 
-def test_plan_replays_stage_compact_topology_does_not_read_refused_with_the_topology_to_use():
+def test_plan_replays_stage_fused_topology_does_not_read_refused_with_the_topology_to_use():
     _, stored = _normalize_and_route_letters()
-    compact = source_topics(Settings(topology="compact"))
+    fused = source_topics(Settings(topology="fused"))
     with pytest.raises(InvalidInputError, match=r"route -> supportflow\.tickets\.normalized.*per-stage"):
-        dlq.plan_replays(dlq.select(stored), TOPICS, consumed=compact)
-    (replay,) = dlq.plan_replays(dlq.select(stored, stage="normalize"), TOPICS, consumed=compact)
+        dlq.plan_replays(dlq.select(stored), TOPICS, consumed=fused)
+    (replay,) = dlq.plan_replays(dlq.select(stored, stage="normalize"), TOPICS, consumed=fused)
     assert replay.topic == TOPICS.full(TOPICS.ingress)
-    assert len(dlq.plan_replays(dlq.select(stored), TOPICS, consumed=source_topics(Settings()))) == 2
+    per_stage = source_topics(Settings(topology="per-stage"))
+    assert len(dlq.plan_replays(dlq.select(stored), TOPICS, consumed=per_stage)) == 2
 
 
 def test_plan_replays_verbatim_replay_fails_the_same_way_again():

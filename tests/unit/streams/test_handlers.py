@@ -1,7 +1,17 @@
 from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError, TransientError
 from supportflow.schemas.models import DeadLetter, Decision, Outcome, PipelineRecord
-from supportflow.streams.handlers import Message, Sink, run_gate, run_normalize, run_record_stage
+from supportflow.streams.handlers import (
+    Emit,
+    Message,
+    Sink,
+    decode_records,
+    encode_next,
+    gate_records,
+    normalize_records,
+    process_records,
+    unseen,
+)
 from tests.unit.helpers import record
 
 
@@ -9,8 +19,19 @@ def _msg(value: bytes, offset=0) -> Message:
     return Message("t", 1, offset, b"k", value)
 
 
-def test_run_record_stage_undecodable_dead_letters_original_bytes():
-    emits = run_record_stage("route", [_msg(b"\x00garbage", offset=42)], lambda rs: rs)
+def _run_record_stage(stage, messages, process, backoff_s=0.2) -> list[Emit]:
+    records, emits = decode_records(stage, messages)
+    done, failed = process_records(stage, records, process, backoff_s=backoff_s)
+    return [*emits, *failed, *encode_next(done)]
+
+
+def _run_normalize(messages, normalize) -> list[Emit]:
+    normalized, emits = normalize_records(messages, normalize)
+    return [*emits, *(Emit(Sink.NEXT, None, raw) for _r, raw in normalized)]
+
+
+def test_decode_records_undecodable_dead_letters_original_bytes():
+    emits = _run_record_stage("route", [_msg(b"\x00garbage", offset=42)], lambda rs: rs)
     assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
     dl = wire.decode(emits[0].value, DeadLetter)
     assert (dl.stage, dl.error_class, dl.original, dl.topic, dl.partition, dl.offset) == (
@@ -23,7 +44,7 @@ def test_run_record_stage_undecodable_dead_letters_original_bytes():
     )
 
 
-def test_run_record_stage_one_bad_record_escalates_only_it():
+def test_process_records_one_bad_record_escalates_only_it():
     good, bad = (
         record(),
         record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})}),
@@ -34,7 +55,7 @@ def test_run_record_stage_one_bad_record_escalates_only_it():
             raise ValueError("boom")
         return rs
 
-    emits = run_record_stage("retrieve", [_msg(wire.encode(good)), _msg(wire.encode(bad))], process)
+    emits = _run_record_stage("retrieve", [_msg(wire.encode(good)), _msg(wire.encode(bad))], process)
     sinks = sorted(e.sink for e in emits)
     assert sinks == [Sink.NEXT, Sink.OUTCOME]
     failed = wire.decode(next(e for e in emits if e.sink == Sink.OUTCOME).value, Outcome)
@@ -44,7 +65,7 @@ def test_run_record_stage_one_bad_record_escalates_only_it():
     assert "retrieve" in passed.timings_ms
 
 
-def test_run_record_stage_transient_error_retried_then_succeeds():
+def test_process_records_transient_error_retried_then_succeeds():
     calls = []
 
     def flaky(rs):
@@ -53,20 +74,20 @@ def test_run_record_stage_transient_error_retried_then_succeeds():
             raise TransientError("crm timeout")
         return rs
 
-    emits = run_record_stage("route", [_msg(wire.encode(record()))], flaky, backoff_s=0.001)
+    emits = _run_record_stage("route", [_msg(wire.encode(record()))], flaky, backoff_s=0.001)
     assert [e.sink for e in emits] == [Sink.NEXT] and len(calls) == 3
 
 
-def test_run_normalize_permanent_error_dead_letters():
+def test_normalize_records_permanent_error_dead_letters():
     def bad(raw):
         raise InvalidInputError("empty text")
 
-    emits = run_normalize([_msg(b"raw-bytes")], bad)
+    emits = _run_normalize([_msg(b"raw-bytes")], bad)
     dl = wire.decode(emits[0].value, DeadLetter)
     assert dl.error_class == "InvalidInputError" and dl.original == b"raw-bytes" and dl.stage == "normalize"
 
 
-def test_run_gate_redelivered_ticket_suppressed():
+def test_unseen_redelivered_ticket_suppressed_before_the_gate():
     seen: set[str] = set()
 
     def check(tid):
@@ -80,16 +101,18 @@ def test_run_gate_redelivered_ticket_suppressed():
         return gate(r, GatePolicy(0.9, 0.4), lambda c: True, 2_000)
 
     value = wire.encode(record())
-    emits, dups = run_gate([_msg(value), _msg(value, 1)], decide, check)
+    records, _dead = decode_records("gate", [_msg(value), _msg(value, 1)])
+    fresh, dups = unseen(records, check)
+    emits = gate_records(fresh, decide)
     assert len(emits) == 1 and dups == 1
     assert wire.decode(emits[0].value, Outcome).decision == Decision.AUTO_RESOLVED
 
 
-def test_run_normalize_unencodable_ticket_dead_lettered_not_crashing():
+def test_normalize_records_unencodable_ticket_dead_lettered_not_crashing():
     from supportflow.schemas.models import PipelineRecord as PR
 
     huge = record().ticket.model_copy(update={"received_at_ms": 10**30})
 
-    emits = run_normalize([_msg(b"raw")], lambda raw: [PR(ticket=huge)])
+    emits = _run_normalize([_msg(b"raw")], lambda raw: [PR(ticket=huge)])
     assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
     assert wire.decode(emits[0].value, DeadLetter).error_class == "SchemaError"

@@ -1,4 +1,4 @@
-"""The compact topology: the same stage functions in two hops must decide exactly as the five do."""
+"""The topology: hops built from the one stage table; fused and per-stage decide exactly alike."""
 
 from collections.abc import Iterator
 
@@ -12,19 +12,11 @@ from supportflow.schemas import wire
 from supportflow.schemas.models import AuditEvent, DeadLetter, Decision, Outcome, PipelineRecord
 from supportflow.settings import Settings, TopicSettings
 from supportflow.streams.dlq import stage_source_topic
-from supportflow.streams.handlers import (
-    Emit,
-    Message,
-    Sink,
-    run_decide,
-    run_gate,
-    run_normalize,
-    run_normalize_route,
-    run_record_stage,
-)
+from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.runtime import Runtime, SeenTickets
 from supportflow.streams.topics import source_topics
-from tests.unit.helpers import record
+from supportflow.streams.topology import STAGES_BY_NAME, Hop, hops, run_hop
+from tests.unit.helpers import StageStub, record
 
 # Differ between two runs of the same ticket and nowhere else: clock readings, and the trace id that
 # normalize draws afresh for every event it parses.
@@ -45,28 +37,22 @@ def runtime() -> Iterator[Runtime]:
     yield Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
 
 
-def _per_stage(rt: Runtime, raw: list[Message]) -> list[Emit]:
-    out = run_normalize(raw, rt.normalize)
-    side = [e for e in out if e.sink != Sink.NEXT]
-    for stage, fn in (("route", rt.route), ("retrieve", rt.retrieve), ("resolve", rt.resolve)):
-        out = run_record_stage(stage, _msgs(out), fn)
-        side += [e for e in out if e.sink != Sink.NEXT]
-    gated, _ = run_gate(_msgs(out), rt.gate, SeenTickets().check_and_add, audit_event)
-    return side + gated
+def _through(topology: str, rt: Runtime, raw: list[Message]) -> list[Emit]:
+    """Every hop in turn, each fed the records the previous one handed on; side emits collected."""
+    side: list[Emit] = []
+    messages, seen = raw, SeenTickets().check_and_add
+    for hop in hops(topology):  # type: ignore[arg-type]
+        emits, _ = run_hop(hop, messages, rt, seen, audit_event)
+        side += [e for e in emits if e.sink != Sink.NEXT]
+        messages = _msgs(emits)
+    return side
 
 
-def _compact(rt: Runtime, raw: list[Message]) -> list[Emit]:
-    routed = run_normalize_route(raw, rt.normalize, rt.route)
-    stages = [("retrieve", rt.retrieve), ("resolve", rt.resolve)]
-    decided, _ = run_decide(_msgs(routed), stages, rt.gate, SeenTickets().check_and_add, audit_event)
-    return [e for e in routed if e.sink != Sink.NEXT] + decided
-
-
-def test_compact_handlers_bench_tickets_same_outcomes_as_per_stage(runtime):
+def test_run_hop_fused_topology_bench_tickets_same_outcomes_as_per_stage(runtime):
     events = [wire.encode(e) for e in bench_events(60)]
     raw = [Message("ingress", 0, i, None, v) for i, v in enumerate([*events, b"\x00not an event"])]
 
-    per_stage, compact = _per_stage(runtime, raw), _compact(runtime, raw)
+    per_stage, fused = _through("per-stage", runtime, raw), _through("fused", runtime, raw)
 
     def outcomes(emits: list[Emit]) -> dict[str, dict[str, object]]:
         decoded = (wire.decode(v, Outcome) for v in _by_sink(emits, Sink.OUTCOME))
@@ -75,12 +61,12 @@ def test_compact_handlers_bench_tickets_same_outcomes_as_per_stage(runtime):
     expected = outcomes(per_stage)
     assert len(expected) == 60
     assert {o["decision"] for o in expected.values()} >= {Decision.AUTO_RESOLVED, Decision.ESCALATED}
-    assert outcomes(compact) == expected
-    audits = [wire.decode(v, AuditEvent).ticket_id for v in _by_sink(compact, Sink.AUDIT)]
+    assert outcomes(fused) == expected
+    audits = [wire.decode(v, AuditEvent).ticket_id for v in _by_sink(fused, Sink.AUDIT)]
     assert sorted(audits) == sorted(expected)
-    letters = [wire.decode(v, DeadLetter) for v in _by_sink(compact, Sink.DEAD_LETTER)]
+    letters = [wire.decode(v, DeadLetter) for v in _by_sink(fused, Sink.DEAD_LETTER)]
     assert [(d.stage, d.original) for d in letters] == [("normalize", b"\x00not an event")]
-    for value in _by_sink(compact, Sink.OUTCOME):  # every stage still reports its own time
+    for value in _by_sink(fused, Sink.OUTCOME):  # every stage still reports its own time
         assert set(wire.decode(value, Outcome).timings_ms) == {
             "normalize",
             "route",
@@ -90,11 +76,14 @@ def test_compact_handlers_bench_tickets_same_outcomes_as_per_stage(runtime):
         }
 
 
+DECIDE_HOP = Hop(tuple(STAGES_BY_NAME[n] for n in ("retrieve", "resolve", "gate")))
+
+
 def _decide(r: PipelineRecord) -> Outcome:
     return gate(r, GatePolicy(0.9, 0.4), lambda c: True, 2_000)
 
 
-def test_run_decide_redelivered_ticket_dropped_before_stages_run():
+def test_run_hop_decide_redelivered_ticket_dropped_before_stages_run():
     batches: list[int] = []
 
     def resolve(rs: list[PipelineRecord]) -> list[PipelineRecord]:
@@ -102,9 +91,9 @@ def test_run_decide_redelivered_ticket_dropped_before_stages_run():
         return rs
 
     value = wire.encode(record())
-    emits, duplicates = run_decide(
-        [Message("routed", 0, 0, None, value), Message("routed", 0, 1, None, value)],
-        [("resolve", resolve)], _decide, SeenTickets().check_and_add,
+    emits, duplicates = run_hop(
+        DECIDE_HOP, [Message("routed", 0, 0, None, value), Message("routed", 0, 1, None, value)],
+        StageStub(resolve=resolve, gate=_decide), SeenTickets().check_and_add,
     )  # fmt: skip
     assert duplicates == 1 and batches == [1]
     assert [wire.decode(v, Outcome).decision for v in _by_sink(emits, Sink.OUTCOME)] == [
@@ -112,12 +101,9 @@ def test_run_decide_redelivered_ticket_dropped_before_stages_run():
     ]
 
 
-def test_run_decide_undecodable_dead_lettered_for_replay_to_routed_topic():
-    emits, _ = run_decide(
-        [Message("routed", 3, 7, b"k", b"\x00garbage")],
-        [("retrieve", lambda rs: rs)],
-        _decide,
-        lambda t: False,
+def test_run_hop_decide_undecodable_dead_lettered_for_replay_to_routed_topic():
+    emits, _ = run_hop(
+        DECIDE_HOP, [Message("routed", 3, 7, b"k", b"\x00garbage")], StageStub(gate=_decide), lambda t: False
     )
     (letter,) = [wire.decode(v, DeadLetter) for v in _by_sink(emits, Sink.DEAD_LETTER)]
     assert (letter.stage, letter.topic, letter.partition, letter.offset) == ("retrieve", "routed", 3, 7)
@@ -125,7 +111,7 @@ def test_run_decide_undecodable_dead_lettered_for_replay_to_routed_topic():
     assert stage_source_topic(letter.stage, topics) == topics.full(topics.routed)
 
 
-def test_run_decide_failing_stage_escalates_only_that_ticket():
+def test_run_hop_decide_failing_stage_escalates_only_that_ticket():
     good = record()
     bad = record().model_copy(update={"ticket": record().ticket.model_copy(update={"ticket_id": "bad"})})
 
@@ -134,9 +120,9 @@ def test_run_decide_failing_stage_escalates_only_that_ticket():
             raise ValueError("model refused")
         return rs
 
-    emits, _ = run_decide(
-        [Message("routed", 0, i, None, wire.encode(r)) for i, r in enumerate((good, bad))],
-        [("retrieve", lambda rs: rs), ("resolve", resolve)], _decide, SeenTickets().check_and_add,
+    emits, _ = run_hop(
+        DECIDE_HOP, [Message("routed", 0, i, None, wire.encode(r)) for i, r in enumerate((good, bad))],
+        StageStub(resolve=resolve, gate=_decide), SeenTickets().check_and_add,
     )  # fmt: skip
     outcomes = {o.ticket_id: o for o in (wire.decode(v, Outcome) for v in _by_sink(emits, Sink.OUTCOME))}
     assert outcomes["bad"].decision == Decision.ESCALATED
@@ -145,7 +131,7 @@ def test_run_decide_failing_stage_escalates_only_that_ticket():
     assert len(_by_sink(emits, Sink.AUDIT)) == 0  # no audit hook given
 
 
-def test_run_normalize_route_unencodable_ticket_dead_lettered_not_routed():
+def test_run_hop_normalize_route_unencodable_ticket_dead_lettered_not_routed():
     huge = record().ticket.model_copy(update={"received_at_ms": 10**30})
     routed: list[int] = []
 
@@ -153,14 +139,29 @@ def test_run_normalize_route_unencodable_ticket_dead_lettered_not_routed():
         routed.append(len(rs))
         return rs
 
-    emits = run_normalize_route(
-        [Message("ingress", 0, 0, None, b"raw")], lambda raw: [PipelineRecord(ticket=huge)], route
-    )
+    (first_hop, _) = hops("fused")
+    emits, _ = run_hop(
+        first_hop, [Message("ingress", 0, 0, None, b"raw")],
+        StageStub(normalize=lambda raw: [PipelineRecord(ticket=huge)], route=route), lambda t: False,
+    )  # fmt: skip
     assert [e.sink for e in emits] == [Sink.DEAD_LETTER] and routed == []
     assert wire.decode(emits[0].value, DeadLetter).error_class == "SchemaError"
 
 
-def test_source_topics_compact_consumes_ingress_and_routed_only():
+def test_source_topics_fused_default_consumes_ingress_and_routed_only():
     t = TopicSettings()
-    assert source_topics(Settings(topology="compact")) == [t.full(t.ingress), t.full(t.routed)]
-    assert len(source_topics(Settings())) == 5
+    assert source_topics(Settings()) == [t.full(t.ingress), t.full(t.routed)]
+    assert len(source_topics(Settings(topology="per-stage"))) == 5
+
+
+def test_hops_every_topology_runs_every_stage_once_in_order():
+    for topology in ("fused", "per-stage"):
+        names = [s.name for hop in hops(topology) for s in hop.stages]
+        assert names == ["normalize", "route", "retrieve", "resolve", "gate"]
+        assert [hop.decides for hop in hops(topology)][-1] and not any(h.decides for h in hops(topology)[:-1])
+    assert [h.name for h in hops("fused")] == ["normalize-route", "retrieve-resolve-gate"]
+
+
+def test_hops_unknown_topology_clear_error():
+    with pytest.raises(ValueError, match=r"unknown topology 'compact'.*fused, per-stage"):
+        hops("compact")  # type: ignore[arg-type]

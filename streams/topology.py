@@ -1,0 +1,136 @@
+"""The pipeline, declared once: five stages, the topics between them, and how they group into hops.
+
+    ingress.raw ─normalize─> tickets.normalized ─route─> tickets.routed ─retrieve─> tickets.retrieved
+                ─resolve──> tickets.resolved ─gate──> outcomes (+ audit); any stage ─> deadletter
+
+A *stage* is a pure function of its input (``processors/``), reached through :class:`StageFunctions`.
+A *hop* is one Faust agent: it consumes the topic its first stage reads, runs its stages one after
+the other in memory, and produces what its last stage writes. The topology says which stages share a
+hop:
+
+- ``fused`` (default): two hops, normalize+route and retrieve+resolve+gate. The same decisions with
+  less Kafka, Faust and Avro work per ticket; tickets.normalized, .retrieved and .resolved stay empty.
+- ``per-stage``: five hops, each stage's output on Kafka, to watch, replay or scale one stage apart.
+
+Errors are data: a message that does not decode (or parse, for normalize) becomes a dead letter of
+the hop's first stage, with its original bytes; a ticket a stage fails on becomes an escalated
+outcome naming the stage. A hop that ends with the gate drops redelivered tickets before its stages
+run, so a redelivery never pays for a second model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from supportflow.schemas.models import AuditEvent, Outcome, PipelineRecord
+from supportflow.streams.handlers import (
+    Emit,
+    Message,
+    Sink,
+    decode_records,
+    encode_next,
+    gate_records,
+    normalize_records,
+    process_records,
+    unseen,
+)
+
+Topology = Literal["fused", "per-stage"]
+
+
+class StageFunctions(Protocol):
+    """The five stage functions (:class:`~supportflow.streams.runtime.Runtime` in a worker)."""
+
+    def normalize(self, raw: bytes) -> list[PipelineRecord]: ...
+    def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
+    def retrieve(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
+    def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
+    def gate(self, record: PipelineRecord) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage and its topics (``TopicSettings`` field names): what it reads when a hop starts with it,
+    what it writes when a hop ends with it."""
+
+    name: str
+    reads: str
+    writes: str
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("normalize", reads="ingress", writes="tickets"),
+    Stage("route", reads="tickets", writes="routed"),
+    Stage("retrieve", reads="routed", writes="retrieved"),
+    Stage("resolve", reads="retrieved", writes="resolved"),
+    Stage("gate", reads="resolved", writes="outcomes"),
+)
+STAGES_BY_NAME = {s.name: s for s in STAGES}
+
+TOPOLOGIES: dict[Topology, tuple[tuple[str, ...], ...]] = {
+    "fused": (("normalize", "route"), ("retrieve", "resolve", "gate")),
+    "per-stage": tuple((s.name,) for s in STAGES),
+}
+
+
+@dataclass(frozen=True)
+class Hop:
+    stages: tuple[Stage, ...]
+
+    @property
+    def name(self) -> str:
+        return "-".join(s.name for s in self.stages)
+
+    @property
+    def reads(self) -> str:
+        return self.stages[0].reads
+
+    @property
+    def decides(self) -> bool:
+        """The hop ends with the gate: it emits outcomes, not records for a next hop."""
+        return self.stages[-1].name == "gate"
+
+    @property
+    def writes(self) -> str | None:
+        """The topic of the records it hands to the next hop (``None``: it decides)."""
+        return None if self.decides else self.stages[-1].writes
+
+
+def hops(topology: Topology) -> tuple[Hop, ...]:
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"unknown topology {topology!r}: expected one of {', '.join(TOPOLOGIES)}")
+    return tuple(Hop(tuple(STAGES_BY_NAME[name] for name in group)) for group in TOPOLOGIES[topology])
+
+
+def run_hop(
+    hop: Hop,
+    messages: Sequence[Message],
+    stages: StageFunctions,
+    seen: Callable[[str], bool],
+    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
+) -> tuple[list[Emit], int]:
+    """One batch through ``hop``: its emits, and how many redelivered tickets it suppressed."""
+    first = hop.stages[0].name
+    if first == "normalize":
+        normalized, emits = normalize_records(messages, stages.normalize)
+        if len(hop.stages) == 1:  # already encoded: a ticket the wire format cannot hold was dead-lettered
+            return [
+                *emits,
+                *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized),
+            ], 0
+        records = [r for r, _raw in normalized]
+    else:
+        records, emits = decode_records(first, messages)
+    duplicates = 0
+    if hop.decides:
+        records, duplicates = unseen(records, seen)
+    for stage in hop.stages:
+        if stage.name not in ("normalize", "gate"):
+            # route, retrieve, resolve: the StageFunctions method of the stage's name
+            records, failed = process_records(stage.name, records, getattr(stages, stage.name))
+            emits += failed
+    if hop.decides:
+        return [*emits, *gate_records(records, stages.gate, audit)], duplicates
+    return [*emits, *encode_next(records)], duplicates
