@@ -6,10 +6,12 @@ the list of rules and thresholds that fired.
 """
 
 from supportflow.processors.router.decide import decide
+from supportflow.processors.router.held_out import calibrate_on_splits
 from supportflow.processors.router.model import OOS, Calibration, IntentRouter, Prediction
 from supportflow.processors.router.policy import IntentPolicy, Policy, PolicyError, load_policy
 from supportflow.processors.router.signals import detect_language, find_amounts, warm_up
-from supportflow.processors.router.training import TrainOptions, calibrate_on_splits, train_router
+from supportflow.processors.router.train_options import TrainOptions
+from supportflow.processors.router.training import train_router
 
 __all__ = [
     "OOS",
