@@ -21,6 +21,7 @@ from typing import Any
 
 import fastavro
 
+from supportflow.connectors.crm import open_crm
 from supportflow.evals.bench import bench_events
 from supportflow.processors.audit import audit_event
 from supportflow.schemas import wire
@@ -47,7 +48,7 @@ def main() -> None:
     if args.cpu >= 0:
         os.sched_setaffinity(0, {args.cpu})
 
-    rt = Runtime.build(get_settings(), kb_in_memory=True)
+    rt = Runtime.build(get_settings(), crm=open_crm(get_settings()), kb_in_memory=True)
     normalized = [r for e in bench_events(args.tickets) for r in rt.normalize(wire.encode(e))]
     routed = rt.route(normalized)
     retrieved = rt.retrieve(routed)

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from supportflow.connectors.crm import open_crm
 from supportflow.schemas import wire
 from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.settings import Settings
@@ -121,7 +122,7 @@ def run(rt: Runtime, channel: Channel, payload: bytes, content_type: str, privil
 
 
 def main() -> None:
-    rt = Runtime.build(Settings(), kb_in_memory=True)
+    rt = Runtime.build(Settings(), crm=open_crm(Settings()), kb_in_memory=True)
     results = {name: run(rt, *case) for name, case in CASES}
     if "--json" in sys.argv:
         print(json.dumps(results, indent=1))
