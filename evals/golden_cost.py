@@ -36,9 +36,6 @@ from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Band, Outcome, PipelineRecord, Tier
 
-DEFAULT_COMMODITY_MODEL = "gpt-4o-mini"
-DEFAULT_FRONTIER_MODEL = "gpt-4o"
-
 
 def litellm_offline() -> ModuleType:
     """LiteLLM with its bundled price map (it would otherwise fetch one from the internet at import)."""

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydantic import BaseModel
-
+from supportflow.cli.broker import add_broker_option, resolve
 from supportflow.cli.output import err
-from supportflow.schemas import wire
-from supportflow.schemas.errors import SchemaError
-from supportflow.schemas.models import AuditEvent, Outcome
-from supportflow.settings import get_settings
-from supportflow.streams.collect import read_to_end
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from supportflow.schemas.models import AuditEvent, Outcome
+
+M = TypeVar("M", bound="BaseModel")
 
 
 def _records_of(bootstrap: str, topic: str, model: type[M], ticket_id: str) -> list[M]:
+    from supportflow.schemas import wire
+    from supportflow.schemas.errors import SchemaError
+    from supportflow.streams.collect import read_to_end
+
     found = []
     for _key, value in read_to_end(bootstrap, topic):
         try:
@@ -31,6 +34,9 @@ def _records_of(bootstrap: str, topic: str, model: type[M], ticket_id: str) -> l
 
 
 def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list[Outcome]]:
+    from supportflow.schemas.models import AuditEvent, Outcome
+    from supportflow.settings import get_settings
+
     t = get_settings().topics
     return (
         _records_of(bootstrap, t.full(t.audit), AuditEvent, ticket_id),
@@ -39,12 +45,10 @@ def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    bootstrap = args.broker or settings.broker
-    if not bootstrap:
-        err("audit reads a running pipeline's topics: pass --broker or set SUPPORTFLOW_BROKER")
+    target = resolve(args, "audit")
+    if target is None:
         return 2
-    audits, outcomes = find_journey(bootstrap, args.ticket_id)
+    audits, outcomes = find_journey(target.bootstrap, args.ticket_id)
     if not audits and not outcomes:
         err(f"no audit record or outcome for {args.ticket_id}")
         return 1
@@ -74,7 +78,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit", help="reconstruct one ticket's journey (audit, outcome)")
-    p.add_argument("ticket_id")
-    p.add_argument("--broker")
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "ticket_id", metavar="TICKET_ID", help="the ticket id, as `run` and `demo --json` print it"
+    )
+    add_broker_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object: audit records and outcomes")
     p.set_defaults(func=cmd_audit)

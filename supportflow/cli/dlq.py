@@ -7,27 +7,32 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from supportflow.cli.broker import add_broker_option, resolve
 from supportflow.cli.output import err
-from supportflow.schemas.errors import InvalidInputError, TransientError
-from supportflow.settings import get_settings
-from supportflow.streams import dlq
-from supportflow.streams.topics import source_topics
+
+if TYPE_CHECKING:
+    from supportflow.streams.dlq import StoredLetter
 
 STAGES = ("normalize", "route", "retrieve", "resolve", "gate")
 
 
-def _bootstrap(args: argparse.Namespace) -> str | None:
-    broker: str | None = args.broker or get_settings().broker
-    return broker
+def _bootstrap(args: argparse.Namespace, command: str) -> str | None:
+    target = resolve(args, command)
+    return target.bootstrap if target else None
 
 
 def _dead_letter_topic() -> str:
+    from supportflow.settings import get_settings
+
     t = get_settings().topics
     return t.full(t.dead_letter)
 
 
-def _load(bootstrap: str) -> list[dlq.StoredLetter]:
+def _load(bootstrap: str) -> list[StoredLetter]:
+    from supportflow.streams import dlq
+
     letters, undecodable = dlq.read_dead_letters(bootstrap, _dead_letter_topic())
     if undecodable:
         err(f"warning: {undecodable} records in {_dead_letter_topic()} are not DeadLetter records")
@@ -39,9 +44,10 @@ def _when(ms: int) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    bootstrap = _bootstrap(args)
+    from supportflow.streams import dlq
+
+    bootstrap = _bootstrap(args, "dlq list")
     if not bootstrap:
-        err("dlq reads a running pipeline's topics: pass --broker or set SUPPORTFLOW_BROKER")
         return 2
     letters = _load(bootstrap)
     if args.stage:
@@ -63,9 +69,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    bootstrap = _bootstrap(args)
+    from supportflow.schemas.errors import InvalidInputError, TransientError
+    from supportflow.settings import get_settings
+    from supportflow.streams import dlq
+    from supportflow.streams.topics import source_topics
+
+    bootstrap = _bootstrap(args, "dlq replay")
     if not bootstrap:
-        err("dlq replay publishes to a running pipeline: pass --broker or set SUPPORTFLOW_BROKER")
         return 2
     try:
         fix = Path(args.fix).read_bytes() if args.fix else None
@@ -103,16 +113,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     actions = dlq_parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("list", help="one line per dead letter: position, stage, error, origin, size")
-    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER)")
-    p.add_argument("--stage", choices=STAGES)
+    add_broker_option(p)
+    p.add_argument("--stage", choices=STAGES, help="only letters of this stage")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--limit", type=int, help="only the N most recent")
+    p.add_argument("--limit", type=int, metavar="N", help="only the N most recent")
     p.set_defaults(func=cmd_list)
 
     p = actions.add_parser(
         "replay", help="re-publish dead letters to the topic their stage consumes (same bytes, same key)"
     )
-    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER)")
+    add_broker_option(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every dead letter (once per failed message)")
     which.add_argument(

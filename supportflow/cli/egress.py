@@ -14,25 +14,25 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from supportflow.cli.broker import add_broker_option, resolve
 from supportflow.cli.output import err
-from supportflow.connectors.egress import (
-    CONNECTORS,
-    EgressRunner,
-    IdempotencyStore,
-    build_dispatcher,
-    store_path,
-)
-from supportflow.schemas.errors import SupportflowError
-from supportflow.settings import get_settings
-from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+#: ``supportflow.connectors.egress.CONNECTORS``, named here so that building the parser imports none of
+#: the connectors (a unit test keeps the two equal).
+CONNECTORS = ("zendesk", "freshdesk", "webhook")
 
 
 def cmd_egress(args: argparse.Namespace) -> int:
+    from supportflow.connectors.egress import EgressRunner, IdempotencyStore, build_dispatcher, store_path
+    from supportflow.schemas.errors import SupportflowError
+    from supportflow.settings import get_settings
+    from supportflow.streams.topics import ensure_topics, pipeline_topics
+
     settings = get_settings()
-    bootstrap = args.broker or settings.broker
-    if not bootstrap:
-        err("egress consumes a running pipeline's outcomes: pass --broker or set SUPPORTFLOW_BROKER")
+    target = resolve(args, "egress")
+    if target is None:
         return 2
+    bootstrap = target.bootstrap
     t = settings.topics
     outcomes, dead_letters = t.full(t.outcomes), t.full(t.dead_letter)
     stop = threading.Event()
@@ -50,7 +50,8 @@ def cmd_egress(args: argparse.Namespace) -> int:
     try:
         ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name in (outcomes, dead_letters)])
         runner = EgressRunner(dispatcher, bootstrap, outcomes, dead_letters, group,
-                              embedded_quirks=args.embedded_quirks, auto_offset_reset=args.start)  # fmt: skip
+                              embedded_quirks=args.embedded_quirks or target.embedded,
+                              auto_offset_reset=args.start)  # fmt: skip
         err(f"egress {args.connector}: {outcomes} as group {group}, idempotency store {path}; Ctrl-C to stop")
         stats = runner.run(stop)
     except SupportflowError as exc:
@@ -67,16 +68,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser(
         "egress", help="post outcomes to Zendesk, Freshdesk or a signed webhook until Ctrl-C"
     )
-    p.add_argument("connector", choices=CONNECTORS)
-    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER)")
+    p.add_argument("connector", choices=CONNECTORS, help="where outcomes go: " + ", ".join(CONNECTORS))
+    add_broker_option(p)
     p.add_argument("--group", help="consumer group (default: <app_id>-egress-<connector>)")
     p.add_argument(
         "--start", choices=["earliest", "latest"], default="earliest",
         help="where a NEW group starts: earliest replays the topic (default), latest: only new outcomes",
     )  # fmt: skip
     p.add_argument(
-        "--embedded-quirks", action="store_true", help="apply the Tansu workarounds (embedded broker)"
-    )
+        "--embedded-quirks", action="store_true",
+        help="apply the embedded Tansu broker's workarounds (on by itself for a `supportflow run` found "
+        "through its state file)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_egress)
 
 

@@ -12,30 +12,33 @@ import json
 import logging
 from typing import Any
 
+from supportflow.cli.broker import add_broker_option, resolve
 from supportflow.cli.output import err
-from supportflow.settings import Settings, get_settings
-from supportflow.streams.flag_registry import FLAGS, FlagError
-from supportflow.streams.flags import FlagWatcher, delete_flag, parse_assignment, publish_flag
-from supportflow.streams.topics import ensure_topics, pipeline_topics
+from supportflow.streams.flag_registry import FLAGS, FlagError  # the registry itself: no Kafka, no Faust
 
 
-def _control_topic(args: argparse.Namespace, settings: Settings) -> tuple[str, str] | None:
-    bootstrap = getattr(args, "broker", None) or settings.broker
-    if not bootstrap:
-        err("flags talk to a running pipeline: pass --broker or set SUPPORTFLOW_BROKER")
+def _control_topic(args: argparse.Namespace, command: str) -> tuple[str, str] | None:
+    from supportflow.settings import get_settings
+    from supportflow.streams.topics import ensure_topics, pipeline_topics
+
+    found = resolve(args, command)
+    if found is None:
         return None
+    settings = get_settings()
     topic = settings.topics.full(settings.topics.control)
-    ensure_topics(bootstrap, [s for s in pipeline_topics(settings) if s.name == topic])
-    return bootstrap, topic
+    ensure_topics(found.bootstrap, [s for s in pipeline_topics(settings) if s.name == topic])
+    return found.bootstrap, topic
 
 
 def cmd_flags_set(args: argparse.Namespace) -> int:
+    from supportflow.streams.flags import parse_assignment, publish_flag
+
     try:  # all of them first: one bad assignment writes none
         assignments = [parse_assignment(text) for text in args.assignments]
     except FlagError as exc:
         err(f"flags set: {exc}")
         return 2
-    target = _control_topic(args, get_settings())
+    target = _control_topic(args, "flags set")
     if target is None:
         return 2
     for name, value in assignments:
@@ -45,7 +48,9 @@ def cmd_flags_set(args: argparse.Namespace) -> int:
 
 
 def cmd_flags_unset(args: argparse.Namespace) -> int:
-    target = _control_topic(args, get_settings())
+    from supportflow.streams.flags import delete_flag
+
+    target = _control_topic(args, "flags unset")
     if target is None:
         return 2
     for name in args.names:  # any name: this is how a typo written by another producer is removed
@@ -64,7 +69,9 @@ def _describe(name: str, value: Any, invalid: dict[str, tuple[Any, str]]) -> str
 
 
 def cmd_flags_show(args: argparse.Namespace) -> int:
-    target = _control_topic(args, get_settings())
+    from supportflow.streams.flags import FlagWatcher
+
+    target = _control_topic(args, "flags show")
     if target is None:
         return 2
     if not getattr(args, "verbose", False):  # invalid values are listed below: no repeated warnings
@@ -89,27 +96,21 @@ def cmd_flags_show(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def broker(p: argparse.ArgumentParser, default: Any = None) -> None:
-        p.add_argument(
-            "--broker", default=default,
-            help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER)",
-        )  # fmt: skip
-
     p = sub.add_parser(
         "flags", help="kill switch and feature flags: flags set auto_resolve=false | flags show [--json]"
     )
-    broker(p)
+    add_broker_option(p)
     actions = p.add_subparsers(dest="flags_action", required=True, metavar="ACTION")
     known = ", ".join(f"{spec.name} ({spec.accepted()})" for spec in FLAGS.values())
     s = actions.add_parser("set", help=f"write flags: {known}")
-    broker(s, argparse.SUPPRESS)  # --broker before or after `set`; SUPPRESS keeps the earlier one
-    s.add_argument("assignments", nargs="+", metavar="NAME=VALUE")
+    add_broker_option(s, argparse.SUPPRESS)  # --broker before or after `set`; SUPPRESS keeps the earlier one
+    s.add_argument("assignments", nargs="+", metavar="NAME=VALUE", help="one or more flags and their values")
     s.set_defaults(func=cmd_flags_set)
     s = actions.add_parser("unset", help="delete flags: a known one goes back to its default")
-    broker(s, argparse.SUPPRESS)
-    s.add_argument("names", nargs="+", metavar="NAME")
+    add_broker_option(s, argparse.SUPPRESS)
+    s.add_argument("names", nargs="+", metavar="NAME", help="one or more flag names")
     s.set_defaults(func=cmd_flags_unset)
     s = actions.add_parser("show", help="every flag's value as workers use it")
-    broker(s, argparse.SUPPRESS)
+    add_broker_option(s, argparse.SUPPRESS)
     s.add_argument("--json", action="store_true", help="print one JSON object of the flags")
     s.set_defaults(func=cmd_flags_show)

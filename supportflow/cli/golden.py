@@ -11,44 +11,26 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportflow.cli.output import err
-from supportflow.evals.golden import (
-    GoldenCase,
-    default_set_path,
-    load_golden,
-    pipeline_ticket_id,
-    render_event,
-)
-from supportflow.evals.golden_cost import (
-    DEFAULT_COMMODITY_MODEL,
-    DEFAULT_FRONTIER_MODEL,
-    build_prompt_cases,
-    cost_summary,
-    litellm_pricing,
-)
-from supportflow.evals.golden_report import (
-    compare,
-    default_gate_path,
-    gate_failures,
-    load_floors,
-    scorecard_markdown,
-    write_charts,
-)
-from supportflow.evals.golden_score import case_results, score
-from supportflow.schemas.errors import SupportflowError
-from supportflow.schemas.models import Outcome
-from supportflow.settings import get_settings
+
+if TYPE_CHECKING:
+    from supportflow.evals.golden import GoldenCase
+    from supportflow.schemas.models import Outcome
 
 DEFAULT_RATE = 20.0
+#: The LiteLLM models the cost replay prices when --commodity-model / --frontier-model are not given.
+DEFAULT_COMMODITY_MODEL = "gpt-4o-mini"
+DEFAULT_FRONTIER_MODEL = "gpt-4o"
 
 
 def run_golden(
     cases: list[GoldenCase], *, workers: int, timeout_s: float, rate_per_s: float | None, quiet: bool = False
 ) -> tuple[dict[str, Outcome], float, int]:
     """Publish every case through the embedded (or configured) broker; outcomes keyed by golden id."""
-    from supportflow.cli.pipeline import run_events
+    from supportflow.evals.golden import pipeline_ticket_id, render_event
+    from supportflow.streams.harness import run_events
 
     events = [render_event(c) for c in cases]
     expected, collected, seconds = run_events(
@@ -67,6 +49,8 @@ def price_run(
 ) -> dict[str, Any]:
     """Rebuild each case's real resolve prompt in-process and price both configurations."""
     from supportflow.connectors.crm import open_crm
+    from supportflow.evals.golden_cost import build_prompt_cases, cost_summary, litellm_pricing
+    from supportflow.settings import get_settings
     from supportflow.streams.runtime import Runtime
 
     pricing = litellm_pricing(commodity, frontier)
@@ -81,6 +65,19 @@ def price_run(
 
 
 def cmd_eval_golden(args: argparse.Namespace) -> int:
+    from supportflow.evals.golden import default_set_path, load_golden
+    from supportflow.evals.golden_report import (
+        compare,
+        default_gate_path,
+        gate_failures,
+        load_floors,
+        scorecard_markdown,
+        write_charts,
+    )
+    from supportflow.evals.golden_score import case_results, score
+    from supportflow.schemas.errors import SupportflowError
+    from supportflow.settings import get_settings
+
     try:
         cases = load_golden(Path(args.set) if args.set else default_set_path())
         floors = (
@@ -136,21 +133,34 @@ def cmd_eval_golden(args: argparse.Namespace) -> int:
 
 def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = eval_subparsers.add_parser("golden", help="golden set through the live pipeline: scorecard, gate")
-    p.add_argument("--set", help="golden JSONL (default: the bundled supportflow/data/golden/golden.jsonl)")
+    p.add_argument(
+        "--set",
+        metavar="PATH",
+        help="golden JSONL (default: the bundled supportflow/data/golden/golden.jsonl)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     p.add_argument("--report", metavar="DIR", help="write scorecard.md and PNG charts to DIR")
     p.add_argument("--gate", action="store_true", help="exit 1 when a floor in the gate config is not met")
-    p.add_argument("--gate-config", help="YAML floors (default: supportflow/data/golden/gate.yaml)")
+    p.add_argument(
+        "--gate-config", metavar="PATH", help="YAML floors (default: supportflow/data/golden/gate.yaml)"
+    )
     p.add_argument("--compare", metavar="RUN.json", help="a previous --json output to compare against")
     p.add_argument(
-        "--commodity-model", default=DEFAULT_COMMODITY_MODEL, help="LiteLLM model priced as commodity"
-    )
+        "--commodity-model", default=DEFAULT_COMMODITY_MODEL, metavar="MODEL",
+        help=f"LiteLLM model priced as commodity (default {DEFAULT_COMMODITY_MODEL})",
+    )  # fmt: skip
     p.add_argument(
-        "--frontier-model", default=DEFAULT_FRONTIER_MODEL, help="LiteLLM model priced as frontier"
-    )
+        "--frontier-model", default=DEFAULT_FRONTIER_MODEL, metavar="MODEL",
+        help=f"LiteLLM model priced as frontier (default {DEFAULT_FRONTIER_MODEL})",
+    )  # fmt: skip
     p.add_argument("--no-cost", action="store_true", help="skip the cost replay (faster)")
     p.add_argument("--rate", type=float, default=DEFAULT_RATE,
                    help=f"tickets per second to publish (default {DEFAULT_RATE:g}; 0 = all at once)")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for every outcome")
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS",
+        help="seconds to wait for every outcome (default 300)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_eval_golden)

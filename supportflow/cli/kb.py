@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from supportflow.cli.output import err
 from supportflow.schemas.errors import InvalidInputError
-from supportflow.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from supportflow.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from supportflow.settings import get_settings
+
     settings = get_settings()
     collection = getattr(args, "collection", None)
     return settings.model_copy(update={"collection": collection}) if collection else settings
@@ -77,7 +82,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
         if not args.collection:
             kb.ensure_default_index()
         report = evaluate(kb, queries, intent_scoped=args.intent_scoped)
-        floor = get_settings().thresholds.groundedness_floor
+        floor = _settings(args).thresholds.groundedness_floor
         drafts = (
             evaluate_drafts(kb, queries, floor=floor, intent_scoped=args.intent_scoped)
             if args.drafts
@@ -136,8 +141,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     index.set_defaults(func=cmd_index)
 
     search = sub.add_parser("search", help="top-k help-center sections for a query")
-    search.add_argument("query")
-    search.add_argument("--k", type=int, default=5)
+    search.add_argument("query", help="what a customer would ask, in their words")
+    search.add_argument("--k", type=int, default=5, metavar="K", help="sections to return (default 5)")
     search.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
     search.add_argument("--json", action="store_true", help="print the sources as a JSON list")
     _mode_arg(search)

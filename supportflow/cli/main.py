@@ -1,4 +1,8 @@
-"""The ``supportflow`` command. Each area registers its own sub-commands."""
+"""The ``supportflow`` command. Each area registers its own sub-commands.
+
+Building the parser imports no command's dependencies (Kafka, Faust, models): every command imports
+what it needs when it runs, so ``supportflow --help`` and mistyped arguments answer at once.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,72 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 # Before anything can import litellm: never fetch the model price map from the internet.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from confluent_kafka import KafkaException
-from pydantic import ValidationError
-
 from supportflow import __version__
 from supportflow.cli import (
     audit,
     bench,
+    demo,
     dlq,
     egress,
     flags_cmd,
     golden,
+    ingest,
     kb,
-    pipeline,
     redact,
     router,
+    run,
     schemas_cmd,
     serve,
+    topics,
 )
 from supportflow.schemas.errors import SupportflowError
 
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+DESCRIPTION = """\
+supportflow automates customer support on Kafka: every ticket (email, chat, WhatsApp, API) is routed
+to an intent, answered from the help center and gated: auto-resolved, suggested to an agent, or
+escalated, with an audit trail. With no broker configured it starts an embedded one: nothing to set up.
+
+Start with:
+  demo     every bundled sample ticket through the pipeline once, then a summary
+  run      the pipeline until Ctrl-C, one line per decided ticket (--replay-samples feeds it)
+  flags    the kill switch and flags of the running pipeline (from another terminal)
+  audit    one ticket's journey: what it said, where it was routed, why it was decided so"""
+
+EPILOG = """\
+examples:
+  supportflow demo                              # the bundled samples through the pipeline, summarized
+  supportflow run --replay-samples              # the pipeline, fed the samples; Ctrl-C stops it
+  supportflow flags set auto_resolve=false      # in another terminal: stop sending answers by itself
+  supportflow audit TICKET_ID                   # a ticket id as `run` prints it
+  supportflow ingest my-tickets/                # your own .eml / .json / .jsonl files
+  supportflow COMMAND --help                    # one command's options
+
+Settings come from SUPPORTFLOW_* environment variables (SUPPORTFLOW_BROKER: a Kafka cluster instead of
+the embedded broker). Commands that talk to a running pipeline find the one `supportflow run` started
+in the same folder through .supportflow/run.json."""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="supportflow", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="supportflow", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"supportflow {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    pipeline.add_parser(sub)
+    demo.add_parser(sub)
+    run.add_parser(sub)
+    ingest.add_parser(sub)
+    topics.add_parser(sub)
     router.add_parser(sub)
     kb.add_parser(sub)
     schemas_cmd.add_parser(sub)
@@ -67,13 +105,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=_log_level(args.verbose), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )  # fmt: skip
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
         code: int = args.func(args)
-    except ValidationError as exc:  # settings from the environment: named, values never echoed
-        return _fail(2, f"invalid settings: {_first_error(exc)}")
-    except (KafkaException, TimeoutError, ConnectionError, FileNotFoundError, SupportflowError) as exc:
-        return _fail(1, f"{args.command}: {exc}")
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        failed = _known_failure(exc, args.command)
+        if failed is None:
+            raise
+        return failed
     return code
+
+
+def _known_failure(exc: Exception, command: str) -> int | None:
+    """Exit status for an error the user can act on, printed as one line; None: a bug, let it raise.
+
+    Pydantic and Kafka are looked up among the loaded modules: an exception of theirs can only come
+    from a command that imported them.
+    """
+    validation_error = getattr(sys.modules.get("pydantic"), "ValidationError", None)
+    if validation_error is not None and isinstance(exc, validation_error):
+        # settings from the environment: named, values never echoed
+        return _fail(2, f"invalid settings: {_first_error(cast('ValidationError', exc))}")
+    kafka_exception = getattr(sys.modules.get("confluent_kafka"), "KafkaException", None)
+    expected: tuple[type[BaseException], ...] = (
+        TimeoutError,
+        ConnectionError,
+        FileNotFoundError,
+        SupportflowError,
+    )
+    if isinstance(exc, expected) or (kafka_exception is not None and isinstance(exc, kafka_exception)):
+        return _fail(1, f"{command}: {exc}")
+    return None
 
 
 def _log_level(verbose: bool) -> int:

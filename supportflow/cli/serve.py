@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from supportflow.cli.broker import STATE_HINT, add_broker_option, find_broker, state_path
 from supportflow.cli.output import err
 
 
@@ -27,9 +28,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problems := startup_problems(webhook):
         err(f"supportflow serve: refusing to start: {'; '.join(problems)}")
         return 2
-    with broker_for(args.broker or settings.broker) as (bootstrap, embedded):
+    # The pipeline a `supportflow run` started, if there is one; else a broker of its own.
+    found = find_broker(args.broker, settings.broker, state_path(settings.data_dir))
+    with broker_for(found.bootstrap if found else None) as (bootstrap, embedded):
         ensure_topics(bootstrap, pipeline_topics(settings))
-        err(f"broker {bootstrap} ({'embedded Tansu' if embedded else 'external'})")
+        err(f"broker {bootstrap} ({'embedded Tansu' if embedded or not found else 'from ' + found.source})")
         for endpoint in unconfigured_endpoints(webhook):
             err(f"  not configured, answers 503: {endpoint}")
         err(f"serving on http://{args.host}:{args.port} (OpenAPI at /openapi.json); Ctrl-C to stop")
@@ -40,8 +43,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the ingress HTTP service: webhooks, ticket API, admin flags")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--broker", help="Kafka bootstrap servers (default: SUPPORTFLOW_BROKER, else embedded)")
+    p.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    add_broker_option(
+        p, help_text="Kafka bootstrap servers HOST:PORT (default: SUPPORTFLOW_BROKER, else the pipeline a "
+        f"`supportflow run` started from this folder, found through {STATE_HINT}, else an embedded broker)",
+    )  # fmt: skip
     p.add_argument(
         "--write-openapi", nargs="?", const="", default=None, metavar="PATH",
         help="write the OpenAPI document (default: the shipped supportflow/data/openapi.json) and exit",

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from supportflow.cli.pipeline import wait_ready
 from supportflow.evals.bench import bench_events
 from supportflow.settings import get_settings
 from supportflow.streams.collect import OutcomeReader
 from supportflow.streams.embedded import EmbeddedBroker
+from supportflow.streams.harness import wait_ready
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics

@@ -11,13 +11,13 @@ import time
 import pytest
 
 from supportflow.cli import dlq as dlq_cli
-from supportflow.cli.pipeline import canary_event
 from supportflow.processors.normalize import normalize
 from supportflow.schemas import wire
 from supportflow.schemas.models import Channel, InboundEvent, Outcome
 from supportflow.settings import get_settings
 from supportflow.streams.collect import Collected, OutcomeReader, read_to_end
 from supportflow.streams.embedded import EmbeddedBroker
+from supportflow.streams.harness import canary_event
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from supportflow.cli.pipeline import run_events
 from supportflow.processors.channels import TICKET_CONTENT_TYPE, parse_event
 from supportflow.schemas.models import Channel, Decision, InboundEvent
+from supportflow.streams.harness import run_events
 from tests.unit.processors.test_route_identity import DANIEL_FACTS, WHERE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from supportflow.cli.main import main
-from supportflow.cli.pipeline import wait_ready
 from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.evals.bench import bench_events
@@ -18,6 +17,7 @@ from supportflow.settings import get_settings
 from supportflow.streams.collect import OutcomeReader
 from supportflow.streams.embedded import EmbeddedBroker, free_port
 from supportflow.streams.flags import publish_flag
+from supportflow.streams.harness import wait_ready
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from supportflow.cli.pipeline import canary_event
 from supportflow.processors.channels import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
@@ -31,6 +30,7 @@ from supportflow.schemas.models import AuditEvent, Channel, InboundEvent, Outcom
 from supportflow.settings import get_settings
 from supportflow.streams.collect import OutcomeReader, read_to_end
 from supportflow.streams.embedded import EmbeddedBroker, free_port
+from supportflow.streams.harness import canary_event
 from supportflow.streams.ingest import publish_events
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from supportflow.cli.demo import demo_summary
-from supportflow.streams.harness import run_demo, run_events
 from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.processors.channels import TICKET_CONTENT_TYPE
 from supportflow.schemas import wire
 from supportflow.schemas.models import Decision, InboundEvent
+from supportflow.streams.harness import run_demo, run_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from supportflow.cli import flags_cmd
 from supportflow.cli.main import main
+from supportflow.streams import flags, topics
 
 DEAD_BROKER = "127.0.0.1:9"
 
@@ -29,16 +29,15 @@ def kafka(monkeypatch):
         deleted: list[str] = []
 
         def allow(self) -> None:
-            monkeypatch.setattr(flags_cmd, "ensure_topics", lambda *_a, **_k: [])
+            monkeypatch.setattr(topics, "ensure_topics", lambda *_a, **_k: [])
 
     kafka = Kafka()
     kafka.written, kafka.deleted = [], []
-    monkeypatch.setattr(flags_cmd, "ensure_topics", _no_kafka)
-    monkeypatch.setattr(flags_cmd, "FlagWatcher", _no_kafka)
-    monkeypatch.setattr(
-        flags_cmd, "publish_flag", lambda _b, _t, name, value: kafka.written.append((name, value))
-    )
-    monkeypatch.setattr(flags_cmd, "delete_flag", lambda _b, _t, name: kafka.deleted.append(name))
+    # `supportflow flags` imports these when it runs: patched where they are defined.
+    monkeypatch.setattr(topics, "ensure_topics", _no_kafka)
+    monkeypatch.setattr(flags, "FlagWatcher", _no_kafka)
+    monkeypatch.setattr(flags, "publish_flag", lambda _b, _t, name, value: kafka.written.append((name, value)))
+    monkeypatch.setattr(flags, "delete_flag", lambda _b, _t, name: kafka.deleted.append(name))
     return kafka
 
 
@@ -115,7 +114,7 @@ class _Watcher:
 
 def test_flags_show_json_prints_one_object(kafka, monkeypatch, capsys):
     kafka.allow()
-    monkeypatch.setattr(flags_cmd, "FlagWatcher", _Watcher)
+    monkeypatch.setattr(flags, "FlagWatcher", _Watcher)
     assert main(["flags", "--broker", DEAD_BROKER, "show", "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out) == {"auto_resolve": False} and out.count("\n") == 1
@@ -125,7 +124,7 @@ def test_flags_show_json_prints_one_object(kafka, monkeypatch, capsys):
 
 def test_flags_show_plain_human_readable_with_invalid_value(kafka, monkeypatch, capsys):
     kafka.allow()
-    monkeypatch.setattr(flags_cmd, "FlagWatcher", _Watcher)
+    monkeypatch.setattr(flags, "FlagWatcher", _Watcher)
     assert main(["flags", "show", "--broker", DEAD_BROKER]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("auto_resolve     false   kill switch:") and "(default true)" in out
@@ -152,7 +151,7 @@ class _UnreadableWatcher(_Watcher):
 
 def test_flags_show_control_topic_not_read_exit_1_prints_no_values(kafka, monkeypatch, capsys):
     kafka.allow()
-    monkeypatch.setattr(flags_cmd, "FlagWatcher", _UnreadableWatcher)
+    monkeypatch.setattr(flags, "FlagWatcher", _UnreadableWatcher)
     assert main(["flags", "show", "--json", "--broker", DEAD_BROKER]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "could not read the control topic" in err

@@ -1,0 +1,119 @@
+"""``supportflow demo``: every bundled (or given) ticket through the pipeline once, then a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from supportflow.cli.output import err
+
+if TYPE_CHECKING:
+    from supportflow.schemas.models import Outcome
+    from supportflow.streams.collect import Collected
+
+
+def _record(o: Outcome) -> dict[str, Any]:
+    return {
+        "ticket_id": o.ticket_id, "conversation_id": o.conversation_id, "customer_id": o.customer_id,
+        "channel": str(o.channel), "decision": str(o.decision), "intent": o.intent,
+        "confidence": round(o.confidence, 4), "band": str(o.band), "tier": str(o.tier), "model": o.model,
+        "reasons": o.reasons, "answer": o.answer, "citations": o.citations,
+        "groundedness": round(o.groundedness, 4), "latency_ms": o.latency_ms, "timings_ms": o.timings_ms,
+        "language": o.language, "cost_usd": o.cost_usd,
+    }  # fmt: skip
+
+
+def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[str, Any]:
+    """What ``demo --json`` prints: counts, tallies, dead letters and one record per outcome."""
+    outcomes = list(collected.outcomes.values())
+    # kind:name, keeping detail a person wants (which language) but not values (amounts, thresholds).
+    reasons: Counter[str] = Counter(":".join(r.split(":")[:2]) for o in outcomes for r in o.reasons)
+    return {
+        "tickets_in": expected,
+        "outcomes": len(outcomes),
+        "dead_lettered": len(collected.dead_letters),
+        "duplicates": collected.duplicates,
+        "lost": len(collected.unaccounted),
+        "missing": collected.unaccounted,
+        "seconds": round(seconds, 2),
+        "by_decision": dict(Counter(str(o.decision) for o in outcomes)),
+        "by_channel": dict(Counter(str(o.channel) for o in outcomes)),
+        "by_reason": dict(reasons.most_common()),
+        "dead_letters": [
+            {
+                "stage": d.stage,
+                "error_class": d.error_class,
+                "error_message": d.error_message[:200],
+                "channel": d.channel,
+                "source": d.source,
+                "original_bytes": len(d.original),
+            }
+            for d in collected.dead_letters
+        ],
+        "records": [_record(o) for o in sorted(outcomes, key=lambda o: o.ticket_id)],
+    }
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from supportflow.data import data_path
+    from supportflow.streams.harness import run_demo
+
+    path = Path(args.tickets) if args.tickets else data_path("samples")
+    if not path.exists():
+        err(f"no such file or folder: {path}")
+        return 2
+    # Progress goes to stderr either way: with --json, stdout carries only the one JSON object.
+    expected, collected, seconds = run_demo(
+        path, workers=args.workers, timeout_s=args.timeout, keep_logs=args.keep_logs
+    )
+    summary = demo_summary(expected, collected, seconds)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    return 0 if summary["lost"] == 0 else 1
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    print(f"\n{s['tickets_in']} messages in -> {s['outcomes']} outcomes, {s['dead_lettered']} dead-lettered, "
+          f"{s['duplicates']} duplicates suppressed, {s['lost']} lost ({s['seconds']} s)")  # fmt: skip
+    print("\nby decision:  " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_decision"].items())))
+    print("by channel:   " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_channel"].items())))
+    print("top reasons:  " + ", ".join(f"{k} {v}" for k, v in list(s["by_reason"].items())[:8]))
+    if s["dead_letters"]:
+        print("\ndead letters:")
+        for d in s["dead_letters"]:
+            print(
+                f"  [{d['stage']}] {d['error_class']}: {d['error_message'][:90]}  ({d['source'] or d['channel']})"
+            )
+    auto = [r for r in s["records"] if r["decision"] == "auto_resolved"][:3]
+    for r in auto:
+        print(f"\nexample auto-resolved ({r['intent']}, groundedness {r['groundedness']:.2f}, cites "
+              f"{', '.join(r['citations'])}):\n  " + r["answer"][:400].replace("\n", "\n  "))  # fmt: skip
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo", help="run the bundled (or given) tickets through the pipeline once and summarize"
+    )
+    p.add_argument(
+        "--tickets", metavar="PATH", help="file or folder of .eml / .json / .jsonl (default: bundled samples)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout (progress stays on stderr)"
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=240.0, metavar="SECONDS",
+        help="seconds to wait for every outcome (default 240)",
+    )  # fmt: skip
+    p.add_argument(
+        "--keep-logs", action="store_true",
+        help="keep the workers' temporary log folder on exit (it is always kept when a worker fails)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_demo)
