@@ -22,7 +22,6 @@ from pathlib import Path
 from types import TracebackType
 
 from supportflow.cli.output import Progress, err
-from supportflow.connectors.ingress import events_from_path
 from supportflow.processors.channels import count_fates, expected_fates
 from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.settings import Settings, get_settings
@@ -159,7 +158,7 @@ def running_pipeline(
 
 
 def run_demo(
-    tickets: Path,
+    events: list[InboundEvent],
     *,
     bootstrap: str | None = None,
     workers: int = 1,
@@ -167,8 +166,9 @@ def run_demo(
     quiet: bool = False,
     keep_logs: bool = False,
 ) -> tuple[int, Collected, float]:
-    """Run the pipeline over the tickets at ``tickets``; returns (messages in, what came out, seconds)."""
-    return run_events(list(events_from_path(tickets)), bootstrap=bootstrap, workers=workers,
+    """Run the pipeline over ``events`` (the caller reads them, e.g. ``events_from_path``); returns
+    (messages in, what came out, seconds)."""
+    return run_events(events, bootstrap=bootstrap, workers=workers,
                       timeout_s=timeout_s, quiet=quiet, keep_logs=keep_logs)  # fmt: skip
 
 

@@ -58,6 +58,7 @@ def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[st
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from supportflow.connectors.ingress import events_from_path
     from supportflow.data import data_path
     from supportflow.streams.harness import run_demo
 
@@ -67,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     # Progress goes to stderr either way: with --json, stdout carries only the one JSON object.
     expected, collected, seconds = run_demo(
-        path, workers=args.workers, timeout_s=args.timeout, keep_logs=args.keep_logs
+        list(events_from_path(path)), workers=args.workers, timeout_s=args.timeout, keep_logs=args.keep_logs
     )
     summary = demo_summary(expected, collected, seconds)
     if args.json:

@@ -17,7 +17,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def demo():
-    expected, collected, seconds = run_demo(data_path("samples"), timeout_s=240, quiet=True)
+    events = list(events_from_path(data_path("samples")))
+    expected, collected, seconds = run_demo(events, timeout_s=240, quiet=True)
     return expected, collected, demo_summary(expected, collected, seconds)
 
 
