@@ -20,7 +20,7 @@ from itertools import cycle
 from typing import TYPE_CHECKING
 
 import numpy as np
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
@@ -28,6 +28,7 @@ from supportflow.processors.channels import parse_event
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Settings
+from supportflow.streams import kafka
 from supportflow.streams.topics import TopicSpec, ensure_topics
 
 if TYPE_CHECKING:
@@ -67,10 +68,9 @@ def raw_kafka_tps(bootstrap: str, n: int, partitions: int, hops: int, value_size
     done = threading.Event()
 
     def relay(src: str, dst: str) -> None:
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{run}", "enable.auto.commit": False,
-                      "fetch.wait.max.ms": 10})  # fmt: skip
+        c = kafka.consumer(bootstrap, f"bench-{run}", **{"fetch.wait.max.ms": 10})
         c.assign([TopicPartition(src, p, 0) for p in range(partitions)])
-        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2})
+        p = kafka.producer(bootstrap, **{"linger.ms": 2})
         moved = 0
         while moved < n and not done.is_set():
             for m in c.consume(500, timeout=0.1):
@@ -87,7 +87,7 @@ def raw_kafka_tps(bootstrap: str, n: int, partitions: int, hops: int, value_size
     for th in threads:
         th.start()
     start = time.perf_counter()
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 2})
+    producer = kafka.producer(bootstrap, **{"linger.ms": 2})
     value = b"x" * value_size
     for i in range(n):
         producer.produce(topics[0], key=str(i).encode(), value=value)

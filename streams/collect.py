@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SchemaError
 from supportflow.schemas.models import DeadLetter, InboundEvent, Outcome, PipelineRecord
+from supportflow.streams import kafka
 from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.handlers import Message
 
@@ -65,10 +66,7 @@ class OutcomeReader:
         """``since_ms`` skips records written before it (a reused broker still holds older runs)."""
         self._topics = (outcomes_topic, dead_letter_topic)
         self._since_ms = since_ms
-        self._consumer = ContiguousReads(Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
-             "fetch.wait.max.ms": 100}
-        ))  # fmt: skip
+        self._consumer = ContiguousReads(kafka.consumer(bootstrap, **{"fetch.wait.max.ms": 100}))
         meta = self._consumer.consumer.list_topics(timeout=10)
         self._consumer.assign(
             [TopicPartition(t, p, 0) for t in self._topics for p in sorted(meta.topics[t].partitions)]
@@ -134,10 +132,7 @@ def read_messages(bootstrap: str, topic: str, idle_s: float = 1.0, timeout_s: fl
     The end is the high watermark carried by Fetch responses (``cached=True``): Tansu's ListOffsets
     "latest" answer is wrong, and real Kafka gives the same number either way.
     """
-    reads = ContiguousReads(Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "supportflow-reader-unused", "enable.auto.commit": False,
-         "fetch.wait.max.ms": 100}
-    ))  # fmt: skip
+    reads = ContiguousReads(kafka.consumer(bootstrap, **{"fetch.wait.max.ms": 100}))
     consumer = reads.consumer
     try:
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)

@@ -19,13 +19,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 
 from supportflow.processors.channels import sniff_json_channel
 from supportflow.schemas import wire
 from supportflow.schemas.errors import InvalidInputError, SchemaError, TransientError
 from supportflow.schemas.models import Channel, DeadLetter, InboundEvent
 from supportflow.settings import TopicSettings
+from supportflow.streams import kafka
 from supportflow.streams.collect import read_messages
 from supportflow.streams.handlers import Message
 from supportflow.streams.ingest import ingress_key
@@ -264,7 +265,7 @@ def read_dead_letters(
 
 def publish_replays(bootstrap: str, replays: Sequence[Replay], timeout_s: float = 30.0) -> int:
     """Publish and wait for every acknowledgement; raises :class:`TransientError` if any failed."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 5})
+    producer = kafka.producer(bootstrap, **{"linger.ms": 5})
     errors: list[str] = []
 
     def delivered(err: object, _msg: object) -> None:

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from confluent_kafka.admin import AdminClient
-
 from supportflow.schemas.errors import TransientError
+from supportflow.streams import kafka
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class EmbeddedBroker:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._timeout
         # log_level 0: "connection refused" while the listener comes up is expected, not worth a log line.
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
+        admin = kafka.admin(self.bootstrap, **{"socket.timeout.ms": 2000, "log_level": 0})
         last: Exception | None = None
         while time.monotonic() < deadline:
             assert self._proc is not None

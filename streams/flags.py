@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
-from supportflow.streams import metrics
+from supportflow.streams import kafka, metrics
 from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.flag_registry import DEFAULT_FLAGS, FLAGS, FlagError, parse_assignment, read
 
@@ -44,7 +44,7 @@ def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: f
     """Write one flag as given (writers check it with ``flag_registry.coerce`` first); returns the set
     time in ms (the effect is measured from here)."""
     set_at = int(time.time() * 1000)
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer = kafka.producer(bootstrap)
     producer.produce(
         topic, key=name.encode(), value=json.dumps({"value": value, "set_at_ms": set_at}).encode()
     )
@@ -55,7 +55,7 @@ def publish_flag(bootstrap: str, topic: str, name: str, value: Any, timeout_s: f
 
 def delete_flag(bootstrap: str, topic: str, name: str, timeout_s: float = 10.0) -> None:
     """Write a tombstone: a known flag goes back to its default, an unknown name leaves the topic."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer = kafka.producer(bootstrap)
     producer.produce(topic, key=name.encode(), value=None)
     if producer.flush(timeout_s) != 0:
         raise TimeoutError(f"flag {name} deletion not acknowledged by {bootstrap} within {timeout_s}s")
@@ -147,10 +147,7 @@ class FlagWatcher:
         # table's (copy-on-write) values. One dict lookup per ticket on the gate's hot path.
         self._view: dict[str, Any] = _FAIL_CLOSED
         self.last_effect_delay_s = 0.0
-        self._reads = ContiguousReads(Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "supportflow-flags-unused",
-             "enable.auto.commit": False, "fetch.wait.max.ms": 100}
-        ))  # fmt: skip
+        self._reads = ContiguousReads(kafka.consumer(bootstrap, **{"fetch.wait.max.ms": 100}))
         self._consumer = self._reads.consumer
         self._stop = threading.Event()
         self._loaded = threading.Event()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka import Producer
-
 from supportflow.processors.channels import parse_event
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SupportflowError, TransientError
 from supportflow.schemas.models import InboundEvent
+from supportflow.streams import kafka
 
 
 def ingress_key(event: InboundEvent) -> bytes:
@@ -36,9 +35,7 @@ def publish_events(
     rate_per_s: float | None = None,
 ) -> int:
     """Publish and wait for every acknowledgement; ``rate_per_s`` paces a sustained load (benchmarks)."""
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 5, "compression.type": "lz4", "acks": "all"}
-    )
+    producer = kafka.producer(bootstrap, **{"linger.ms": 5, "compression.type": "lz4"})
     errors: list[str] = []
 
     def delivered(err: object, _msg: object) -> None:

@@ -8,7 +8,8 @@ amounts or exception text never become label values: every free-form label also 
 :class:`LabelGuard` that admits a bounded number of distinct values and folds the rest into ``other``,
 so an upstream bug cannot multiply the series count of every Prometheus that scrapes us.
 
-Consumer lag comes from :class:`LagSampler`, which reads committed offsets against high watermarks.
+Consumer lag comes from :class:`~supportflow.streams.lag.LagSampler`, which reads committed offsets
+against high watermarks.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Iterable
-from typing import Literal
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from supportflow.schemas.errors import TransientError
 from supportflow.schemas.models import Outcome
 from supportflow.streams.flag_registry import FLAGS
 from supportflow.streams.flag_registry import UNKNOWN as FLAG_UNKNOWN
@@ -42,7 +39,6 @@ GROUNDEDNESS_BUCKETS = (0.5, 0.7, 0.8, 0.85, 0.9, 0.92, 0.94, 0.96, 0.98, 1.0)
 RETRIEVAL_BUCKETS = (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 0.9, 1.0)
 
 LLM_CALL_OUTCOMES = frozenset({"ok", "error", "timeout", "rate_limited", "invalid", "circuit_open"})
-WatermarkStrategy = Literal["list_offsets", "fetch"]
 
 
 class LabelGuard:
@@ -265,141 +261,3 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0") -> int:
     bound = int(server.server_port)
     log.info("metrics on http://%s:%d/metrics", addr, bound)
     return bound
-
-
-class LagSampler:
-    """Consumer lag per topic for one group: committed offsets against high watermarks, every N seconds.
-
-    ``watermarks`` picks where the high watermark comes from:
-
-    - ``"list_offsets"`` (default, real Kafka): ``get_watermark_offsets(tp, cached=False)``, a ListOffsets
-      request per partition.
-    - ``"fetch"`` (embedded Tansu only): Tansu 0.6.0 answers ListOffsets "latest" with the start of the
-      last batch + 1, not the log end (PLATFORM.md defect 1), so lag would read low. Fetch responses
-      carry the right high watermark, so a private consumer (its own group id, never committing) is
-      assigned the partitions, polls briefly, and reads ``get_watermark_offsets(tp, cached=True)``.
-
-    A partition the group never committed counts from the log start, as ``auto.offset.reset=earliest``
-    would read it. The sampler never joins or commits for the observed group: it only asks for offsets.
-    """
-
-    def __init__(
-        self,
-        bootstrap: str,
-        group: str,
-        topics: Iterable[str],
-        *,
-        interval_s: float = 15.0,
-        watermarks: WatermarkStrategy = "list_offsets",
-        timeout_s: float = 5.0,
-    ) -> None:
-        if watermarks not in ("list_offsets", "fetch"):
-            raise ValueError(f"watermarks must be 'list_offsets' or 'fetch', got {watermarks!r}")
-        self._bootstrap = bootstrap
-        self._group = group
-        self._topics = list(topics)
-        self._interval_s = interval_s
-        self._watermarks: WatermarkStrategy = watermarks
-        self._timeout_s = timeout_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
-        # Used only for OffsetFetch (committed) and metadata; it never subscribes, so never joins the group.
-        self._offsets = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
-        )
-
-    def start(self) -> LagSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self._timeout_s + self._interval_s)
-        self._offsets.close()
-
-    def sample(self) -> dict[str, int]:
-        """Measure once, update ``supportflow_consumer_lag``, return lag per topic."""
-        try:
-            partitions = self._partitions()
-            committed = {
-                (tp.topic, tp.partition): tp.offset
-                for tp in self._offsets.committed(partitions, timeout=self._timeout_s)
-            }
-            marks = (
-                self._fetch_marks(partitions)
-                if self._watermarks == "fetch"
-                else self._listed_marks(partitions)
-            )
-        except KafkaException as exc:
-            raise TransientError(f"cannot sample lag of group {self._group}: {exc}") from exc
-        lag: dict[str, int] = {}
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            if key not in marks:  # no watermark within the timeout: leave the topic's last value standing
-                continue
-            low, high = marks[key]
-            position = committed.get(key, -1)
-            start = position if position >= 0 else max(low, 0)
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - start)
-        for topic, value in lag.items():
-            CONSUMER_LAG.labels(topic=topic, group=self._group).set(value)
-        return lag
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sample()
-            except TransientError as exc:
-                log.warning("lag sample failed: %s", exc)
-            self._stop.wait(self._interval_s)
-
-    def _partitions(self) -> list[TopicPartition]:
-        meta = self._offsets.list_topics(timeout=self._timeout_s)
-        tps = []
-        for topic in self._topics:
-            info = meta.topics.get(topic)
-            if info is None or info.error is not None:
-                log.warning("lag sampler: topic %s not found", topic)
-                continue
-            tps += [TopicPartition(topic, p) for p in sorted(info.partitions)]
-        return tps
-
-    def _listed_marks(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
-        return {
-            (tp.topic, tp.partition): self._offsets.get_watermark_offsets(
-                tp, timeout=self._timeout_s, cached=False
-            )
-            for tp in partitions
-        }
-
-    def _fetch_marks(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
-        # A fresh consumer per sample starts with no cached watermarks, so whatever it reports came
-        # from a Fetch response of this sample. Starting at the (approximate) end keeps the fetch tiny;
-        # the Fetch response carries the true high watermark whatever offset it started from.
-        fetcher = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": f"{self._group}.lag-sampler",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-                "fetch.wait.max.ms": 100,  # Tansu returns nothing for a 0 ms wait (defect 3)
-                "max.partition.fetch.bytes": 65536,
-                "auto.offset.reset": "latest",
-            }
-        )
-        try:
-            fetcher.assign([TopicPartition(tp.topic, tp.partition, OFFSET_END) for tp in partitions])
-            marks: dict[tuple[str, int], tuple[int, int]] = {}
-            deadline = time.monotonic() + self._timeout_s
-            while len(marks) < len(partitions) and time.monotonic() < deadline:
-                fetcher.consume(
-                    num_messages=500, timeout=0.1
-                )  # records are discarded: only watermarks matter
-                for tp in partitions:
-                    low, high = fetcher.get_watermark_offsets(tp, cached=True)
-                    if high >= 0:
-                        marks[(tp.topic, tp.partition)] = (low, high)
-            return marks
-        finally:
-            fetcher.close()

@@ -21,9 +21,10 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from supportflow.schemas.errors import PermanentError
+from supportflow.streams import kafka
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +44,15 @@ class Publisher:
     """Non-blocking keyed produce for stage outputs; :meth:`flush` reports every failed delivery."""
 
     def __init__(self, bootstrap: str, *, linger_ms: int = 2, config: Mapping[str, object] | None = None):
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
+        self._producer = kafka.producer(
+            bootstrap,
+            **{
                 "linger.ms": linger_ms,
-                # Java's and aiokafka's key hashing, so a key lands on the partition any other
-                # Kafka client would pick (librdkafka's own default is CRC32).
-                "partitioner": "murmur2_random",
                 # Successful deliveries cost no Python callback; only failures are reported.
                 "delivery.report.only.error": True,
                 "on_delivery": self._delivered,
-                # librdkafka's own log lines go through logging, not raw to stderr.
-                "logger": logging.getLogger("supportflow.publisher.librdkafka"),
                 **(config or {}),
-            }
+            },
         )
         self._failures: list[str] = []
         self._lock = threading.Lock()

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from supportflow.schemas.errors import TransientError
+from supportflow.streams import kafka
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def seed_group_offsets(bootstrap: str, group_id: str, topics: Iterable[str], tim
 
     Returns how many partitions were seeded. Idempotent: committed partitions are left alone.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    consumer = kafka.consumer(bootstrap, group_id)
     try:
         tps = _partitions(consumer, topics, timeout_s)
         committed = consumer.committed(tps, timeout=timeout_s)

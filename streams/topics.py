@@ -12,10 +12,11 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
 from supportflow.schemas.errors import PermanentError, TransientError
 from supportflow.settings import Settings
+from supportflow.streams import kafka
 from supportflow.streams.topology import hops
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 15.
 
     Returns the names that were created.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = kafka.admin(bootstrap)
     try:
         existing = admin.list_topics(timeout=timeout_s).topics
     except KafkaException as exc:

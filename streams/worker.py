@@ -12,7 +12,7 @@ from supportflow.streams import metrics
 from supportflow.streams.app import build_app
 from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
-from supportflow.streams.metrics import LagSampler
+from supportflow.streams.lag import LagSampler
 from supportflow.streams.runtime import Runtime, tune_interpreter
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics

@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from supportflow.connectors.egress.delivery import DeliveryInterrupted
 from supportflow.connectors.egress.dispatch import Dispatcher, Fate
 from supportflow.schemas.errors import TransientError
+from supportflow.streams import kafka
 from supportflow.streams.contiguous import ContiguousReads
 from supportflow.streams.handlers import Message
 from supportflow.streams.tansu_quirks import FAST_GROUP_CONFIG, seed_group_offsets
@@ -77,9 +78,6 @@ class EgressRunner:
         deliverer = self.dispatcher.deliverer
         worst_s = MAX_STEPS_PER_OUTCOME * deliverer.policy.worst_case_s(deliverer.timeout_s) + 60
         return {
-            "bootstrap.servers": self.bootstrap,
-            "group.id": self.group_id,
-            "enable.auto.commit": False,
             "auto.offset.reset": self.auto_offset_reset,
             "max.poll.interval.ms": int(min(max(worst_s, 300), 86_400) * 1000),
             **FAST_GROUP_CONFIG,  # classic protocol; fast joins on Tansu, harmless on Kafka
@@ -89,9 +87,9 @@ class EgressRunner:
         """Consume until ``stop`` is set; returns the counters. Raises TransientError if the DLQ is down."""
         if self.embedded_quirks and self.auto_offset_reset == "earliest":
             seed_group_offsets(self.bootstrap, self.group_id, [self.outcomes_topic])
-        consumer = Consumer(self._consumer_config())
+        consumer = kafka.consumer(self.bootstrap, self.group_id, **self._consumer_config())
         reads = ContiguousReads(consumer)  # no outcome skipped over by a fetch that jumped
-        producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all", "linger.ms": 0})
+        producer = kafka.producer(self.bootstrap, **{"linger.ms": 0})
         reads.subscribe([self.outcomes_topic], on_revoke=self._on_revoke)
         log.info(
             "egress %s consuming %s as group %s", self.dispatcher.stage, self.outcomes_topic, self.group_id

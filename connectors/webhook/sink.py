@@ -12,9 +12,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from supportflow.schemas.errors import TransientError
+from supportflow.streams import kafka
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +54,16 @@ class KafkaEventSink:
         self._delivery_timeout_s = delivery_timeout_s
         self._readiness_timeout_s = readiness_timeout_s
         self._fatal: str | None = None
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
+        self._producer = kafka.producer(
+            bootstrap,
+            **{
                 "linger.ms": 2,
                 "compression.type": "lz4",
                 "message.timeout.ms": max(1, int(delivery_timeout_s * 1000)),
                 "socket.timeout.ms": max(10, int(readiness_timeout_s * 1000)),
                 "error_cb": self._on_error,
-                "logger": logging.getLogger("supportflow.webhook.librdkafka"),
                 **(config or {}),
-            }
+            },
         )
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="webhook-producer-poll", daemon=True)

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import REGISTRY
 
 from supportflow.streams import metrics
+from supportflow.streams.lag import LagSampler
 from supportflow.streams.topics import TopicSpec, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -137,7 +138,7 @@ def test_lag_sampler_fetch_strategy_lag_is_produced_minus_committed(broker, uniq
     for _ in range(4):
         _produce(broker.bootstrap, topic, {0: 100, 1: 40, 2: 0})
     _commit(broker.bootstrap, group, [TopicPartition(topic, 0, 150), TopicPartition(topic, 1, 160)])
-    sampler = metrics.LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
+    sampler = LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
     try:
         lag = sampler.sample()
     finally:
@@ -150,7 +151,7 @@ def test_lag_sampler_uncommitted_partitions_count_from_log_start(broker, unique)
     topic, group = unique("lag"), unique("group")
     ensure_topics(broker.bootstrap, [TopicSpec(topic, 2, "test")])
     _produce(broker.bootstrap, topic, {0: 30, 1: 12})
-    sampler = metrics.LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
+    sampler = LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
     try:
         assert sampler.sample() == {topic: 42}
         _commit(broker.bootstrap, group, [TopicPartition(topic, 0, 30), TopicPartition(topic, 1, 2)])
@@ -165,8 +166,8 @@ def test_lag_sampler_list_offsets_on_tansu_reads_low(broker, unique):
     ensure_topics(broker.bootstrap, [TopicSpec(topic, 1, "test")])
     for _ in range(3):
         _produce(broker.bootstrap, topic, {0: 50})
-    listed = metrics.LagSampler(broker.bootstrap, group, [topic], watermarks="list_offsets", timeout_s=10)
-    fetched = metrics.LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
+    listed = LagSampler(broker.bootstrap, group, [topic], watermarks="list_offsets", timeout_s=10)
+    fetched = LagSampler(broker.bootstrap, group, [topic], watermarks="fetch", timeout_s=10)
     try:
         assert fetched.sample() == {topic: 150}
         assert listed.sample()[topic] < 150
@@ -179,7 +180,7 @@ def test_lag_sampler_thread_updates_gauge(broker, unique):
     topic, group = unique("lag"), unique("group")
     ensure_topics(broker.bootstrap, [TopicSpec(topic, 1, "test")])
     _produce(broker.bootstrap, topic, {0: 7})
-    sampler = metrics.LagSampler(
+    sampler = LagSampler(
         broker.bootstrap, group, [topic], interval_s=0.2, watermarks="fetch", timeout_s=10
     ).start()
     try:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from supportflow.streams.harness import wait_ready
 from supportflow.evals.bench import bench_events
 from supportflow.processors.normalize import normalize
 from supportflow.schemas import wire
@@ -20,8 +19,9 @@ from supportflow.schemas.models import InboundEvent, PipelineRecord
 from supportflow.settings import Settings, get_settings
 from supportflow.streams.collect import Collected, OutcomeReader, read_messages
 from supportflow.streams.embedded import EmbeddedBroker
+from supportflow.streams.harness import wait_ready
 from supportflow.streams.ingest import publish_events
-from supportflow.streams.metrics import LagSampler
+from supportflow.streams.lag import LagSampler
 from supportflow.streams.supervisor import WorkerProcess, stop_all
 from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
 

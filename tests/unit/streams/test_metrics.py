@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 
 from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
 from supportflow.streams import metrics
+from supportflow.streams.lag import LagSampler
 
 
 def _value(name: str, labels: dict[str, str] | None = None) -> float:
@@ -169,4 +170,4 @@ def test_start_metrics_server_serves_every_metric_family():
 
 def test_lag_sampler_unknown_strategy_raises():
     with pytest.raises(ValueError, match="watermarks"):
-        metrics.LagSampler("127.0.0.1:1", "g", ["t"], watermarks="guess")  # type: ignore[arg-type]
+        LagSampler("127.0.0.1:1", "g", ["t"], watermarks="guess")  # type: ignore[arg-type]
