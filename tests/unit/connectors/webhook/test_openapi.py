@@ -7,6 +7,7 @@ import json
 import pytest
 import schemathesis
 
+from supportflow.connectors.webhook.contract import CONTRACT_MODELS
 from supportflow.connectors.webhook.openapi import OPENAPI_PATH, build_openapi, render_openapi
 from tests.unit.connectors.webhook.helpers import RecordingSink, make_app
 
@@ -50,3 +51,14 @@ def test_openapi_is_json_serializable_and_references_resolve():
         node = doc
         for key in ref.removeprefix("#/").split("/"):
             node = node[key]
+
+
+def test_openapi_component_schemas_contract_models_render_as_openapi_3_0():
+    schemas = build_openapi()["components"]["schemas"]
+    assert set(schemas) >= {model.__name__ for model in CONTRACT_MODELS}
+    text = json.dumps(schemas)
+    # JSON Schema 2020-12 spellings that OpenAPI 3.0 does not have; defaults belong to the parsers.
+    for keyword in ('"const"', '"$defs"', '"null"', '"default"', '"title"', '"examples"'):
+        assert keyword not in text, f"{keyword} in components.schemas"
+    assert schemas["ApiTicket"]["required"] == ["text"]
+    assert schemas["Accepted"]["properties"]["status"] == {"enum": ["accepted"], "type": "string"}
