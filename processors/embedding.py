@@ -120,7 +120,7 @@ class Embedder:
         # Tokenized here, once for the whole call, and pooled in one numpy step for one text, so a
         # run thread takes the GIL back about once per run instead of several times: each
         # hand-off costs it up to a switch interval of waiting while stage threads run Python, and
-        # that waiting cut the encoder's rate by a quarter (docs/performance.md, session 6).
+        # that waiting cut the encoder's rate by a quarter.
         tokens = self._tokenize([texts[i] for i in order])
 
         def run(idx: list[int], feed: _Feed) -> None:

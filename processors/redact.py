@@ -1,6 +1,6 @@
 """PII redaction before text reaches a model prompt, a log line, a metric label or the audit topic.
 
-Offline and rule-based (no NER model installs offline here, see PLATFORM.md): regexes with checksums
+Offline and rule-based (no NER model ships in a PyPI package that runs offline): regexes with checksums
 where the format has one, ``phonenumbers`` for phones (:mod:`.redact_phones`), and matches of what the
 CRM knows about the customer. Detectors run on a normalised view of the text (:mod:`.redact_normalize`:
 NFKC, no zero-width characters, ASCII digits and dashes), so ``４１１１``, en dashes, non-breaking

@@ -61,7 +61,7 @@ def tune_interpreter() -> InterpreterState:
     the encoder sits idle less. Bench, interleaved: 204.7, 213.2, 213.4 -> 228.5, 218.7, 222.9
     tickets/s; 0.25 ms was no better than 1 ms. Only where the process may use more than one core:
     pinned to one, the encoder cannot run beside the Python threads, and 1 ms measured no better
-    (168.2 vs 163.8/s, means of three; docs/performance.md, session 6).
+    (168.2 vs 163.8/s, means of three).
     """
     old = InterpreterState(gc.get_threshold(), sys.getswitchinterval())
     gc.collect()

@@ -1,4 +1,4 @@
-"""Workarounds for Tansu 0.6.0 defects (see PLATFORM.md), applied on the embedded path only.
+"""Workarounds for Tansu 0.6.0 defects (docs/embedded-broker.md), applied on the embedded path only.
 
 - ListOffsets "earliest" is sometimes wrong, so a new consumer group with ``auto.offset.reset=earliest``
   can silently skip records. :func:`seed_group_offsets` commits offset 0 for every partition the group

@@ -2,13 +2,13 @@
 
 Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. One consumer reads every stage's
 topic, so while a fetch is parked at the broker waiting for data, the record a stage just produced
-for the next stage waits with it: up to 1.5 s per hop, five hops per ticket. A 50 ms wait bounds
-that cost. (Not 0: Tansu answers a zero-wait fetch with an empty response, PLATFORM.md defect 3.)
+for the next stage waits with it: up to 1.5 s per hop. A 25 ms wait bounds that cost. (Not 0: the
+embedded broker answers a zero-wait fetch with an empty response, docs/embedded-broker.md defect 3.)
 
 Commits: Faust's own rule can commit past records nobody processed around a rebalance or a seek (see
 :mod:`supportflow.streams.offsets`); the consumer here commits through a :class:`CommitGuard` that
-the stage agents tell, record by record, what they processed, and crosses only offsets a clean fetch
-proved absent (:class:`FetchTracker`). Records fetched before a seek of their partition are dropped
+the stage agents tell, record by record, what they processed, and crosses only offsets a second read
+of the log confirmed absent (:class:`FetchTracker`). Records fetched before a seek of their partition are dropped
 before Faust sees them, so they can neither be processed as new nor make Faust skip the seek's own
 records as already read.
 """
