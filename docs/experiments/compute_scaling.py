@@ -5,7 +5,7 @@ the pipeline does, two workers cannot beat what two copies of the useful work re
 side by side, each on its own core: shared caches, memory bandwidth and a hypervisor's scheduling of
 the virtual cores all show up here first. This script measures that ceiling with the bench's own
 compute loop (``supportflow.evals.bench.compute_tps``: the five stage functions, embedding
-included, no Kafka), each copy in its own process pinned to one core (docs/performance.md, session 8).
+included, no Kafka), each copy in its own process pinned to one core (docs/performance.md).
 
 Usage::
 

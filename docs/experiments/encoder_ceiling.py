@@ -28,6 +28,7 @@ Usage (from the repo root, Banking77 splits of docs/routing.md "Benchmarks" in /
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -39,7 +40,7 @@ import numpy.typing as npt
 from supportflow.evals.route import load_csv
 from supportflow.processors.router.training import train_router
 
-DATA = Path("/work/shared/data")
+DATA = Path(os.environ.get("DATA", "data"))  # a folder holding banking77/ and clinc150/
 SPLITS = Path("/tmp/routebench")
 BENCHMARKS = [
     ("banking77-10shot", DATA / "banking77/train_10shot.csv", SPLITS / "b77_rest.csv"),

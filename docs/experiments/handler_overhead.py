@@ -1,4 +1,4 @@
-"""What a stage handler costs beyond its stage function, with no Kafka (docs/performance.md, session 7).
+"""What a stage handler costs beyond its stage function, with no Kafka (docs/performance.md).
 
 Runs the bench's tickets through the stage functions once, then times, on one core:
 - each stage function against its handler (``run_record_stage`` / ``run_gate``: Avro decode, the

@@ -4,8 +4,7 @@
 
 Each case is the raw bytes its channel sends; the outcome is scanned for Daniel Okafor's account
 (cus_0002: name, order ids, carrier, tracking numbers), or Zoe Adams's (cus_0024) for the WhatsApp
-number that collides with hers. The same script runs against an older checkout
-(PYTHONPATH pointing at it) to get the "before" column: ``privileged`` is ignored there.
+number that collides with hers.
 """
 
 from __future__ import annotations

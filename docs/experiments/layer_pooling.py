@@ -8,7 +8,7 @@ cut 80/20 exactly as docs/routing.md's "Benchmarks" does; only the 80% part is u
 Needs the ``onnx`` package on top of the dev install (to expose the per-layer outputs of the shipped
 int8 graph; ``pip install onnx``). About 1 min to embed Banking77 on 2 cores, then ~5 min of fits::
 
-    python docs/experiments/layer_pooling.py /path/to/shared/data/banking77/train.csv
+    python docs/experiments/layer_pooling.py $DATA/banking77/train.csv
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CPU per thread of a running worker, from /proc (docs/performance.md, sessions 6 and 7).
+"""CPU per thread of a running worker, from /proc (docs/performance.md).
 
 Thread names come from ``py-spy dump`` (a dev dependency), because the stage and encoder threads
 are named in Python (``stage-route_0``, ``embed_0``), not in the kernel. Linux only.

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python supportflow/data/golden/build_golden.py /work/shared/data/bitext/bitext_cs_train_6480_short_responses.csv
+    python supportflow/data/golden/build_golden.py $DATA/bitext/bitext_cs_train_6480_short_responses.csv
 
 Deterministic (seeded). Expected bands are derived from the shipped routing policy
 (``supportflow/data/router/policy.yaml``) at build time, so a policy change is one re-run away:

@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python supportflow/data/helpcenter/build_queries.py \
-        ../shared/data/bitext/bitext_cs_train_6480_short_responses.csv
+        $DATA/bitext/bitext_cs_train_6480_short_responses.csv
 
 Each Bitext intent maps to the help-center article that declares it in its front matter
 (``intents: [...]``, the same declaration retrieval scopes by; ``set_intents.py`` edits it). A query

@@ -1,6 +1,6 @@
-"""Rebuild the shipped demo-store router from the public data sets in ``shared/data``.
+"""Rebuild the shipped demo-store router from the public data sets in a folder ``DATA`` (Bitext, CLINC150).
 
-    python supportflow/data/router/build_demo_router.py [--data-dir ../shared/data] [--holdout]
+    python supportflow/data/router/build_demo_router.py --data-dir $DATA [--holdout]
 
 In-scope: the Bitext customer-support instructions (27 intents, CDLA-Sharing-1.0), both CSVs,
 de-duplicated. Out-of-scope negatives (label ``oos``), CC-BY-3.0: up to 10 rows from each CLINC150
@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data-dir", type=Path, default=HERE.parents[2].parent / "shared" / "data")
+    parser.add_argument("--data-dir", type=Path, required=True, help="folder holding bitext/ and clinc150/")
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--holdout", action="store_true", help="write train/test CSVs to /tmp, no artifact")
     args = parser.parse_args()
