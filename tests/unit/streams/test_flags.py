@@ -168,7 +168,7 @@ def test_flag_watcher_apply_string_false_reports_off_and_counts_invalid(watcher_
 
 def test_flag_watcher_apply_malformed_record_keeps_thread_alive_and_turns_off(watcher_and_calls):
     watcher, calls = watcher_and_calls
-    watcher._apply(b"auto_resolve", b"false")  # valid JSON, not a record: used to raise AttributeError
+    watcher._apply(b"auto_resolve", b"false")  # valid JSON, not a record: ignored, no AttributeError
     assert watcher.get("auto_resolve") is False and calls[-1][:2] == ("auto_resolve", False)
 
 

@@ -176,7 +176,7 @@ def test_fetch_tracker_confirming_seek_superseded_by_another_seek_is_not_wanted(
 
 
 def test_consumer_gap_seen_across_a_seek_is_never_crossed():
-    # The race that lost a ticket: a batch fetched before a seek (106..110) arrives after it. Faust
+    # The race: a batch fetched before a seek (106..110) arrives after it. Faust
     # saw 106 right after the seek target 101 and recorded 102..105 as a gap, then dropped the seek's
     # own fetch of 101..105 as already read: never processed, but counted as absent.
     tp = TP("supportflow.tickets.normalized", 0)
