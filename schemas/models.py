@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Channel(StrEnum):
@@ -94,6 +94,12 @@ class Ticket(_Record):
     verified_phone: str = Field("", description="Sender phone the channel vouches for (E.164).")
     verified_customer_id: str = Field(
         "", description="Customer id asserted by a trusted source: signed chat, privileged API key."
+    )
+    # Added in schema version 4; empty on every older record.
+    external_id: str = Field(
+        "",
+        description="The source system's id of the message (docs/ingress.md): API ticket id, email "
+        "Message-ID, WhatsApp or chat message id; 'sha1:...' when the message carried none.",
     )
 
 
@@ -192,6 +198,8 @@ class Outcome(_Record):
     language: str = "en"
     cost_usd: float = 0.0
     escalation_context: str = Field("", description="Transcript, sources, CRM facts for the human.")
+    # Added in schema version 4; empty on every older record.
+    external_id: str = Field("", description="The ticket's external_id: the source system's message id.")
 
 
 class DeadLetter(_Record):
