@@ -124,6 +124,7 @@ def _ticket(item: Any, index: int, event: InboundEvent, now_ms: int) -> Ticket:
         trace_id=new_trace_id(),
         is_reply=thread is not None,
         metadata=metadata,
+        external_id=source_id,  # the client's id, or the content hash (metadata id_source says which)
         # The authenticated integration vouches for the contact it forwards; a customer_id is only a
         # claim unless the client used the privileged key (docs/ingress.md, identity binding).
         # Only a plain-ASCII address is an identity (normalize_email): a look-alike vouches for nobody.

@@ -97,6 +97,7 @@ def parse_chat(event: InboundEvent, now_ms: int) -> list[Ticket]:
             trace_id=new_trace_id(),
             is_reply=(msg.sequence or 1) > 1,
             metadata=metadata,
+            external_id=msg.message_id,
             # The body is HMAC-signed by the store's widget backend, which puts the logged-in account
             # in customer.id/.email (a guest's handle vouches for nothing).
             # Only a plain-ASCII address is an identity (normalize_email): a look-alike vouches for nobody.

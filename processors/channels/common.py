@@ -32,6 +32,9 @@ def ticket_id_for(namespace: str, source_id: str) -> str:
 
 #: What may differ between deliveries of one message without making it another message.
 _DELIVERY_FIELDS = frozenset({"ticket_id", "trace_id", "received_at_ms", "ingested_at_ms", "schema_version"})
+#: The channel's source id, which the parser's ticket id already hashes: left out so a message gets the
+#: same ticket id from workers on either side of the schema version that added it (a rolling deploy).
+_SOURCE_ID_FIELDS = frozenset({"external_id"})
 
 
 def with_message_identity(ticket: Ticket) -> Ticket:
@@ -43,7 +46,7 @@ def with_message_identity(ticket: Ticket) -> Ticket:
     per session) is a new message: it gets its own id and its own decision instead of being
     suppressed as a duplicate. Text is compared in Unicode NFC, so a re-encoding is a redelivery.
     """
-    fields = ticket.model_dump(mode="json", exclude=set(_DELIVERY_FIELDS))
+    fields = ticket.model_dump(mode="json", exclude=_DELIVERY_FIELDS | _SOURCE_ID_FIELDS)
     fields["text"] = unicodedata.normalize("NFC", fields["text"])
     fields["subject"] = unicodedata.normalize("NFC", fields["subject"])
     content = hashlib.sha1(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()

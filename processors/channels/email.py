@@ -92,6 +92,9 @@ def parse_email(event: InboundEvent, now_ms: int) -> list[Ticket]:
             trace_id=new_trace_id(),
             is_reply=bool(references or in_reply_to),
             metadata=metadata,
+            # The Message-ID as the sending mail server wrote it (or the content hash, see id_source):
+            # an id of the message, never derived from the sender's address.
+            external_id=own_id,
             verified_email=_verified_address(msg, sender),
         )
     ]

@@ -218,6 +218,7 @@ def parse_whatsapp(event: InboundEvent, now_ms: int) -> list[Ticket]:
                         # A context block means the customer replied to one of our messages.
                         is_reply=msg.context is not None,
                         metadata=meta,
+                        external_id=msg.id,
                         # Meta signs the webhook; ``from`` is the sender's number (if it is a valid one).
                         verified_phone=verified_phone,
                     )
