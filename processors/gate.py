@@ -158,4 +158,5 @@ def gate(
         language=route.language,
         cost_usd=answer.cost_usd if answer else 0.0,
         escalation_context=escalation_context(record) if decision == Decision.ESCALATED else "",
+        external_id=record.ticket.external_id,
     )

@@ -83,6 +83,7 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
         timings_ms=dict(record.timings_ms), decided_at_ms=decided,
         latency_ms=latency_ms(ticket, decided),
         escalation_context=f"Processing failed at {stage}: {exc}\n\n{ticket.text}",
+        external_id=ticket.external_id,
     )  # fmt: skip
     metrics.observe_outcome(outcome)
     return Emit(Sink.OUTCOME, ticket.conversation_id.encode(), wire.encode(outcome))
