@@ -40,7 +40,8 @@ class WorkerLogs:
     """A temporary folder for worker logs: removed on exit unless ``keep`` or something failed.
 
     A failure is an exception leaving the ``with`` block (Ctrl-C is not one), a worker that exited
-    with an error, or :meth:`mark_failed`; the folder is then kept and named on stderr.
+    with an error while the pipeline was not interrupted, or :meth:`mark_failed`; the folder is then
+    kept and named on stderr.
     """
 
     def __init__(self, prefix: str, keep: bool = False) -> None:
@@ -114,6 +115,9 @@ class Pipeline:
     workers: list[WorkerProcess]
     reader: OutcomeReader
     logs: WorkerLogs
+    #: Stopped by Ctrl-C or SIGTERM: the workers got the signal too (a terminal sends it to the whole
+    #: process group, the embedded broker included), so how they exit says nothing about their health.
+    interrupted: bool = False
 
     @property
     def ingress(self) -> str:
@@ -142,18 +146,25 @@ def running_pipeline(
         ensure_topics(boot, pipeline_topics(settings))
         procs = start_workers(boot, embedded, workers, logs, env=env, cpus_per_worker=cpus_per_worker,
                               metrics_port=metrics_port)  # fmt: skip
+        pipe: Pipeline | None = None
+        interrupted = False
         try:
             t = settings.topics
             reader = OutcomeReader(
                 boot, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
             )
             try:
-                yield Pipeline(settings, boot, embedded, procs, reader, logs)
+                pipe = Pipeline(settings, boot, embedded, procs, reader, logs)
+                yield pipe
             finally:
                 reader.close()
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
         finally:
             stop_all(procs)
-            if any(w.proc.returncode not in CLEAN_EXITS for w in procs):
+            interrupted = interrupted or (pipe is not None and pipe.interrupted)
+            if not interrupted and any(w.proc.returncode not in CLEAN_EXITS for w in procs):
                 logs.mark_failed()
 
 

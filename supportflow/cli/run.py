@@ -107,6 +107,8 @@ def _show_outcomes(pipe: Pipeline) -> int:
             pipe.logs.mark_failed()
             err("all workers exited")
             return 1
+    pipe.interrupted = True
+    err("stopping the workers and the broker...")
     return 0
 
 

@@ -119,3 +119,21 @@ def test_running_pipeline_worker_exit_status_decides_whether_logs_are_kept(no_br
     assert logs.path.exists() is kept
     if kept:
         logs.path.rmdir()
+
+
+def test_running_pipeline_interrupted_workers_killed_at_stop_logs_removed(no_broker):
+    no_broker.exit_code = -9  # the broker died of the same Ctrl-C: the worker hung and was killed
+    with WorkerLogs("supportflow-test-") as logs, running_pipeline(get_settings(), logs) as pipe:
+        pipe.interrupted = True
+    assert not logs.path.exists()
+
+
+def test_running_pipeline_ctrl_c_in_the_block_logs_removed(no_broker):
+    no_broker.exit_code = 1
+    with (
+        pytest.raises(KeyboardInterrupt),
+        WorkerLogs("supportflow-test-") as logs,
+        running_pipeline(get_settings(), logs),
+    ):
+        raise KeyboardInterrupt
+    assert not logs.path.exists()
