@@ -22,7 +22,7 @@ def _record(o: Outcome) -> dict[str, Any]:
         "confidence": round(o.confidence, 4), "band": str(o.band), "tier": str(o.tier), "model": o.model,
         "reasons": o.reasons, "answer": o.answer, "citations": o.citations,
         "groundedness": round(o.groundedness, 4), "latency_ms": o.latency_ms, "timings_ms": o.timings_ms,
-        "language": o.language, "cost_usd": o.cost_usd,
+        "language": o.language, "cost_usd": o.cost_usd, "external_id": o.external_id,
     }  # fmt: skip
 
 

@@ -1,0 +1,17 @@
+"""``supportflow demo --json`` records name each outcome's source message (external_id)."""
+
+from __future__ import annotations
+
+from supportflow.cli.demo import demo_summary
+from supportflow.schemas.models import Band, Channel, Decision, Outcome, Tier
+from supportflow.streams.collect import Collected
+
+
+def test_demo_summary_records_include_external_id():
+    outcome = Outcome(
+        ticket_id="tkt_1", conversation_id="conv_1", channel=Channel.CHAT, decision=Decision.SUGGESTED,
+        intent="track_order", confidence=0.9, band=Band.SUGGEST, tier=Tier.COMMODITY, trace_id="t",
+        external_id="msg_77",
+    )  # fmt: skip
+    summary = demo_summary(1, Collected(outcomes={"tkt_1": outcome}), 0.5)
+    assert [r["external_id"] for r in summary["records"]] == ["msg_77"]
