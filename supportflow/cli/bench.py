@@ -125,7 +125,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--warmup-tickets", type=int, default=None,
         help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
     )  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)")
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+    )
     p.add_argument(
         "--topology", choices=("fused", "per-stage"), default=None,
         help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, else fused)",

@@ -61,8 +61,9 @@ examples:
   supportflow COMMAND --help                    # one command's options
 
 Settings come from SUPPORTFLOW_* environment variables (SUPPORTFLOW_BROKER: a Kafka cluster instead of
-the embedded broker). Commands that talk to a running pipeline find the one `supportflow run` started
-in the same folder through .supportflow/run.json."""
+the embedded broker). Commands that talk to a running pipeline (flags, ingest, audit, dlq, egress...)
+take --broker, else SUPPORTFLOW_BROKER, else the pipeline `supportflow run` started from the same
+folder: it writes its broker address to .supportflow/run.json while it runs."""
 
 
 def build_parser() -> argparse.ArgumentParser:

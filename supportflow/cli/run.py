@@ -144,8 +144,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="start the pipeline (embedded broker unless configured) and print each outcome until Ctrl-C",
         description="Start the pipeline: a broker (embedded Tansu unless --broker or SUPPORTFLOW_BROKER "
         "names one), the topics and worker processes; print one table row per decided ticket until "
-        f"Ctrl-C. While it runs, {STATE_HINT} holds its broker address, so `supportflow flags`, `ingest`, "
-        "`audit`, `dlq` and `serve` in another terminal (same folder) find it without --broker.",
+        f"Ctrl-C. While it runs, {STATE_HINT} (under SUPPORTFLOW_DATA_DIR when set) holds its broker "
+        "address and process id, so `supportflow flags`, `ingest`, `audit`, `dlq`, `topics --create`, "
+        "`egress`, `serve` and `worker` in another terminal (same folder) find it without --broker.",
     )
     add_broker_option(
         p,
