@@ -36,7 +36,9 @@ def kafka(monkeypatch):
     # `supportflow flags` imports these when it runs: patched where they are defined.
     monkeypatch.setattr(topics, "ensure_topics", _no_kafka)
     monkeypatch.setattr(flags, "FlagWatcher", _no_kafka)
-    monkeypatch.setattr(flags, "publish_flag", lambda _b, _t, name, value: kafka.written.append((name, value)))
+    monkeypatch.setattr(
+        flags, "publish_flag", lambda _b, _t, name, value: kafka.written.append((name, value))
+    )
     monkeypatch.setattr(flags, "delete_flag", lambda _b, _t, name: kafka.deleted.append(name))
     return kafka
 
