@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from supportflow.cli.output import Progress, err
+from supportflow.console import Progress, err
 from supportflow.processors.channels import count_fates, expected_fates
 from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.settings import Settings, get_settings

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, TypeVar
 
 from supportflow.cli.broker import add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from pydantic import BaseModel

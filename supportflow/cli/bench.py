@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.schemas.models import InboundEvent

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.schemas.models import Outcome

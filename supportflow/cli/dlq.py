@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from supportflow.cli.broker import add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.streams.dlq import StoredLetter

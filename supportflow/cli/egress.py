@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from supportflow.cli.broker import add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 
 #: ``supportflow.connectors.egress.CONNECTORS``, named here so that building the parser imports none of
 #: the connectors (a unit test keeps the two equal).

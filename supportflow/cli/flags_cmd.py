@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from supportflow.cli.broker import add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 from supportflow.streams.flag_registry import FLAGS, FlagError  # the registry itself: no Kafka, no Faust
 
 

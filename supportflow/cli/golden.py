@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.evals.golden import GoldenCase

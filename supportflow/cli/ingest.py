@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from supportflow.cli.broker import add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from supportflow.cli.output import err
+from supportflow.console import err
 from supportflow.schemas.errors import InvalidInputError
 
 if TYPE_CHECKING:

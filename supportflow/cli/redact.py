@@ -15,7 +15,7 @@ import os
 import sys
 from typing import TextIO
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 
 def run(lines: TextIO, out: TextIO, as_json: bool, known: list[str]) -> None:

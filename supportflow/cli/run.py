@@ -10,7 +10,8 @@ import threading
 from typing import TYPE_CHECKING
 
 from supportflow.cli.broker import STATE_HINT, add_broker_option, resolve
-from supportflow.cli.output import OutcomeTable, err
+from supportflow.cli.output import OutcomeTable
+from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.settings import Settings

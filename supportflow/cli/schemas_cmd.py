@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from supportflow.cli.output import err
+from supportflow.console import err
 
 
 def cmd_dump(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from supportflow.cli.broker import STATE_HINT, add_broker_option, find_broker, state_path
-from supportflow.cli.output import err
+from supportflow.console import err
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from supportflow.cli.broker import BROKER_HELP, add_broker_option, resolve
-from supportflow.cli.output import err
+from supportflow.console import err
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
