@@ -8,14 +8,17 @@ around in :mod:`supportflow.streams.tansu_quirks`, never in code that also runs 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -23,6 +26,21 @@ from supportflow.schemas.errors import TransientError
 from supportflow.streams import kafka
 
 log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """For ``preexec_fn``: the child is killed when this process dies (Linux). Only from the main
+    thread: the kernel signals when the creating *thread* ends, and a helper thread may end early."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded here, not in the forked child
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a memory broker has nothing to save
+
+    return set_death_signal
 
 
 class BrokerStartError(TransientError):
@@ -63,6 +81,9 @@ class EmbeddedBroker:
             [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=fd, stderr=fd, stdin=subprocess.DEVNULL, env=env,
+            # Its own session: a Ctrl-C in the terminal stops the workers first while the broker stays
+            # up for their last commits; stop() ends it. And it dies with this process, whatever kills it.
+            start_new_session=True, preexec_fn=_die_with_parent(),
         )  # fmt: skip
         os.close(fd)
         self._wait_ready()
