@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from supportflow.processors.gate import latency_ms
+from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas import wire
 from supportflow.schemas.errors import PermanentError, SchemaError, TransientError
 from supportflow.schemas.models import (
@@ -82,7 +83,10 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
         band=Band.ESCALATE, tier=route.tier if route else Tier.COMMODITY, trace_id=ticket.trace_id,
         timings_ms=dict(record.timings_ms), decided_at_ms=decided,
         latency_ms=latency_ms(ticket, decided),
-        escalation_context=f"Processing failed at {stage}: {exc}\n\n{ticket.text}",
+        # Redacted like the gate's: the outcome reaches CRMs, and an exception message can quote input.
+        escalation_context=redact(
+            f"Processing failed at {stage}: {exc}\n\n{ticket.text}", known=redact_customer_terms(record.customer)
+        ).text,
         external_id=ticket.external_id,
     )  # fmt: skip
     metrics.observe_outcome(outcome)

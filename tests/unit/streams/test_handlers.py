@@ -116,3 +116,20 @@ def test_normalize_records_unencodable_ticket_dead_lettered_not_crashing():
     emits = _run_normalize([_msg(b"raw")], lambda raw: [PR(ticket=huge)])
     assert [e.sink for e in emits] == [Sink.DEAD_LETTER]
     assert wire.decode(emits[0].value, DeadLetter).error_class == "SchemaError"
+
+
+def test_failure_outcome_escalation_context_redacted():
+    from supportflow.streams.handlers import failure_outcome
+
+    leaky = record().model_copy(
+        update={
+            "ticket": record().ticket.model_copy(
+                update={"text": "Card 4111 1111 1111 1111, mail ana@example.com"}
+            )
+        }
+    )
+    outcome = wire.decode(
+        failure_outcome("route", leaky, ValueError("bad value ana@example.com")).value, Outcome
+    )
+    assert "4111" not in outcome.escalation_context and "ana@example.com" not in outcome.escalation_context
+    assert "Processing failed at route" in outcome.escalation_context
