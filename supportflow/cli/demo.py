@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportflow.cli.output import ELLIPSIS, shorten
 from supportflow.console import err
 
 if TYPE_CHECKING:
@@ -88,12 +89,12 @@ def _print_summary(s: dict[str, Any]) -> None:
         print("\ndead letters:")
         for d in s["dead_letters"]:
             print(
-                f"  [{d['stage']}] {d['error_class']}: {d['error_message'][:90]}  ({d['source'] or d['channel']})"
+                f"  [{d['stage']}] {d['error_class']}: {shorten(d['error_message'], 90)}  ({d['source'] or d['channel']})"
             )
     auto = [r for r in s["records"] if r["decision"] == "auto_resolved"][:3]
     for r in auto:
         print(f"\nexample auto-resolved ({r['intent']}, groundedness {r['groundedness']:.2f}, cites "
-              f"{', '.join(r['citations'])}):\n  " + r["answer"][:400].replace("\n", "\n  "))  # fmt: skip
+              f"{', '.join(r['citations'])}):\n  " + _excerpt(r["answer"], 400).replace("\n", "\n  "))  # fmt: skip
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -118,3 +119,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="keep the workers' temporary log folder on exit (it is always kept when a worker fails)",
     )  # fmt: skip
     p.set_defaults(func=cmd_demo)
+
+
+def _excerpt(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, line breaks kept, cut at a word boundary with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    return (cut[:space] if space > 0 else cut).rstrip() + ELLIPSIS

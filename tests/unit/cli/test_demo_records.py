@@ -15,3 +15,12 @@ def test_demo_summary_records_include_external_id():
     )  # fmt: skip
     summary = demo_summary(1, Collected(outcomes={"tkt_1": outcome}), 0.5)
     assert [r["external_id"] for r in summary["records"]] == ["msg_77"]
+
+
+def test_demo_excerpt_long_answer_cut_at_a_word_with_an_ellipsis():
+    from supportflow.cli.demo import _excerpt
+
+    text = "The payment authorization is released immediately.\nYour bank shows it within days."
+    cut = _excerpt(text, 45)
+    assert cut == "The payment authorization is released…"
+    assert _excerpt(text, 500) == text
