@@ -82,6 +82,7 @@ class Delivered:
     status: int
     attempts: int
     already_applied: bool = False
+    body: bytes = field(default=b"", repr=False)  # the answer, for requests whose result is read
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class Deliverer:
                 if 200 <= status < 300 or status in self._already_applied:
                     replayed = response.headers.get("x-idempotency-lookup", "").lower() == "hit"
                     applied = status in self._already_applied or replayed
-                    return Delivered(status=status, attempts=attempt, already_applied=applied)
+                    return Delivered(status, attempt, already_applied=applied, body=response.content)
                 last_error = f"HTTP {status}: {response.text[:300]}"
                 if not (status >= 500 or status in RETRYABLE_4XX):
                     raise DeliveryRejected(f"{call.method} {call.url} rejected: {last_error}", status)
