@@ -19,11 +19,10 @@ CRM's matching either.
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
+import httpx
 from pydantic import SecretStr, ValidationError
 
 from supportflow.connectors.crm.base import MAX_ORDERS
@@ -44,8 +43,13 @@ class HttpCrm:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.base_url = base_url.rstrip("/")
-        self._api_key = api_key
         self.timeout_s = timeout_s
+        headers = {"Accept": "application/json"}
+        if api_key is not None:
+            headers["Authorization"] = f"Bearer {api_key.get_secret_value()}"
+        # One timeout for connecting, each read and each write, like a socket timeout; redirects are
+        # followed as a browser would (httpx drops the Authorization header when they leave the host).
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout_s), follow_redirects=True)
 
     def find_customer(
         self, *, customer_id: str | None = None, email: str | None = None, phone: str | None = None
@@ -70,32 +74,29 @@ class HttpCrm:
 
     def _get(self, path: str) -> Any:
         """Decoded JSON body, or None on 404."""
-        request = urllib.request.Request(self.base_url + path, headers={"Accept": "application/json"})
-        if self._api_key is not None:
-            request.add_header("Authorization", f"Bearer {self._api_key.get_secret_value()}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            message = f"CRM GET {path} returned HTTP {exc.code}"
-            if exc.code >= 500 or exc.code in _RETRYABLE_STATUS:
-                raise TransientError(message) from exc
-            raise PermanentError(message) from exc
-        except TimeoutError as exc:  # socket.timeout is an alias since 3.10
+            response = self._client.get(self.base_url + path)
+        except httpx.TimeoutException as exc:
             raise TransientError(f"CRM GET {path} timed out after {self.timeout_s}s") from exc
-        except urllib.error.URLError as exc:  # refused, DNS, reset: the CRM may be back shortly
-            raise TransientError(f"CRM GET {path} failed: {exc.reason}") from exc
-        except OSError as exc:  # connection reset while reading the body
+        except httpx.TransportError as exc:  # refused, DNS, reset: the CRM may be back shortly
             raise TransientError(f"CRM GET {path} failed: {exc}") from exc
+        except (httpx.TooManyRedirects, httpx.DecodingError) as exc:  # asking again gets the same
+            raise PermanentError(f"CRM GET {path} failed: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            message = f"CRM GET {path} returned HTTP {response.status_code}"
+            if response.status_code >= 500 or response.status_code in _RETRYABLE_STATUS:
+                raise TransientError(message)
+            raise PermanentError(message)
         try:
-            return json.loads(raw)
+            return json.loads(response.content)
         except ValueError as exc:
             raise PermanentError(f"CRM GET {path} returned a body that is not JSON") from exc
 
     def close(self) -> None:
-        """Nothing pooled: each lookup opens its own connection."""
+        """Closes the pooled connections."""
+        self._client.close()
 
 
 def customer_from_json(data: Any) -> CustomerContext:
