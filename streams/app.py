@@ -27,7 +27,7 @@ import faust
 from faust.types import EventT
 
 from supportflow.processors.audit import audit_event
-from supportflow.settings import Settings
+from supportflow.settings import Settings, TopicSettings
 from supportflow.streams.batching import run_overlapped
 from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.publisher import Publisher
@@ -48,8 +48,17 @@ def _messages(events: Sequence[Any]) -> list[Message]:
 
 
 def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineApp:
+    """A Faust app with one agent per hop of ``settings.topology``; outputs leave through its publisher."""
+    app = _faust_app(settings, bootstrap)
+    app.publisher = Publisher(bootstrap, linger_ms=2)
+    for hop in hops(settings.topology):
+        _add_agent(app, settings.topics, hop, _hop_handler(hop, runtime))
+    return app
+
+
+def _faust_app(settings: Settings, bootstrap: str) -> PipelineApp:
     session_s = settings.session_timeout_s
-    app = PipelineApp(
+    return PipelineApp(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
         key_serializer="raw",
@@ -63,59 +72,57 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
         web_enabled=False,
         store="memory://",
     )
-    publisher = app.publisher = Publisher(bootstrap, linger_ms=2)
-    t = settings.topics
 
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(t.full(name), partitions=t.partitions, key_type=bytes, value_type=bytes)
 
+def _hop_handler(hop: Hop, runtime: Runtime) -> Callable[[list[Message]], list[Emit]]:
+    def handle(messages: list[Message]) -> list[Emit]:
+        emits, duplicates = run_hop(hop, messages, runtime, runtime.seen.check_and_add, audit_event)
+        if duplicates:
+            log.info("%s suppressed %d redelivered tickets", hop.name, duplicates)
+        return emits
+
+    return handle
+
+
+def _add_agent(
+    app: PipelineApp, t: TopicSettings, hop: Hop, handle: Callable[[list[Message]], list[Emit]]
+) -> None:
+    """The hop's agent: batches of its input topic through ``handle`` on the hop's own thread."""
+    publisher = app.publisher
+    assert publisher is not None
     sinks = {
         Sink.OUTCOME: t.full(t.outcomes),
         Sink.DEAD_LETTER: t.full(t.dead_letter),
         Sink.AUDIT: t.full(t.audit),
     }
+    next_topic = t.full(getattr(t, hop.writes)) if hop.writes else None
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hop-{hop.name}")
 
-    async def publish(emits: list[Emit], next_topic: str | None) -> None:
+    async def publish(emits: list[Emit]) -> None:
         for emit in emits:
             target = next_topic if emit.sink == Sink.NEXT else sinks[emit.sink]
-            assert target is not None, f"a hop emitted {emit.sink} without a next topic"
+            assert target is not None, f"hop {hop.name} emitted {emit.sink} without a next topic"
             await publisher.produce(target, emit.key, emit.value)
 
-    def handler(hop: Hop) -> Callable[[list[Message]], list[Emit]]:
-        def handle(messages: list[Message]) -> list[Emit]:
-            emits, duplicates = run_hop(hop, messages, runtime, runtime.seen.check_and_add, audit_event)
-            if duplicates:
-                log.info("%s suppressed %d redelivered tickets", hop.name, duplicates)
-            return emits
+    async def agent(stream: faust.StreamT) -> None:
+        loop = asyncio.get_running_loop()
 
-        return handle
+        async def handle_batch(events: list[EventT]) -> None:
+            await publish(await loop.run_in_executor(thread, handle, _messages(events)))
 
-    def agent_for(hop: Hop) -> None:
-        next_topic = t.full(getattr(t, hop.writes)) if hop.writes else None
-        handle = handler(hop)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"hop-{hop.name}")
+        # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's, each
+        # only after its batch's outputs were handed to the publisher; the commit guard learns of
+        # each processed record before Faust sees its ack.
+        manual = stream.noack()  # type: ignore[attr-defined]
 
-        async def agent(stream: faust.StreamT) -> None:
-            loop = asyncio.get_running_loop()
+        async def ack(event: EventT) -> None:
+            app.processed(event.message)
+            await manual.ack(event)
 
-            async def handle_batch(events: list[EventT]) -> None:
-                emits = await loop.run_in_executor(thread, handle, _messages(events))
-                await publish(emits, next_topic)
+        await run_overlapped(manual.events(), handle_batch, ack, max_batch=BATCH_MAX)
 
-            # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's,
-            # each only after its batch's outputs were handed to the publisher; the commit guard
-            # learns of each processed record before Faust sees its ack.
-            manual = stream.noack()  # type: ignore[attr-defined]
-
-            async def ack(event: EventT) -> None:
-                app.processed(event.message)
-                await manual.ack(event)
-
-            await run_overlapped(manual.events(), handle_batch, ack, max_batch=BATCH_MAX)
-
-        agent.__name__ = f"{hop.name.replace('-', '_')}_agent"
-        app.agent(topic(getattr(t, hop.reads)), name=hop.name)(agent)
-
-    for hop in hops(settings.topology):
-        agent_for(hop)
-    return app
+    agent.__name__ = f"{hop.name.replace('-', '_')}_agent"
+    source = app.topic(
+        t.full(getattr(t, hop.reads)), partitions=t.partitions, key_type=bytes, value_type=bytes
+    )
+    app.agent(source, name=hop.name)(agent)
