@@ -168,21 +168,6 @@ def running_pipeline(
                 logs.mark_failed()
 
 
-def run_demo(
-    events: list[InboundEvent],
-    *,
-    bootstrap: str | None = None,
-    workers: int = 1,
-    timeout_s: float = 180.0,
-    quiet: bool = False,
-    keep_logs: bool = False,
-) -> tuple[int, Collected, float]:
-    """Run the pipeline over ``events`` (the caller reads them, e.g. ``events_from_path``); returns
-    (messages in, what came out, seconds)."""
-    return run_events(events, bootstrap=bootstrap, workers=workers,
-                      timeout_s=timeout_s, quiet=quiet, keep_logs=keep_logs)  # fmt: skip
-
-
 def run_events(
     events: list[InboundEvent],
     *,

@@ -61,14 +61,14 @@ def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[st
 def cmd_demo(args: argparse.Namespace) -> int:
     from supportflow.connectors.ingress import events_from_path
     from supportflow.data import data_path
-    from supportflow.streams.harness import run_demo
+    from supportflow.streams.harness import run_events
 
     path = Path(args.tickets) if args.tickets else data_path("samples")
     if not path.exists():
         err(f"no such file or folder: {path}")
         return 2
     # Progress goes to stderr either way: with --json, stdout carries only the one JSON object.
-    expected, collected, seconds = run_demo(
+    expected, collected, seconds = run_events(
         list(events_from_path(path)), workers=args.workers, timeout_s=args.timeout, keep_logs=args.keep_logs
     )
     summary = demo_summary(expected, collected, seconds)

@@ -10,7 +10,7 @@ from supportflow.data import data_path
 from supportflow.processors.channels import TICKET_CONTENT_TYPE
 from supportflow.schemas import wire
 from supportflow.schemas.models import Decision, InboundEvent
-from supportflow.streams.harness import run_demo, run_events
+from supportflow.streams.harness import run_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def demo():
     events = list(events_from_path(data_path("samples")))
-    expected, collected, seconds = run_demo(events, timeout_s=240, quiet=True)
+    expected, collected, seconds = run_events(events, timeout_s=240, quiet=True)
     return expected, collected, demo_summary(expected, collected, seconds)
 
 
