@@ -14,7 +14,7 @@ groundedness still scores it, because lifting the wrong sentence is the failure 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,13 +83,7 @@ def compose_answer(
     def is_hinted(source: Source) -> bool:
         return source.article_id == primary and source.section.casefold() in hinted
 
-    candidates = _answer_articles(sources, intent, article_intents)
-    considered = [
-        s for s in candidates[:MAX_SOURCES]
-        if s.score >= sources[0].score - SOURCE_SCORE_SPREAD or is_hinted(s)
-    ]  # fmt: skip
-    # The hinted section counts even when it retrieved below the cut: the author's word beats the score.
-    considered += [s for s in candidates[MAX_SOURCES:] if is_hinted(s)]
+    considered = _considered_sources(sources, intent, article_intents, is_hinted)
     units = [
         _Unit(i, j, text)
         for i, source in enumerate(considered)
@@ -98,12 +92,41 @@ def compose_answer(
     ]
     if not units:
         return None
+    query = query_vector if query_vector is not None else sentence_embeddings.encode([ticket_text])[0]
+    hinted_units = np.array([is_hinted(considered[u.source]) for u in units])
+    chosen = _choose_units(units, considered, query, hinted_units)
+    if not chosen:
+        return None
+    return _assemble(ticket_text, intent, customer, considered, chosen)
+
+
+def _considered_sources(
+    sources: list[Source],
+    intent: str,
+    article_intents: Mapping[str, Collection[str]] | None,
+    is_hinted: Callable[[Source], bool],
+) -> list[Source]:
+    candidates = _answer_articles(sources, intent, article_intents)
+    considered = [
+        s for s in candidates[:MAX_SOURCES]
+        if s.score >= sources[0].score - SOURCE_SCORE_SPREAD or is_hinted(s)
+    ]  # fmt: skip
+    # The hinted section counts even when it retrieved below the cut: the author's word beats the score.
+    return considered + [s for s in candidates[MAX_SOURCES:] if is_hinted(s)]
+
+
+def _choose_units(
+    units: list[_Unit],
+    considered: list[Source],
+    query: npt.NDArray[np.float32],
+    hinted: npt.NDArray[np.bool_],
+) -> list[_Unit]:
+    """The most relevant units, within the size limits, in the help center's own order."""
     # A unit is read under its section heading: "US Standard: 5-7 business days" says nothing about
     # arrival times until it sits under "Transit times".
     unit_vectors = sentence_embeddings.encode(
         [unit_context(considered[u.source].section, u.text) for u in units]
     )
-    query = query_vector if query_vector is not None else sentence_embeddings.encode([ticket_text])[0]
     cosine = unit_vectors @ query
     # One short sentence's cosine is noisy (MiniLM on ten words); the section's retrieval score says
     # which part of the article the ticket is about, so both count.
@@ -114,7 +137,7 @@ def compose_answer(
         - RANK_BONUS * np.array([u.source for u in units])
         + PROCEDURE_BONUS * np.array(["\n" in u.text for u in units])
         + FACT_BONUS * np.array([_carries_fact(u.text) for u in units])
-        + HINT_BONUS * np.array([is_hinted(considered[u.source]) for u in units])
+        + HINT_BONUS * hinted
     )
     chosen: list[_Unit] = []
     size = 0
@@ -125,17 +148,23 @@ def compose_answer(
             break
         # A hinted unit is on topic by the author's declaration; MiniLM's cosine on a bare fact line
         # ("card refunds take 5-10 business days") to "I expect a refund of $160" is not evidence.
-        on_topic = cosine[idx] >= MIN_RELEVANCE or is_hinted(considered[unit.source])
+        on_topic = cosine[idx] >= MIN_RELEVANCE or bool(hinted[idx])
         if relevance[idx] < cutoff or not on_topic:
             continue
         if chosen and size + len(unit.text) > MAX_CHARS:
             continue
         chosen.append(unit)
         size += len(unit.text)
-    if not chosen:
-        return None
-    chosen.sort(key=lambda u: (u.source, u.position))  # read in the help center's own order
+    return sorted(chosen, key=lambda u: (u.source, u.position))  # read in the help center's own order
 
+
+def _assemble(
+    ticket_text: str,
+    intent: str,
+    customer: CustomerContext | None,
+    considered: list[Source],
+    chosen: list[_Unit],
+) -> Answer:
     parts = [_greeting(customer)]
     order = relevant_order(ticket_text, intent, customer)
     if order is not None:
@@ -144,8 +173,7 @@ def compose_answer(
     parts.append(SIGN_OFF)
     text = "\n\n".join(parts)
 
-    used = sorted({u.source for u in chosen})
-    cited = [considered[i] for i in used]
+    cited = [considered[i] for i in sorted({u.source for u in chosen})]
     score, unsupported = score_groundedness(text, cited, customer)
     return Answer(
         text=text,
