@@ -197,6 +197,11 @@ class EgressSettings(BaseModel):
     urgent_reasons: tuple[str, ...] = Field(
         ("rule:legal", "rule:vip"), description="Escalation reasons that raise the priority to urgent."
     )
+    fallback_requester_email: str = Field(
+        "",
+        description="Requester of a helpdesk ticket egress creates for an outcome that names no contact "
+        "(Freshdesk needs one; Zendesk otherwise uses the API user).",
+    )
 
 
 NationalId = Literal["SSN", "NINO", "DNI"]

@@ -11,6 +11,7 @@ from typing import Protocol
 import httpx
 
 from supportflow.connectors.egress.delivery import HttpCall
+from supportflow.connectors.egress.tickets import TicketLink
 from supportflow.schemas.models import Outcome
 
 
@@ -22,10 +23,16 @@ class Connector(Protocol):
 
     def auth(self) -> httpx.Auth | None: ...
 
-    def calls(self, outcome: Outcome) -> list[HttpCall]:
-        """The requests, in order, that apply ``outcome``; each has a step name unique in the list.
+    def ticket_link(self, outcome: Outcome) -> TicketLink | None:
+        """How to find or create the helpdesk ticket of ``outcome``'s conversation when the outcome
+        refers to none (:mod:`.tickets`); None when it does, or when the target has no tickets."""
+        ...
+
+    def calls(self, outcome: Outcome, ticket_id: str | None = None) -> list[HttpCall]:
+        """The requests, in order, that apply ``outcome`` (to ``ticket_id`` when a link resolved one);
+        each has a step name unique in the list.
 
         Raises :class:`~supportflow.schemas.errors.PermanentError` when the outcome cannot be applied
-        (e.g. no helpdesk ticket id): it is dead-lettered without any request.
+        (e.g. an auto-resolution without an answer): it is dead-lettered without any request.
         """
         ...

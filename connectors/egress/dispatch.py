@@ -2,7 +2,8 @@
 
 The idempotency store is consulted per request step before anything is sent and written right after each
 step succeeds, so a redelivered outcome (same ticket id and decision) posts nothing, and an outcome whose
-first step landed before a failure resumes at the step that failed.
+first step landed before a failure resumes at the step that failed. An outcome whose conversation has
+no helpdesk ticket yet is first linked to one, found or created (:mod:`.tickets`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from supportflow.connectors.egress.base import Connector
-from supportflow.connectors.egress.delivery import Deliverer, idempotency_key
+from supportflow.connectors.egress.delivery import Deliverer, HttpCall, idempotency_key
 from supportflow.connectors.egress.store import IdempotencyStore
+from supportflow.connectors.egress.tickets import Resolved, TicketRequestFailed, resolve_ticket
 from supportflow.schemas import wire
 from supportflow.schemas.errors import SupportflowError
 from supportflow.schemas.models import Outcome
@@ -48,25 +50,33 @@ class Dispatcher:
         """Raises only :class:`~.delivery.DeliveryInterrupted` (the worker is stopping)."""
         try:
             outcome = wire.decode(msg.value, Outcome)
-            calls = self.connector.calls(outcome)
+            link = self.connector.ticket_link(outcome)
+            calls = self.connector.calls(outcome) if link is None else []
         except SupportflowError as exc:
             log.warning(
                 "%s: cannot apply %s[%d]@%d: %s", self.stage, msg.topic, msg.partition, msg.offset, exc
             )
             return Handled(Fate.DEAD_LETTERED, dead_letter=dead_letter(self.stage, msg, exc))
+        resolved = Resolved("")
+        if link is not None:
+            try:
+                resolved = resolve_ticket(link, self.connector.name, self.deliverer, self.store)
+            except TicketRequestFailed as failed:
+                return self._failed(msg, outcome, failed.error, failed.call, Resolved(""))
+            calls = self.connector.calls(outcome, resolved.ticket_id)
         name, decision = self.connector.name, str(outcome.decision)
         keyed = [(call, idempotency_key(name, outcome.ticket_id, decision, call.step)) for call in calls]
         pending = [(call, key) for call, key in keyed if not self.store.contains(key)]
         if not pending:
-            return Handled(Fate.DUPLICATE, outcome.ticket_id)
-        sent = applied = 0
+            return Handled(
+                Fate.DUPLICATE, outcome.ticket_id, resolved.requests_sent, resolved.already_applied
+            )
+        sent, applied = resolved.requests_sent, resolved.already_applied
         for call, key in pending:
             try:
                 result = self.deliverer.send(call, key)
             except SupportflowError as exc:
-                log.error("%s: ticket %s: %s", self.stage, outcome.ticket_id, exc)
-                emit = dead_letter(self.stage, msg, exc, str(outcome.channel), f"{call.method} {call.url}")
-                return Handled(Fate.DEAD_LETTERED, outcome.ticket_id, sent, applied, emit)
+                return self._failed(msg, outcome, exc, call, Resolved("", sent, applied))
             sent += result.attempts
             applied += result.already_applied
             self.store.record(
@@ -78,3 +88,12 @@ class Dispatcher:
                 status=result.status,
             )
         return Handled(Fate.DELIVERED, outcome.ticket_id, sent, applied)
+
+    def _failed(
+        self, msg: Message, outcome: Outcome, exc: SupportflowError, call: HttpCall, so_far: Resolved
+    ) -> Handled:
+        log.error("%s: ticket %s: %s", self.stage, outcome.ticket_id, exc)
+        emit = dead_letter(self.stage, msg, exc, str(outcome.channel), f"{call.method} {call.url}")
+        return Handled(
+            Fate.DEAD_LETTERED, outcome.ticket_id, so_far.requests_sent, so_far.already_applied, emit
+        )

@@ -8,13 +8,16 @@ from collections.abc import Callable
 
 from supportflow.connectors.egress.settings import EgressSettings, Priority
 from supportflow.schemas.errors import InvalidInputError, PermanentError
-from supportflow.schemas.models import Outcome
+from supportflow.schemas.models import Decision, Outcome
 
 #: Maps an outcome to the helpdesk's ticket id. Default: the conversation id, which is the helpdesk
-#: ticket id when tickets come in through that helpdesk's own webhook.
+#: ticket id when tickets come in through that helpdesk's own webhook. A reference that is not numeric
+#: means the conversation has no helpdesk ticket yet: egress finds or creates one (:mod:`.tickets`).
 TicketRef = Callable[[Outcome], str]
 
 _TAG_SEGMENT = re.compile(r"[a-z0-9_\-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def require_settings(settings: EgressSettings, connector: str, *fields: str) -> None:
@@ -27,6 +30,43 @@ def require_settings(settings: EgressSettings, connector: str, *fields: str) -> 
 
 def conversation_ref(outcome: Outcome) -> str:
     return outcome.conversation_id
+
+
+def referenced_ticket_id(outcome: Outcome, ticket_ref: TicketRef) -> str | None:
+    """The helpdesk ticket id the outcome refers to, or None when its conversation did not come from the
+    helpdesk (helpdesk ids are integers; email, chat and WhatsApp conversation ids are not)."""
+    ref = ticket_ref(outcome).strip()
+    return ref if ref.isdigit() else None
+
+
+def requester_contact(
+    outcome: Outcome, settings: EgressSettings, *, phone: bool = True
+) -> tuple[str, str] | None:
+    """``("email" | "phone", value)`` for the requester of a ticket egress creates: the outcome's
+    customer id when it is an address (or, if the helpdesk takes one, an E.164 number), else the
+    configured fallback requester."""
+    customer = (outcome.customer_id or "").strip()
+    if _EMAIL.fullmatch(customer):
+        return "email", customer
+    if phone and _E164.fullmatch(customer):
+        return "phone", customer
+    if settings.fallback_requester_email:
+        return "email", settings.fallback_requester_email
+    return None
+
+
+def opening_note(outcome: Outcome) -> str:
+    """The first comment of a ticket egress creates; the outcome itself follows as an update."""
+    return (
+        f"Ticket opened by supportflow for {outcome.channel} conversation {outcome.conversation_id}, "
+        "which the helpdesk had no ticket for. Its messages' outcomes follow as updates."
+    )
+
+
+def require_answer(outcome: Outcome) -> None:
+    """An auto-resolution without an answer cannot be applied: fail before any request (dead letter)."""
+    if outcome.decision == Decision.AUTO_RESOLVED and not outcome.answer.strip():
+        raise PermanentError(f"auto_resolved ticket {outcome.ticket_id} has no answer to post")
 
 
 def numeric_ticket_id(outcome: Outcome, ticket_ref: TicketRef, helpdesk: str) -> str:

@@ -11,12 +11,21 @@ in the idempotency store: if the update fails after the reply landed, a retry or
 only the update, never the reply. Bodies are HTML (Freshdesk renders ``body`` as HTML), so text is
 escaped and newlines become ``<br>``. ``tags`` on a Freshdesk update replaces the ticket's tags (v2 has
 no append): the tags we set are the supportflow ones. Auth: ``{api_key}:X`` basic auth.
+
+A conversation that did not come from Freshdesk (its reference is not a numeric ticket id) is linked to
+the ticket tagged ``sf-<first 20 hex of sha256(conversation id)>`` (tags are what the ticket search can
+filter on without configuring a custom field): ``GET /api/v2/search/tickets?query="tag:'sf-...'"``,
+else ``POST /api/v2/tickets`` with the requester (the outcome's contact or
+``SUPPORTFLOW_EGRESS__FALLBACK_REQUESTER_EMAIL``), that tag and a neutral opening description
+(:mod:`.tickets`). Updates of a linked ticket keep the tag in ``tags`` so the next lookup finds it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -30,10 +39,16 @@ from supportflow.connectors.egress.fields import (
     escalation_note,
     escalation_priority,
     numeric_ticket_id,
+    opening_note,
+    referenced_ticket_id,
+    requester_contact,
+    require_answer,
     require_settings,
+    tag,
 )
 from supportflow.connectors.egress.settings import EgressSettings
-from supportflow.schemas.errors import PermanentError
+from supportflow.connectors.egress.tickets import TicketLink, oldest_ticket_id, ticket_id_of
+from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Decision, Outcome
 
 STATUS = {"pending": 3, "solved": 4}  # Freshdesk: 2 open, 3 pending, 4 resolved, 5 closed
@@ -42,6 +57,11 @@ PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 
 def as_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
+
+
+def conversation_tag(conversation_id: str) -> str:
+    """The tag that marks the ticket of a conversation: short, query-safe, the same on every worker."""
+    return "sf-" + hashlib.sha256(conversation_id.encode()).hexdigest()[:20]
 
 
 class FreshdeskConnector:
@@ -59,13 +79,57 @@ class FreshdeskConnector:
         assert key is not None  # checked in __init__
         return httpx.BasicAuth(key.get_secret_value(), "X")
 
-    def calls(self, outcome: Outcome) -> list[HttpCall]:
-        ticket_id = numeric_ticket_id(outcome, self._ticket_ref, "freshdesk")
-        base = f"{self._base}/api/v2/tickets/{ticket_id}"
+    def ticket_link(self, outcome: Outcome) -> TicketLink | None:
+        """None when the outcome refers to a Freshdesk ticket; else how to find or create its ticket."""
+        require_answer(outcome)
+        if referenced_ticket_id(outcome, self._ticket_ref) is not None:
+            return None
+        query = quote(f"\"tag:'{conversation_tag(outcome.conversation_id)}'\"", safe="")
+        find_url = f"{self._base}/api/v2/search/tickets?query={query}"
+        create_url = f"{self._base}/api/v2/tickets"
+        return TicketLink(
+            conversation_id=outcome.conversation_id,
+            find=HttpCall("find", "GET", find_url),
+            create=HttpCall("create", "POST", create_url, json_body=self.ticket_creation(outcome)),
+            found_id=lambda answer: oldest_ticket_id(
+                answer.get("results") if isinstance(answer, dict) else None, f"GET {find_url}"
+            ),
+            created_id=lambda answer: ticket_id_of(answer, f"POST {create_url}"),
+        )
+
+    def ticket_creation(self, outcome: Outcome) -> dict[str, Any]:
+        """The body that opens a ticket for a conversation Freshdesk has none for."""
+        contact = requester_contact(outcome, self._settings)
+        if contact is None:
+            raise InvalidInputError(
+                f"freshdesk: conversation {outcome.conversation_id} of ticket {outcome.ticket_id} has no "
+                "requester contact; set SUPPORTFLOW_EGRESS__FALLBACK_REQUESTER_EMAIL"
+            )
+        kind, value = contact
+        return {
+            kind: value,
+            **({"name": value} if kind == "phone" else {}),  # Freshdesk needs a name with a bare phone
+            "subject": f"{str(outcome.channel).capitalize()} conversation {outcome.conversation_id}",
+            "description": as_html(opening_note(outcome)),
+            "status": 2,  # open
+            "priority": PRIORITY["low"],
+            "tags": [
+                "supportflow",
+                conversation_tag(outcome.conversation_id),
+                tag(f"channel_{outcome.channel}"),
+            ],
+        }
+
+    def calls(self, outcome: Outcome, ticket_id: str | None = None) -> list[HttpCall]:
+        """Reply or note, then update, on ``ticket_id`` (a linked ticket) or the referenced ticket."""
+        require_answer(outcome)
         update: dict[str, Any] = {"tags": decision_tags(outcome)}
+        if ticket_id is None:
+            ticket_id = numeric_ticket_id(outcome, self._ticket_ref, "freshdesk")
+        else:  # tags replace: keep the one the lookup finds the ticket by
+            update["tags"].append(conversation_tag(outcome.conversation_id))
+        base = f"{self._base}/api/v2/tickets/{ticket_id}"
         if outcome.decision == Decision.AUTO_RESOLVED:
-            if not outcome.answer.strip():
-                raise PermanentError(f"auto_resolved ticket {outcome.ticket_id} has no answer to post")
             first = HttpCall("reply", "POST", f"{base}/reply", json_body={"body": as_html(outcome.answer)})
             update["status"] = STATUS[self._settings.auto_resolved_status]
         elif outcome.decision == Decision.SUGGESTED:

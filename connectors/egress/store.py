@@ -3,7 +3,9 @@
 Kafka consumption is at-least-once: a worker that crashes after posting but before committing its offset
 gets the same outcome again. Checking this store before posting (and recording after a success) turns
 that redelivery into a no-op on the same worker; the ``Idempotency-Key`` header covers the remaining
-window (crash between the post and the record) for receivers that dedupe by key.
+window (crash between the post and the record) for receivers that dedupe by key. The store also keeps
+which helpdesk ticket each conversation that did not come from the helpdesk is linked to
+(:mod:`.tickets`), so a worker looks it up once per conversation.
 
 SQLite in WAL mode at ``<data_dir>/egress-<connector>.sqlite3``, or ``":memory:"`` for tests.
 """
@@ -24,6 +26,13 @@ CREATE TABLE IF NOT EXISTS delivered (
     step TEXT NOT NULL,
     status INTEGER NOT NULL,
     delivered_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS linked_ticket (
+    connector TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    helpdesk_ticket_id TEXT NOT NULL,
+    linked_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (connector, conversation_id)
 )
 """
 
@@ -38,7 +47,7 @@ class IdempotencyStore:
         with self._lock:
             if str(path) != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(_SCHEMA)
+            self._db.executescript(_SCHEMA)
 
     def contains(self, key: str) -> bool:
         with self._lock:
@@ -52,6 +61,22 @@ class IdempotencyStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO delivered VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key, connector, ticket_id, decision, step, status, int(time.time() * 1000)),
+            )
+
+    def linked_ticket(self, connector: str, conversation_id: str) -> str | None:
+        """The helpdesk ticket found or created for a conversation that did not come from the helpdesk."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT helpdesk_ticket_id FROM linked_ticket WHERE connector = ? AND conversation_id = ?",
+                (connector, conversation_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def link_ticket(self, connector: str, conversation_id: str, helpdesk_ticket_id: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO linked_ticket VALUES (?, ?, ?, ?)",
+                (connector, conversation_id, helpdesk_ticket_id, int(time.time() * 1000)),
             )
 
     def count(self) -> int:

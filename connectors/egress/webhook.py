@@ -23,6 +23,7 @@ import httpx
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.fields import require_settings
 from supportflow.connectors.egress.settings import EgressSettings
+from supportflow.connectors.egress.tickets import TicketLink
 from supportflow.schemas.models import Outcome
 
 SIGNATURE_HEADER = "X-Supportflow-Signature"
@@ -74,7 +75,10 @@ class WebhookConnector:
             SIGNATURE_HEADER: signature(self._secret.get_secret_value().encode(), timestamp, body),
         }
 
-    def calls(self, outcome: Outcome) -> list[HttpCall]:
+    def ticket_link(self, outcome: Outcome) -> TicketLink | None:
+        return None  # the receiver gets the outcome itself; there is no ticket to find
+
+    def calls(self, outcome: Outcome, ticket_id: str | None = None) -> list[HttpCall]:
         return [
             HttpCall(
                 step="",

@@ -15,11 +15,18 @@ Duplicates: a 409 answer to a request carrying our ``Idempotency-Key`` (a reques
 already applied or in flight) and a replayed response (``x-idempotency-lookup: hit``) both count as
 delivered, not as errors. Zendesk's own key support is documented for ticket creation; for updates the
 local idempotency store (:mod:`.store`) is what prevents a second post.
+
+A conversation that did not come from Zendesk (its reference is not a numeric ticket id) is linked to
+the ticket whose ``external_id`` is the conversation id: ``GET /api/v2/tickets.json?external_id=...``
+(the Tickets API's list by external id), else ``POST /api/v2/tickets.json`` with that ``external_id``
+and a neutral internal opening note (:mod:`.tickets`). The update then goes to that ticket and carries
+the message's own ``external_id`` (and supportflow's ticket id) in the audit ``metadata``.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -33,10 +40,15 @@ from supportflow.connectors.egress.fields import (
     escalation_note,
     escalation_priority,
     numeric_ticket_id,
+    opening_note,
+    referenced_ticket_id,
+    requester_contact,
+    require_answer,
     require_settings,
+    tag,
 )
 from supportflow.connectors.egress.settings import EgressSettings
-from supportflow.schemas.errors import PermanentError
+from supportflow.connectors.egress.tickets import TicketLink, oldest_ticket_id, ticket_id_of
 from supportflow.schemas.models import Decision, Outcome
 
 
@@ -71,9 +83,49 @@ class ZendeskConnector:
                 ticket["group_id"] = group
         return {"ticket": ticket}
 
-    def calls(self, outcome: Outcome) -> list[HttpCall]:
-        if outcome.decision == Decision.AUTO_RESOLVED and not outcome.answer.strip():
-            raise PermanentError(f"auto_resolved ticket {outcome.ticket_id} has no answer to post")
-        ticket_id = numeric_ticket_id(outcome, self._ticket_ref, "zendesk")
+    def ticket_link(self, outcome: Outcome) -> TicketLink | None:
+        """None when the outcome refers to a Zendesk ticket; else how to find or create its ticket."""
+        require_answer(outcome)
+        if referenced_ticket_id(outcome, self._ticket_ref) is not None:
+            return None
+        conversation = outcome.conversation_id
+        find_url = f"{self._base}/api/v2/tickets.json?{urlencode({'external_id': conversation})}"
+        create_url = f"{self._base}/api/v2/tickets.json"
+        return TicketLink(
+            conversation_id=conversation,
+            find=HttpCall("find", "GET", find_url),
+            create=HttpCall("create", "POST", create_url, json_body=self.ticket_creation(outcome)),
+            found_id=lambda answer: oldest_ticket_id(_get(answer, "tickets"), f"GET {find_url}"),
+            created_id=lambda answer: ticket_id_of(_get(answer, "ticket"), f"POST {create_url}"),
+        )
+
+    def ticket_creation(self, outcome: Outcome) -> dict[str, Any]:
+        """The ``{"ticket": {...}}`` body that opens a ticket for a conversation Zendesk has none for."""
+        ticket: dict[str, Any] = {
+            "external_id": outcome.conversation_id,
+            "subject": f"{str(outcome.channel).capitalize()} conversation {outcome.conversation_id}",
+            "comment": {"body": opening_note(outcome), "public": False},
+            "tags": ["supportflow", tag(f"channel_{outcome.channel}")],
+            "metadata": {"supportflow": {"conversation_id": outcome.conversation_id}},
+        }
+        contact = requester_contact(outcome, self._settings, phone=False)
+        if contact is not None:  # else Zendesk makes the API user the requester
+            ticket["requester"] = {"email": contact[1], "name": contact[1]}
+        return {"ticket": ticket}
+
+    def calls(self, outcome: Outcome, ticket_id: str | None = None) -> list[HttpCall]:
+        """The update of ``ticket_id`` (a linked ticket), or else of the ticket the outcome refers to."""
+        require_answer(outcome)
+        body = self.ticket_update(outcome)
+        if ticket_id is None:
+            ticket_id = numeric_ticket_id(outcome, self._ticket_ref, "zendesk")
+        else:
+            body["ticket"]["metadata"] = {
+                "supportflow": {"external_id": outcome.external_id, "ticket_id": outcome.ticket_id}
+            }
         url = f"{self._base}/api/v2/tickets/{ticket_id}.json"
-        return [HttpCall(step="", method="PUT", url=url, json_body=self.ticket_update(outcome))]
+        return [HttpCall(step="", method="PUT", url=url, json_body=body)]
+
+
+def _get(answer: Any, name: str) -> Any:
+    return answer.get(name) if isinstance(answer, dict) else None

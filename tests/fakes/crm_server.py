@@ -6,6 +6,8 @@ It speaks just enough of three APIs to reject what the real ones would reject:
   ``{"ticket": {"comment": {"body", "public"}, "status", "priority", "group_id", "additional_tags"}}``.
 - Freshdesk ``POST /api/v2/tickets/{id}/reply``, ``POST .../notes`` (``private``),
   ``PUT /api/v2/tickets/{id}`` (status 2-5, priority 1-4, group_id, tags); basic auth ``{api_key}:X``.
+- Ticket lookup and creation for conversations the helpdesk has no ticket for, and the tickets they
+  create (tests/fakes/helpdesk_tickets.py): ``server.tickets``.
 - Signed webhook ``POST {webhook_path}``: HMAC-SHA256 over ``"{timestamp}." + body``, checked here with
   its own code (not the code under test), timestamp within tolerance.
 
@@ -31,7 +33,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import urlsplit
 
+from tests.fakes.helpdesk_tickets import (
+    TicketBook,
+    freshdesk_creation_problems,
+    zendesk_creation_problems,
+)
 from tests.fakes.loopback import LoopbackServer
 
 
@@ -71,6 +79,9 @@ class Recorded:
 ZENDESK_PATH = re.compile(r"^/api/v2/tickets/(\d+)\.json$")
 FRESHDESK_CONVERSATION = re.compile(r"^/api/v2/tickets/(\d+)/(reply|notes)$")
 FRESHDESK_TICKET = re.compile(r"^/api/v2/tickets/(\d+)$")
+ZENDESK_TICKETS = "/api/v2/tickets.json"  # GET ?external_id=, POST creates
+FRESHDESK_TICKETS = "/api/v2/tickets"  # POST creates
+FRESHDESK_SEARCH = "/api/v2/search/tickets"  # GET ?query=
 TAG = re.compile(r"^[a-z0-9_\-/]+$")
 
 
@@ -98,6 +109,7 @@ class FakeCrmServer(LoopbackServer):
         self.on_request = on_request
         self.requests: list[Recorded] = []
         self.applied_keys: set[str] = set()  # keys of requests answered 2xx: what "happened" in the helpdesk
+        self.tickets = TicketBook()
         self._scripts: dict[str | None, deque[Behaviour]] = {}
         self._lock = threading.Lock()
         self._serve(self._handler_class(), "fake-crm")
@@ -131,13 +143,18 @@ class FakeCrmServer(LoopbackServer):
         expected_auth = self._zendesk_auth if rec.api == "zendesk" else self._freshdesk_auth
         if rec.headers.get("authorization") != expected_auth:
             return 401, {"error": "Couldn't authenticate you"}
-        if not rec.headers.get("content-type", "").startswith("application/json"):
+        if rec.method == "GET":
+            problems = []
+            if rec.api == "freshdesk" and self.tickets.freshdesk_search(rec.path) is None:
+                problems = ["query must be \"tag:'<tag>'\""]
+        elif not rec.headers.get("content-type", "").startswith("application/json"):
             return 415, {"error": "Content-Type must be application/json"}
-        try:
-            body = rec.json
-        except ValueError:
-            return 400, {"error": "body is not JSON"}
-        problems = _zendesk_problems(body) if rec.api == "zendesk" else _freshdesk_problems(rec, body)
+        else:
+            try:
+                body = rec.json
+            except ValueError:
+                return 400, {"error": "body is not JSON"}
+            problems = _problems(rec, body)
         if problems:
             if rec.api == "zendesk":
                 return 422, {
@@ -171,16 +188,29 @@ class FakeCrmServer(LoopbackServer):
                     return queue.popleft()
         return None
 
-    def _classify(self, method: str, path: str) -> str:
+    def _classify(self, method: str, target: str) -> str:
+        path = urlsplit(target).path
         if method == "POST" and path == self.webhook_path:
             return "webhook"
-        if method == "PUT" and ZENDESK_PATH.match(path):
+        if (method == "PUT" and ZENDESK_PATH.match(path)) or (
+            method in ("GET", "POST") and path == ZENDESK_TICKETS
+        ):
             return "zendesk"
-        if (method == "POST" and FRESHDESK_CONVERSATION.match(path)) or (
-            method == "PUT" and FRESHDESK_TICKET.match(path)
+        if (
+            (method == "POST" and (FRESHDESK_CONVERSATION.match(path) or path == FRESHDESK_TICKETS))
+            or (method == "PUT" and FRESHDESK_TICKET.match(path))
+            or (method == "GET" and path == FRESHDESK_SEARCH)
         ):
             return "freshdesk"
         return "unknown"
+
+    def _ticket_answer(self, rec: Recorded, path: str) -> tuple[int, dict[str, Any]]:
+        """Lookups and creations of helpdesk tickets (validated already)."""
+        if rec.method == "GET":
+            found = self.tickets.zendesk_list(rec.path) if rec.api == "zendesk" else None
+            return 200, found or self.tickets.freshdesk_search(rec.path) or {}
+        ticket = self.tickets.create(rec.api, rec.json, rec.key).as_json()
+        return 201, {"ticket": ticket} if rec.api == "zendesk" else ticket
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -195,6 +225,9 @@ class FakeCrmServer(LoopbackServer):
                 super().setup()
                 # Headers and body go out in two writes; without this, Nagle + delayed ACK add ~40 ms.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
 
             def do_PUT(self) -> None:
                 self._handle("PUT")
@@ -231,9 +264,16 @@ class FakeCrmServer(LoopbackServer):
             def _succeed(self, rec: Recorded) -> None:
                 with server._lock:
                     replay = rec.key in server.applied_keys
-                    server.applied_keys.add(rec.key)
+                    if rec.method != "GET":  # a lookup changes nothing: there is nothing to replay
+                        server.applied_keys.add(rec.key)
                 headers = {"x-idempotency-lookup": "hit" if replay else "miss"}
+                path = urlsplit(rec.path).path
+                if path in (ZENDESK_TICKETS, FRESHDESK_TICKETS, FRESHDESK_SEARCH):
+                    self._send(rec, *server._ticket_answer(rec, path), headers)
+                    return
                 ticket_id = int(rec.path.split("/")[4].split(".")[0]) if rec.api != "webhook" else 0
+                if rec.api != "webhook" and not replay:  # a replayed request is not applied twice
+                    server.tickets.apply(rec.api, rec.method, path, rec.json)
                 if rec.api == "freshdesk" and rec.method == "POST":
                     self._send(rec, 201, {"id": len(server.requests), "ticket_id": ticket_id}, headers)
                 elif rec.api == "webhook":
@@ -265,11 +305,20 @@ class FakeCrmServer(LoopbackServer):
         return Handler
 
 
+def _problems(rec: Recorded, body: Any) -> list[str]:
+    path = urlsplit(rec.path).path
+    if rec.api == "zendesk":
+        return zendesk_creation_problems(body) if path == ZENDESK_TICKETS else _zendesk_problems(body)
+    if path == FRESHDESK_TICKETS:
+        return freshdesk_creation_problems(body) if isinstance(body, dict) else ["body must be an object"]
+    return _freshdesk_problems(rec, body)
+
+
 def _zendesk_problems(body: Any) -> list[str]:
     if not isinstance(body, dict) or set(body) != {"ticket"} or not isinstance(body["ticket"], dict):
         return ['body must be {"ticket": {...}}']
     ticket = body["ticket"]
-    allowed = {"comment", "status", "priority", "group_id", "additional_tags", "tags"}
+    allowed = {"comment", "status", "priority", "group_id", "additional_tags", "tags", "metadata"}
     problems = [f"unknown field {k}" for k in ticket if k not in allowed]
     comment = ticket.get("comment")
     if (

@@ -77,11 +77,6 @@ def test_zendesk_wrong_token_is_dead_lettered_without_retry(server):
     assert [r.status for r in server.recorded("zendesk")] == [401]
 
 
-def test_zendesk_non_numeric_ticket_reference_is_dead_lettered_before_sending(server):
-    handled = dispatcher("zendesk", server).handle(message(outcome(conversation_id="conv_abc")))
-    assert handled.fate == Fate.DEAD_LETTERED and server.recorded() == []
-
-
 def test_zendesk_custom_ticket_ref_is_used(server):
     from supportflow.connectors.egress import build_dispatcher
 
