@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import tenacity
 
 from supportflow.schemas.errors import PermanentError, TransientError
 
@@ -55,6 +57,15 @@ class RetriesExhausted(TransientError):
 
 class DeliveryInterrupted(Exception):
     """The worker is stopping mid-retry: leave the message uncommitted so it is redelivered."""
+
+
+class _AttemptFailed(Exception):
+    """One attempt failed transiently; the retry policy decides whether and when to try again."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -155,52 +166,76 @@ class Deliverer:
 
     def send(self, call: HttpCall, key: str) -> Delivered:
         body = call.body()
-        last_error = ""
-        for attempt in range(1, self.policy.max_attempts + 1):
-            headers = {"Idempotency-Key": key, **call.headers}
-            if call.json_body is not None:
-                headers.setdefault("Content-Type", "application/json")
-            if call.sign is not None:
-                headers.update(call.sign(body))
-            wait: float | None = None
-            try:
-                response = self._client.request(call.method, call.url, content=body, headers=headers)
-            except httpx.TimeoutException:
-                last_error = f"timed out after {self.timeout_s}s"
-            except httpx.TransportError as exc:  # refused, reset, DNS: the endpoint may be back shortly
-                last_error = f"{type(exc).__name__}: {exc}"
-            else:
-                status = response.status_code
-                if 200 <= status < 300 or status in self._already_applied:
-                    replayed = response.headers.get("x-idempotency-lookup", "").lower() == "hit"
-                    applied = status in self._already_applied or replayed
-                    return Delivered(status, attempt, already_applied=applied, body=response.content)
-                last_error = f"HTTP {status}: {response.text[:300]}"
-                if not (status >= 500 or status in RETRYABLE_4XX):
-                    raise DeliveryRejected(f"{call.method} {call.url} rejected: {last_error}", status)
-                wait = parse_retry_after(response.headers.get("Retry-After"))
-            if attempt == self.policy.max_attempts:
-                break
-            delay = (
-                min(wait, self.policy.retry_after_cap_s)
-                if wait is not None
-                else self.policy.backoff(attempt, self._rng)
-            )
-            log.info(
-                "%s %s attempt %d failed (%s); retrying in %.2fs",
-                call.method,
-                call.url,
-                attempt,
-                last_error,
-                delay,
-            )
-            self._sleep(delay)
+        attempts = itertools.count(1)
+        what = f"{call.method} {call.url}"
+
+        def pause(delay_s: float) -> None:
+            self._sleep(delay_s)
             if self._should_stop():
-                raise DeliveryInterrupted(f"stopping during retries of {call.method} {call.url}")
-        raise RetriesExhausted(
-            f"{call.method} {call.url} failed {self.policy.max_attempts} times; last: {last_error}",
-            self.policy.max_attempts,
+                raise DeliveryInterrupted(f"stopping during retries of {what}")
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            reason = _failure(state).reason
+            log.info(
+                "%s attempt %d failed (%s); retrying in %.2fs",
+                what,
+                state.attempt_number,
+                reason,
+                state.upcoming_sleep,
+            )
+
+        def give_up(state: tenacity.RetryCallState) -> Delivered:
+            last_error = _failure(state).reason
+            attempts_made = self.policy.max_attempts
+            raise RetriesExhausted(f"{what} failed {attempts_made} times; last: {last_error}", attempts_made)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_AttemptFailed),
+            stop=tenacity.stop_after_attempt(self.policy.max_attempts),
+            wait=self._wait_s,
+            sleep=pause,
+            before_sleep=log_retry,
+            retry_error_callback=give_up,
         )
+        delivered: Delivered = retrying(lambda: self._attempt(call, key, body, next(attempts)))
+        return delivered
+
+    def _wait_s(self, state: tenacity.RetryCallState) -> float:
+        """The endpoint's ``Retry-After`` (capped) when it sent one, else the jittered backoff."""
+        retry_after_s = _failure(state).retry_after_s
+        if retry_after_s is not None:
+            return min(retry_after_s, self.policy.retry_after_cap_s)
+        return self.policy.backoff(state.attempt_number, self._rng)
+
+    def _attempt(self, call: HttpCall, key: str, body: bytes, attempt: int) -> Delivered:
+        headers = {"Idempotency-Key": key, **call.headers}
+        if call.json_body is not None:
+            headers.setdefault("Content-Type", "application/json")
+        if call.sign is not None:
+            headers.update(call.sign(body))
+        try:
+            response = self._client.request(call.method, call.url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise _AttemptFailed(f"timed out after {self.timeout_s}s") from exc
+        except httpx.TransportError as exc:  # refused, reset, DNS: the endpoint may be back shortly
+            raise _AttemptFailed(f"{type(exc).__name__}: {exc}") from exc
+        status = response.status_code
+        if 200 <= status < 300 or status in self._already_applied:
+            replayed = response.headers.get("x-idempotency-lookup", "").lower() == "hit"
+            applied = status in self._already_applied or replayed
+            return Delivered(status, attempt, already_applied=applied, body=response.content)
+        last_error = f"HTTP {status}: {response.text[:300]}"
+        if not (status >= 500 or status in RETRYABLE_4XX):
+            raise DeliveryRejected(f"{call.method} {call.url} rejected: {last_error}", status)
+        raise _AttemptFailed(last_error, parse_retry_after(response.headers.get("Retry-After")))
 
     def close(self) -> None:
         self._client.close()
+
+
+def _failure(state: tenacity.RetryCallState) -> _AttemptFailed:
+    """What the attempt just failed with (only ``_AttemptFailed`` is retried)."""
+    assert state.outcome is not None
+    exc = state.outcome.exception()
+    assert isinstance(exc, _AttemptFailed)
+    return exc

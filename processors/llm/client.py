@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import tenacity
+
 from supportflow.processors.llm.breaker import BreakerPolicy, CircuitBreaker
 from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
 from supportflow.processors.llm.prompt import build_messages, parse_model_answer, reask_messages
@@ -166,46 +168,80 @@ class TierClient:
             api_key=self.tiers.api_key.get_secret_value() if self.tiers.api_key else None,
             timeout_s=self.tiers.timeout_s,
         )
-        while True:
-            if not self.breaker.allow(model):
-                self._observe(tier, model, "circuit_open")
-                raise _CircuitOpen(model)
-            try:
-                completion = complete(endpoint, messages)
-            except LlmError as exc:
-                self._observe(tier, model, _outcome_of(exc))
-                self.breaker.record_failure(model)
-                delay = self._delay_before_retry(exc, retries.used)
-                wait = "give_up" if delay is None else f"{delay:.2f}"
-                log.warning(
-                    "llm call failed ticket=%s model=%s retry=%d reason=%s next_wait_s=%s",
-                    ticket_id, model, retries.used, _describe(exc), wait,
-                )  # fmt: skip
-                if delay is None:
-                    raise
-                self.sleep(delay)
-                retries.used += 1
-                continue
-            except LlmRequestRejected:
-                self._observe(tier, model, "error")
-                self.breaker.record_success(model)  # the provider is up; it refused this request
-                raise
-            except BaseException:
-                self.breaker.record_failure(model)  # never leave a half-open probe dangling
-                raise
-            self.breaker.record_success(model)
-            self._observe(tier, model, "ok", completion.tokens_in, completion.tokens_out)
-            return completion
 
-    def _delay_before_retry(self, exc: LlmError, retry: int) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up on this model now."""
-        if retry >= self.tiers.max_retries:
-            return None
-        if exc.retry_after_s is not None:
-            if exc.retry_after_s > self.retry.retry_after_cap_s:
-                return None  # retrying before the provider allows it is pointless; fall back instead
-            return exc.retry_after_s
-        return self.retry.backoff_s(retry, self.rng)
+        def wait_s(state: tenacity.RetryCallState) -> float:
+            retry_after_s = _failure(state).retry_after_s
+            return self.retry.backoff_s(retries.used, self.rng) if retry_after_s is None else retry_after_s
+
+        def log_failure(state: tenacity.RetryCallState, next_wait: str) -> None:
+            log.warning(
+                "llm call failed ticket=%s model=%s retry=%d reason=%s next_wait_s=%s",
+                ticket_id, model, retries.used, _describe(_failure(state)), next_wait,
+            )  # fmt: skip
+
+        def before_retry(state: tenacity.RetryCallState) -> None:
+            log_failure(state, f"{state.upcoming_sleep:.2f}")
+            retries.used += 1
+
+        def give_up(state: tenacity.RetryCallState) -> Completion:
+            log_failure(state, "give_up")
+            raise _failure(state)  # to answer(), which falls back to the other tier
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(LlmError),
+            # The budget the ask's retries left; a Retry-After beyond the cap is not waited out inside
+            # one ticket: the other tier answers instead.
+            stop=tenacity.stop_after_attempt(1 + self.tiers.max_retries - retries.used)
+            | _RetryAfterBeyond(self.retry.retry_after_cap_s),
+            wait=wait_s,
+            sleep=self.sleep,
+            before_sleep=before_retry,
+            retry_error_callback=give_up,
+        )
+        completion: Completion = retrying(self._call_once, endpoint, tier, messages)
+        return completion
+
+    def _call_once(self, endpoint: Endpoint, tier: Tier, messages: list[dict[str, str]]) -> Completion:
+        """One provider call behind the breaker, observed whatever its outcome."""
+        model = endpoint.model
+        if not self.breaker.allow(model):
+            self._observe(tier, model, "circuit_open")
+            raise _CircuitOpen(model)
+        try:
+            completion = complete(endpoint, messages)
+        except LlmError as exc:
+            self._observe(tier, model, _outcome_of(exc))
+            self.breaker.record_failure(model)
+            raise
+        except LlmRequestRejected:
+            self._observe(tier, model, "error")
+            self.breaker.record_success(model)  # the provider is up; it refused this request
+            raise
+        except BaseException:
+            self.breaker.record_failure(model)  # never leave a half-open probe dangling
+            raise
+        self.breaker.record_success(model)
+        self._observe(tier, model, "ok", completion.tokens_in, completion.tokens_out)
+        return completion
+
+
+class _RetryAfterBeyond(tenacity.stop.stop_base):
+    """Stops when the provider asks for a longer wait than ``cap_s``: retrying sooner is pointless."""
+
+    def __init__(self, cap_s: float) -> None:
+        self.cap_s = cap_s
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        retry_after_s = _failure(retry_state).retry_after_s
+        return retry_after_s is not None and retry_after_s > self.cap_s
+
+
+def _failure(state: tenacity.RetryCallState) -> LlmError:
+    """The LlmError the attempt just failed with (tenacity only retries those)."""
+    assert state.outcome is not None
+    exc = state.outcome.exception()
+    assert isinstance(exc, LlmError)
+    return exc
 
 
 def _describe(exc: Exception) -> str:
