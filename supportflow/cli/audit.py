@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, TypeVar
 
 from supportflow.cli.broker import add_broker_option, resolve
+from supportflow.cli.output import shorten
 from supportflow.console import err
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
     for a in audits:
         print(f"ticket {a.ticket_id} (trace {a.trace_id}, conversation {a.conversation_id}, {a.channel})")
-        print(f"  input (redacted): {a.redacted_input[:300]!r}")
+        print(f"  input (redacted): {shorten(a.redacted_input, 300)}")
         print(f"  routed: {a.intent} @ {a.confidence:.2f} by {a.router_model}")
         for stage, ms in a.timings_ms.items():
             print(f"  {stage:<10} {ms:8.2f} ms")
@@ -69,7 +70,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         )
         if a.unsupported_claims:
             print(f"  unsupported claims: {a.unsupported_claims}")
-        print(f"  output (redacted): {a.model_output[:400]!r}")
+        print(f"  output (redacted): {shorten(a.model_output, 400)}")
         print(f"  DECISION: {a.decision}  reasons: {', '.join(a.reasons)}")
     if len(outcomes) > 1:
         print(f"  note: {len(outcomes)} outcome records (redeliveries); consumers dedupe by ticket id")

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from supportflow.cli import argtypes
 from supportflow.console import err
 
 if TYPE_CHECKING:
@@ -116,24 +117,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="throughput and latency: pipeline vs compute vs raw Kafka")
     p.add_argument(
-        "--tickets", type=int, default=2000, metavar="N", help="tickets per measured phase (default 2000)"
+        "--tickets",
+        type=argtypes.positive_int,
+        default=2000,
+        metavar="N",
+        help="tickets per measured phase (default 2000)",
     )
     p.add_argument(
-        "--latency-tickets", type=int, default=0, help="tickets for the latency run (default: --tickets)"
+        "--latency-tickets",
+        type=argtypes.non_negative_int,
+        default=0,
+        help="tickets for the latency run (default: --tickets)",
     )
     p.add_argument(
-        "--warmup-tickets", type=int, default=None,
+        "--warmup-tickets", type=argtypes.non_negative_int, default=None,
         help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
     )  # fmt: skip
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+        "--workers",
+        type=argtypes.positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes to start (default 1)",
     )
     p.add_argument(
         "--topology", choices=("fused", "per-stage"), default=None,
         help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, else fused)",
     )  # fmt: skip
     p.add_argument(
-        "--cpus-per-worker", type=int, default=0,
+        "--cpus-per-worker", type=argtypes.non_negative_int, default=0,
         help="pin each worker (and the compute baseline) to this many cores, as a pod CPU limit would; "
         "0: unpinned",
     )  # fmt: skip

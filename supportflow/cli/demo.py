@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportflow.cli import argtypes
 from supportflow.cli.output import ELLIPSIS, shorten
 from supportflow.console import err
 
@@ -30,8 +31,7 @@ def _record(o: Outcome) -> dict[str, Any]:
 def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[str, Any]:
     """What ``demo --json`` prints: counts, tallies, dead letters and one record per outcome."""
     outcomes = list(collected.outcomes.values())
-    # kind:name, keeping detail a person wants (which language) but not values (amounts, thresholds).
-    reasons: Counter[str] = Counter(":".join(r.split(":")[:2]) for o in outcomes for r in o.reasons)
+    reasons: Counter[str] = Counter(_reason_kind(r) for o in outcomes for r in o.reasons)
     return {
         "tickets_in": expected,
         "outcomes": len(outcomes),
@@ -108,10 +108,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--json", action="store_true", help="print one JSON object on stdout (progress stays on stderr)"
     )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+        "--workers",
+        type=argtypes.positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes to start (default 1)",
     )
     p.add_argument(
-        "--timeout", type=float, default=240.0, metavar="SECONDS",
+        "--timeout", type=argtypes.positive_seconds, default=240.0, metavar="SECONDS",
         help="seconds to wait for every outcome (default 240)",
     )  # fmt: skip
     p.add_argument(
@@ -128,3 +132,10 @@ def _excerpt(text: str, limit: int) -> str:
     cut = text[:limit]
     space = max(cut.rfind(" "), cut.rfind("\n"))
     return (cut[:space] if space > 0 else cut).rstrip() + ELLIPSIS
+
+
+def _reason_kind(reason: str) -> str:
+    """kind:name, keeping detail a person wants (which language) but not values (amounts, thresholds);
+    a degradation or failure keeps its cause too: "degraded:resolve" alone reads like a fault."""
+    parts = reason.split(":")
+    return ":".join(parts[:3] if parts[0] in ("degraded", "failure") else parts[:2])

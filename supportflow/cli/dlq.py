@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supportflow.cli import argtypes
 from supportflow.cli.broker import add_broker_option, resolve
+from supportflow.cli.output import shorten
 from supportflow.console import err
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for s in shown:
         d = dlq.describe(s)
         origin = d["source"] or d["channel"] or "-"
-        message = d["error_message"].replace("\n", " ")[:120]
+        message = shorten(d["error_message"], 120)
         print(f"{d['position']}  {_when(s.letter.failed_at_ms)}  {d['stage']:<9} {d['error_class']:<18} "
               f"{origin}  {d['original_bytes']} B  {message}")  # fmt: skip
     sys.stdout.flush()  # the summary goes to stderr; keep it after the lines when both are one terminal
@@ -116,7 +118,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_broker_option(p)
     p.add_argument("--stage", choices=STAGES, help="only letters of this stage")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--limit", type=int, metavar="N", help="only the N most recent")
+    p.add_argument("--limit", type=argtypes.positive_int, metavar="N", help="only the N most recent")
     p.set_defaults(func=cmd_list)
 
     p = actions.add_parser(

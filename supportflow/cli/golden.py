@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from supportflow.cli import argtypes
 from supportflow.console import err
 
 if TYPE_CHECKING:
@@ -154,13 +155,17 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
         help=f"LiteLLM model priced as frontier (default {DEFAULT_FRONTIER_MODEL})",
     )  # fmt: skip
     p.add_argument("--no-cost", action="store_true", help="skip the cost replay (faster)")
-    p.add_argument("--rate", type=float, default=DEFAULT_RATE,
+    p.add_argument("--rate", type=argtypes.non_negative_float, default=DEFAULT_RATE,
                    help=f"tickets per second to publish (default {DEFAULT_RATE:g}; 0 = all at once)")  # fmt: skip
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+        "--workers",
+        type=argtypes.positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes to start (default 1)",
     )
     p.add_argument(
-        "--timeout", type=float, default=300.0, metavar="SECONDS",
+        "--timeout", type=argtypes.positive_seconds, default=300.0, metavar="SECONDS",
         help="seconds to wait for every outcome (default 300)",
     )  # fmt: skip
     p.set_defaults(func=cmd_eval_golden)

@@ -19,7 +19,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return 2
     t = get_settings().topics
     sent = publish_events(target.bootstrap, t.full(t.ingress), events_from_path(Path(args.path)))
-    err(f"published {sent} events to {t.full(t.ingress)}")
+    err(
+        f"published {sent} events to {t.full(t.ingress)}; a message the pipeline already decided (same "
+        "source id and content) is recognised and not decided again"
+    )
     return 0
 
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from supportflow.cli import argtypes
+from supportflow.cli.output import shorten
 from supportflow.console import err
 from supportflow.schemas.errors import InvalidInputError
 
@@ -61,7 +63,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps([s.model_dump() for s in sources], ensure_ascii=False))
         return 0
     for rank, s in enumerate(sources, start=1):
-        preview = " ".join(s.text.split())[:160]
+        preview = shorten(s.text, 160)
         print(f"{rank}. [{s.score:.3f}] {s.chunk_id}  ({s.title} › {s.section})\n   {preview}")
     if not sources:
         err("no results (is the collection indexed? run: supportflow kb index PATH)")
@@ -142,7 +144,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     search = sub.add_parser("search", help="top-k help-center sections for a query")
     search.add_argument("query", help="what a customer would ask, in their words")
-    search.add_argument("--k", type=int, default=5, metavar="K", help="sections to return (default 5)")
+    search.add_argument(
+        "--k", type=argtypes.positive_int, default=5, metavar="K", help="sections to return (default 5)"
+    )
     search.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
     search.add_argument("--json", action="store_true", help="print the sources as a JSON list")
     _mode_arg(search)

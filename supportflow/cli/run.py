@@ -9,6 +9,7 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
+from supportflow.cli import argtypes
 from supportflow.cli.broker import STATE_HINT, add_broker_option, resolve
 from supportflow.cli.output import OutcomeTable
 from supportflow.console import err
@@ -65,7 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         _banner(pipe, args, metrics_port)
         if args.replay_samples:
             _replay_samples(pipe)
-        return _show_outcomes(pipe)
+        status = _show_outcomes(pipe)
+    err("stopped")
+    return status
 
 
 def _banner(pipe: Pipeline, args: argparse.Namespace, metrics_port: int) -> None:
@@ -76,7 +79,7 @@ def _banner(pipe: Pipeline, args: argparse.Namespace, metrics_port: int) -> None
         err(f"metrics: {urls}")
     kept = "kept" if args.keep_logs else "removed on exit unless a worker fails; --keep-logs keeps them"
     err(f"worker logs: {pipe.logs.path} ({kept})")
-    err("other terminals: `supportflow flags show`, `supportflow ingest PATH`, `supportflow audit TICKET` "
+    err("other terminals (same folder, with .venv/bin on PATH): `supportflow flags show`, `supportflow ingest PATH`, `supportflow audit TICKET` "
         f"and `supportflow dlq list` find this pipeline automatically (through {STATE_HINT})")  # fmt: skip
 
 
@@ -154,11 +157,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help_text="Kafka bootstrap servers HOST:PORT (default: SUPPORTFLOW_BROKER, else an embedded broker)",
     )
     p.add_argument(
-        "--workers", type=int, default=1, metavar="N", help="worker processes to start (default 1)"
+        "--workers",
+        type=argtypes.positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes to start (default 1)",
     )
     p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
     p.add_argument(
-        "--metrics-port", type=int, default=None, metavar="PORT",
+        "--metrics-port", type=argtypes.port, default=None, metavar="PORT",
         help=f"Prometheus port of worker 0, worker i gets PORT+i; 0 disables (default: SUPPORTFLOW_METRICS_PORT "
         f"when set, else {METRICS_PORT})",
     )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from supportflow.cli import argtypes
 from supportflow.cli.broker import STATE_HINT, add_broker_option, find_broker, state_path
 from supportflow.console import err
 
@@ -43,7 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the ingress HTTP service: webhooks, ticket API, admin flags")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="listen port (default 8080)")
+    p.add_argument("--port", type=argtypes.port, default=8080, help="listen port (default 8080)")
     add_broker_option(
         p, help_text="Kafka bootstrap servers HOST:PORT (default: SUPPORTFLOW_BROKER, else the pipeline a "
         f"`supportflow run` started from this folder, found through {STATE_HINT}, else an embedded broker)",
