@@ -20,8 +20,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     t = get_settings().topics
     sent = publish_events(target.bootstrap, t.full(t.ingress), events_from_path(Path(args.path)))
     err(
-        f"published {sent} events to {t.full(t.ingress)}; a message the pipeline already decided (same "
-        "source id and content) is recognised and not decided again"
+        f"published {sent} events to {t.full(t.ingress)}; the running workers recognise a message "
+        "they already decided (same source id and content) and do not decide it again"
     )
     return 0
 
