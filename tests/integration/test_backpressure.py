@@ -1,6 +1,5 @@
 """A slow model provider: the broker absorbs the backlog, worker memory stays bounded, nothing is dropped."""
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,10 +36,10 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def test_slow_provider_backlog_absorbed_memory_bounded_nothing_dropped():
+def test_slow_provider_backlog_absorbed_memory_bounded_nothing_dropped(tmp_path):
     settings = get_settings()
     t = settings.topics
-    log_dir = Path(tempfile.mkdtemp(prefix="supportflow-backpressure-"))
+    log_dir = tmp_path
     with SlowCitingServer() as llm, EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
         worker = WorkerProcess(

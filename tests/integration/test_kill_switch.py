@@ -1,9 +1,7 @@
 """Kill switch through the live pipeline: after `flags set auto_resolve=False`, zero auto-sends; measured delay."""
 
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -58,14 +56,14 @@ def _flags_set(bootstrap: str, assignment: str) -> None:
     assert main(["flags", "--broker", bootstrap, "set", assignment]) == 0
 
 
-def test_kill_switch_flip_zero_auto_sends_then_resume():
+def test_kill_switch_flip_zero_auto_sends_then_resume(tmp_path):
     settings = get_settings()
     t = settings.topics
     port = free_port()
     events = list(events_from_path(data_path("samples")))
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
-        log_dir = Path(tempfile.mkdtemp(prefix="supportflow-killswitch-"))
+        log_dir = tmp_path  # pytest keeps the last few runs' for a failure's diagnosis
         worker = WorkerProcess(broker.bootstrap, embedded=True, env={"SUPPORTFLOW_METRICS_PORT": str(port)},
                                log_path=log_dir / "worker.log")  # fmt: skip
         reader = OutcomeReader(broker.bootstrap, t.full(t.outcomes), t.full(t.dead_letter))

@@ -5,7 +5,6 @@ takes its partitions; the guarantee is that every ticket ends with exactly one o
 by ticket id at the outcome boundary (as every egress connector does), with nothing lost.
 """
 
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -98,11 +97,15 @@ def _wait_for_line(log: Path, line: str, reader: OutcomeReader, timeout_s: float
 
 
 def _run_with_kill(
-    workers: int, restart: bool, topology: str = "fused", joiner: bool = False, tickets: int = TICKETS
+    log_dir: Path,
+    workers: int,
+    restart: bool,
+    topology: str = "fused",
+    joiner: bool = False,
+    tickets: int = TICKETS,
 ) -> tuple[Collected, float, int]:
     settings = get_settings()
     t = settings.topics
-    log_dir = Path(tempfile.mkdtemp(prefix="supportflow-crash-"))
     env = {"SUPPORTFLOW_TOPOLOGY": topology, "SUPPORTFLOW_LOG_COMMITS": "true"}  # for a failure's diagnosis
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, pipeline_topics(settings))
@@ -175,19 +178,19 @@ def _ticket_ids(events: list[InboundEvent]) -> set[str]:
     [(2, False, "fused"), (1, True, "fused"), (2, False, "per-stage")],
     ids=["two-workers-kill-one", "kill-restart", "per-stage-two-workers-kill-one"],
 )
-def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology):
-    collected, _takeover, _decided_at_kill = _run_with_kill(workers, restart, topology)
+def test_worker_sigkill_every_ticket_one_outcome_none_lost(workers, restart, topology, tmp_path):
+    collected, _takeover, _decided_at_kill = _run_with_kill(tmp_path, workers, restart, topology)
     assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
     assert len(collected.outcomes) == TICKETS
     assert collected.dead_letters == []
     assert collected.undecodable == 0
 
 
-def test_worker_joining_mid_flow_then_sigkilled_every_ticket_one_outcome_none_lost():
+def test_worker_joining_mid_flow_then_sigkilled_every_ticket_one_outcome_none_lost(tmp_path):
     # Each rebalance revokes partitions from workers with records in their queues and in flight:
     # the case where Faust's own commit rule could skip records (docs/reliability.md, commit guard).
     tickets = 2 * TICKETS
-    collected, _takeover, decided_at_kill = _run_with_kill(2, False, joiner=True, tickets=tickets)
+    collected, _takeover, decided_at_kill = _run_with_kill(tmp_path, 2, False, joiner=True, tickets=tickets)
     assert collected.unaccounted == [], f"lost {len(collected.unaccounted)}: {collected.unaccounted[:10]}"
     assert len(collected.outcomes) == tickets
     assert decided_at_kill < tickets - 100, "the joiner was killed after the work was done: nothing tested"
