@@ -31,3 +31,16 @@ port = _bounded(int, 0, 65535, "a port number from 0 to 65535")
 positive_seconds = _bounded(float, 1e-9, None, "a number of seconds above 0")
 #: a rate >= 0 (0: as fast as possible)
 non_negative_float = _bounded(float, 0, None, "a number of at least 0")
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N", help="worker processes to start (default 1)"
+    )
+
+
+def add_timeout_option(parser: argparse.ArgumentParser, default_s: float) -> None:
+    parser.add_argument(
+        "--timeout", type=positive_seconds, default=default_s, metavar="SECONDS",
+        help=f"seconds to wait for every outcome (default {default_s:g})",
+    )  # fmt: skip

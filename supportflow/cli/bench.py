@@ -133,13 +133,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--warmup-tickets", type=argtypes.non_negative_int, default=None,
         help="uncounted tickets before each measured phase (default: a fifth of its tickets, at least 20)",
     )  # fmt: skip
-    p.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes to start (default 1)",
-    )
+    argtypes.add_workers_option(p)
     p.add_argument(
         "--topology", choices=("fused", "per-stage"), default=None,
         help="stage topology of the workers (default: SUPPORTFLOW_TOPOLOGY, else fused)",

@@ -107,17 +107,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout (progress stays on stderr)"
     )
-    p.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes to start (default 1)",
-    )
-    p.add_argument(
-        "--timeout", type=argtypes.positive_seconds, default=240.0, metavar="SECONDS",
-        help="seconds to wait for every outcome (default 240)",
-    )  # fmt: skip
+    argtypes.add_workers_option(p)
+    argtypes.add_timeout_option(p, 240.0)
     p.add_argument(
         "--keep-logs", action="store_true",
         help="keep the workers' temporary log folder on exit (it is always kept when a worker fails)",

@@ -157,15 +157,6 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
     p.add_argument("--no-cost", action="store_true", help="skip the cost replay (faster)")
     p.add_argument("--rate", type=argtypes.non_negative_float, default=DEFAULT_RATE,
                    help=f"tickets per second to publish (default {DEFAULT_RATE:g}; 0 = all at once)")  # fmt: skip
-    p.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes to start (default 1)",
-    )
-    p.add_argument(
-        "--timeout", type=argtypes.positive_seconds, default=300.0, metavar="SECONDS",
-        help="seconds to wait for every outcome (default 300)",
-    )  # fmt: skip
+    argtypes.add_workers_option(p)
+    argtypes.add_timeout_option(p, 300.0)
     p.set_defaults(func=cmd_eval_golden)

@@ -156,13 +156,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         p,
         help_text="Kafka bootstrap servers HOST:PORT (default: SUPPORTFLOW_BROKER, else an embedded broker)",
     )
-    p.add_argument(
-        "--workers",
-        type=argtypes.positive_int,
-        default=1,
-        metavar="N",
-        help="worker processes to start (default 1)",
-    )
+    argtypes.add_workers_option(p)
     p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
     p.add_argument(
         "--metrics-port", type=argtypes.port, default=None, metavar="PORT",
