@@ -18,18 +18,17 @@ from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
-from supportflow.streams.offsets import FetchTracker
+# The embedded broker's delay on every broker: these readers never consume transactional topics, so on
+# Kafka a confirming re-read costs nothing in practice.
+from supportflow.streams.offsets import EMBEDDED_GAP_CONFIRM_S, FetchTracker
 
 Key = tuple[str, int]
-#: Wait before reading a jumped-over range again (see ``transport.EMBEDDED_GAP_CONFIRM_S``); the
-#: readers here never consume transactional topics, so on Kafka this costs nothing in practice.
-CONFIRM_S = 0.2
 
 
 class ContiguousReads:
     """Wraps a consumer: use its ``assign``/``subscribe``/``poll``/``consume`` instead of the consumer's."""
 
-    def __init__(self, consumer: Consumer, confirm_s: float = CONFIRM_S) -> None:
+    def __init__(self, consumer: Consumer, confirm_s: float = EMBEDDED_GAP_CONFIRM_S) -> None:
         self.consumer = consumer
         self._fetches: FetchTracker[Key] = FetchTracker(confirm_s)
         self._reseek_at: dict[Key, tuple[float, int]] = {}

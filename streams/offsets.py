@@ -29,6 +29,12 @@ from typing import Generic, TypeVar
 
 P = TypeVar("P", bound=Hashable)
 
+#: A fetch that jumps over offsets is read again from the first of them this much later before the
+#: range counts as absent. On Kafka the log below the high watermark never changes, so the second read
+#: only confirms; on the embedded broker it waits out the concurrent writes that hid the records.
+GAP_CONFIRM_S = 0.0
+EMBEDDED_GAP_CONFIRM_S = 0.2
+
 
 class CommitGuard(Generic[P]):
     """Per partition ``P``: the next offset to commit from, and the offsets processed at or past it."""

@@ -28,7 +28,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from supportflow.streams import metrics
-from supportflow.streams.offsets import CommitGuard, FetchTracker
+from supportflow.streams.offsets import GAP_CONFIRM_S, CommitGuard, FetchTracker
 from supportflow.streams.publisher import Publisher
 
 FETCH_MAX_WAIT_MS = 25
@@ -37,11 +37,6 @@ FETCH_MAX_WAIT_MS = 25
 #: behind a backlog is not re-read (a stage's full queue is ~30 s of work at 150 tickets/s).
 HELD_COMMIT_REREAD_S = 60.0
 
-#: A fetch that jumps over offsets is read again from the first of them this much later before the
-#: range counts as absent. On Kafka the log below the high watermark never changes, so the second read
-#: only confirms; on the embedded broker it waits out the concurrent writes that hid the records.
-GAP_CONFIRM_S = 0.0
-EMBEDDED_GAP_CONFIRM_S = 0.2
 
 log = logging.getLogger(__name__)
 #: Every commit the guard allows and every seek: quiet unless ``SUPPORTFLOW_LOG_COMMITS=true``.

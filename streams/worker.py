@@ -13,10 +13,10 @@ from supportflow.streams.app import build_app
 from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.lag import LagSampler
+from supportflow.streams.offsets import EMBEDDED_GAP_CONFIRM_S, GAP_CONFIRM_S
 from supportflow.streams.runtime import Runtime, tune_interpreter
 from supportflow.streams.tansu_quirks import seed_group_offsets
 from supportflow.streams.topics import ensure_topics, pipeline_topics, source_topics
-from supportflow.streams.transport import EMBEDDED_GAP_CONFIRM_S, GAP_CONFIRM_S
 
 log = logging.getLogger(__name__)
 
