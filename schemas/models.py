@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Channel(StrEnum):
@@ -36,6 +36,14 @@ class Decision(StrEnum):
     AUTO_RESOLVED = "auto_resolved"
     SUGGESTED = "suggested"
     ESCALATED = "escalated"
+    #: The customer closed the conversation ("thanks, that worked"): no agent and no new answer.
+    CLOSED = "closed"
+
+
+class Author(StrEnum):
+    CUSTOMER = "customer"
+    #: An automatic answer or acknowledgement supportflow sent.
+    ASSISTANT = "assistant"
 
 
 class _Record(BaseModel):
@@ -158,6 +166,26 @@ class Answer(_Record):
     unsupported: list[str] = Field(default=[], description="Claims the groundedness check could not find.")
 
 
+class TranscriptEntry(_Record):
+    """One earlier message of a conversation, redacted."""
+
+    author: Author
+    text: str
+    at_ms: int
+    ticket_id: str = ""
+
+
+class Thread(_Record):
+    """What the conversation state says about a ticket's conversation when it is decided."""
+
+    turn: int = Field(1, description="1-based position of the customer's message in its conversation.")
+    transcript: list[TranscriptEntry] = Field(default=[], description="Earlier messages, oldest first.")
+    intent_in_focus: str = Field("", description="Intent of the conversation's last routed message.")
+    order_in_focus: str = Field("", description="Order id the conversation last talked about.")
+    signals: list[str] = Field(default=[], description="conversation:* findings (not_helped, repeated, closing...).")
+    burst: list[str] = Field(default=[], description="Ticket ids of earlier messages decided with this one.")
+
+
 class PipelineRecord(_Record):
     """The record handed from stage to stage; each stage fills its own part."""
 
@@ -170,6 +198,8 @@ class PipelineRecord(_Record):
     failures: list[str] = Field(default=[], description="Degradations on the way (e.g. model timeout).")
     timings_ms: dict[str, float] = {}
     embedding: bytes = Field(b"", description="float32 ticket vector from the router, reused by retrieval.")
+    # Added in schema version 5.
+    thread: Thread | None = None
 
 
 class Outcome(_Record):
@@ -200,6 +230,14 @@ class Outcome(_Record):
     escalation_context: str = Field("", description="Transcript, sources, CRM facts for the human.")
     # Added in schema version 4; empty on every older record.
     external_id: str = Field("", description="The ticket's external_id: the source system's message id.")
+    # Added in schema version 5; defaults let older records decode as first messages.
+    turn: int = Field(1, description="1-based position of the message in its conversation.")
+    transcript: list[TranscriptEntry] = Field(
+        default=[], description="Earlier messages of the conversation, redacted, oldest first."
+    )
+    handoff_message: str = Field(
+        "", description="Customer-facing message for an escalation (language, channel and hours aware)."
+    )
 
 
 class DeadLetter(_Record):
