@@ -1,0 +1,1 @@
+"""Conversations: the state a thread keeps between messages, what a follow-up says, and the handoff."""
