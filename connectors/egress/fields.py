@@ -1,14 +1,16 @@
 """How an outcome maps onto helpdesk fields that Zendesk and Freshdesk share: ticket id, tags, group,
-priority and the text of internal notes. Kept here so the two connectors only differ in wire format."""
+priority, the text of internal notes (with the bounded "Conversation so far" transcript) and the public
+handoff of an escalation. Kept here so the two connectors only differ in wire format."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from supportflow.connectors.egress.settings import EgressSettings, Priority
 from supportflow.schemas.errors import InvalidInputError, PermanentError
-from supportflow.schemas.models import Decision, Outcome
+from supportflow.schemas.models import Author, Decision, Outcome, TranscriptEntry
 
 #: Maps an outcome to the helpdesk's ticket id. Default: the conversation id, which is the helpdesk
 #: ticket id when tickets come in through that helpdesk's own webhook. A reference that is not numeric
@@ -18,6 +20,14 @@ TicketRef = Callable[[Outcome], str]
 _TAG_SEGMENT = re.compile(r"[a-z0-9_\-]+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_WHITESPACE = re.compile(r"\s+")
+
+#: Bounds of the transcript in an internal note: the newest entries win. Helpdesks cap comment size
+#: (Zendesk at 64 KB) and an agent reads the last exchanges first, so older ones are counted, not shown.
+TRANSCRIPT_MAX_ENTRIES = 20
+TRANSCRIPT_MAX_CHARS = 8_000
+#: The tag of a ticket the customer closed, so helpdesk views and reports can tell it from a solved one.
+CLOSED_TAG = "supportflow-closed"
 
 
 def require_settings(settings: EgressSettings, connector: str, *fields: str) -> None:
@@ -87,8 +97,10 @@ def tag(text: str) -> str:
 
 def decision_tags(outcome: Outcome) -> list[str]:
     tags = ["supportflow", str(outcome.decision), tag(outcome.intent)]
-    if outcome.decision == "escalated":
+    if outcome.decision == Decision.ESCALATED:
         tags = ["supportflow", "escalated", *(tag(r) for r in outcome.reasons)]
+    elif outcome.decision == Decision.CLOSED:
+        tags.append(CLOSED_TAG)
     return list(dict.fromkeys(tags))  # dedupe, keep order
 
 
@@ -120,11 +132,69 @@ def draft_note(outcome: Outcome) -> str:
         f"Sources: {', '.join(outcome.citations) or 'none'}",
         f"Why not auto-sent: {', '.join(outcome.reasons) or 'none'}",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + _with_conversation(outcome)
 
 
 def escalation_note(outcome: Outcome) -> str:
     header = f"Escalated by supportflow: {', '.join(outcome.reasons) or 'no reason recorded'}"
     context = outcome.escalation_context or f"Intent {outcome.intent} (confidence {outcome.confidence:.2f})."
     draft = f"\n\nDraft (not sent):\n{outcome.answer}" if outcome.answer else ""
-    return f"{header}\n\n{context}{draft}"
+    return f"{header}\n\n{context}{draft}" + _with_conversation(outcome)
+
+
+def closed_note(outcome: Outcome) -> str:
+    """The internal note of a conversation the customer closed: nothing for an agent to do."""
+    return f"Customer closed the conversation (turn {outcome.turn})."
+
+
+def handoff_reply(outcome: Outcome) -> str | None:
+    """The customer-facing handoff of an escalation, to post publicly; None when there is none."""
+    if outcome.decision != Decision.ESCALATED or not outcome.handoff_message.strip():
+        return None
+    return outcome.handoff_message
+
+
+def conversation_section(outcome: Outcome) -> str:
+    """The "Conversation so far" section: the turn and the newest transcript entries, oldest first.
+
+    Empty for the first message of a conversation with nothing earlier on record. At most
+    :data:`TRANSCRIPT_MAX_ENTRIES` entries and about :data:`TRANSCRIPT_MAX_CHARS` characters of them; a
+    line says how many earlier messages were left out."""
+    if outcome.turn <= 1 and not outcome.transcript:
+        return ""
+    lines = ["Conversation so far", f"Message {outcome.turn} of this conversation."]
+    if not outcome.transcript:
+        return "\n".join([*lines, "No earlier messages on record."])
+    kept = _newest_lines(outcome.transcript)
+    left_out = len(outcome.transcript) - len(kept)
+    if left_out:
+        lines.append(f"({left_out} earlier message{'s' if left_out != 1 else ''} left out)")
+    return "\n".join([*lines, *kept])
+
+
+def transcript_line(entry: TranscriptEntry) -> str:
+    """``[YYYY-MM-DD HH:MM UTC] Customer: text`` with the text on one line."""
+    when = datetime.fromtimestamp(entry.at_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    who = "Customer" if entry.author == Author.CUSTOMER else "Assistant"
+    return f"[{when}] {who}: {_WHITESPACE.sub(' ', entry.text).strip()}"
+
+
+def _newest_lines(transcript: list[TranscriptEntry]) -> list[str]:
+    """Lines of the newest entries that fit both bounds, oldest first. The newest entry is always
+    shown, cut to the character bound if it alone exceeds it."""
+    kept: list[str] = []
+    size = 0
+    for entry in reversed(transcript[-TRANSCRIPT_MAX_ENTRIES:]):
+        line = transcript_line(entry)
+        if size + len(line) + 1 > TRANSCRIPT_MAX_CHARS:
+            if not kept:
+                kept.append(line[: TRANSCRIPT_MAX_CHARS - 1] + "\u2026")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return kept[::-1]
+
+
+def _with_conversation(outcome: Outcome) -> str:
+    section = conversation_section(outcome)
+    return f"\n\n{section}" if section else ""

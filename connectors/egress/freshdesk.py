@@ -4,11 +4,16 @@
   with status 4 (resolved) or 3 (pending) and tags.
 - suggested: ``POST /api/v2/tickets/{id}/notes`` with ``private: true`` carrying the draft, then tags.
 - escalated: private note with the escalation context, then ``group_id``, ``priority`` (1 low .. 4
-  urgent) and tags.
+  urgent) and tags; with a ``handoff_message``, then ``POST /api/v2/tickets/{id}/reply`` carrying it
+  (step ``handoff``), once the escalation is applied.
+- closed (the customer ended the conversation): private note "Customer closed the conversation (turn
+  N)", then status 4 (resolved) and tags including ``supportflow-closed``; no reply, no group or priority.
 
-Freshdesk has no combined "comment + update" call, so an outcome is two requests. Each is its own step
-in the idempotency store: if the update fails after the reply landed, a retry or redelivery re-sends
-only the update, never the reply. Bodies are HTML (Freshdesk renders ``body`` as HTML), so text is
+Suggested and escalated notes end with the conversation so far (:func:`.fields.conversation_section`).
+
+Freshdesk has no combined "comment + update" call, so an outcome is two requests (three with a
+handoff). Each is its own step in the idempotency store: if the update fails after the reply landed, a
+retry or redelivery re-sends only the update, never the reply; a handoff is posted once the same way. Bodies are HTML (Freshdesk renders ``body`` as HTML), so text is
 escaped and newlines become ``<br>``. ``tags`` on a Freshdesk update replaces the ticket's tags (v2 has
 no append): the tags we set are the supportflow ones. Auth: ``{api_key}:X`` basic auth.
 
@@ -32,12 +37,14 @@ import httpx
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.fields import (
     TicketRef,
+    closed_note,
     conversation_ref,
     decision_tags,
     draft_note,
     escalation_group,
     escalation_note,
     escalation_priority,
+    handoff_reply,
     numeric_ticket_id,
     opening_note,
     referenced_ticket_id,
@@ -52,6 +59,9 @@ from supportflow.schemas.errors import InvalidInputError
 from supportflow.schemas.models import Decision, Outcome
 
 STATUS = {"pending": 3, "solved": 4}  # Freshdesk: 2 open, 3 pending, 4 resolved, 5 closed
+#: A conversation the customer closed is resolved, not closed: like Zendesk ``solved``, the ticket stays
+#: editable and a later reply from the customer reopens it.
+CLOSED_STATUS = 4
 PRIORITY = {"low": 1, "normal": 2, "high": 3, "urgent": 4}
 
 
@@ -135,6 +145,10 @@ class FreshdeskConnector:
         elif outcome.decision == Decision.SUGGESTED:
             note = {"body": as_html(draft_note(outcome)), "private": True}
             first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
+        elif outcome.decision == Decision.CLOSED:
+            note = {"body": as_html(closed_note(outcome)), "private": True}
+            first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
+            update["status"] = CLOSED_STATUS
         else:
             note = {"body": as_html(escalation_note(outcome)), "private": True}
             first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
@@ -142,4 +156,8 @@ class FreshdeskConnector:
             group = escalation_group(outcome, self._settings)
             if group is not None:
                 update["group_id"] = group
-        return [first, HttpCall("update", "PUT", base, json_body=update)]
+        calls = [first, HttpCall("update", "PUT", base, json_body=update)]
+        handoff = handoff_reply(outcome)
+        if handoff is not None:  # last: a person is promised once the ticket is routed
+            calls.append(HttpCall("handoff", "POST", f"{base}/reply", json_body={"body": as_html(handoff)}))
+        return calls

@@ -1,5 +1,10 @@
 """Generic signed webhook: ``POST`` the outcome as JSON to any URL.
 
+The body is the whole outcome (``Outcome.model_dump(mode="json")``), so receivers get every field,
+the conversation ones included: ``turn``, ``transcript`` (redacted, oldest first) and
+``handoff_message``, and the ``closed`` decision. Posting the handoff to the customer is the receiver's
+choice.
+
 Headers on every attempt:
 
 - ``X-Supportflow-Timestamp``: unix seconds when this attempt was signed (fresh per retry, so a receiver

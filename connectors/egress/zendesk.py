@@ -5,11 +5,19 @@
 - suggested: internal note (``public: false``) carrying the draft, tags ``supportflow``, ``suggested``,
   the intent.
 - escalated: internal note with the escalation context, ``group_id`` from the group map, ``priority``,
-  tags ``supportflow``, ``escalated`` and one per reason.
+  tags ``supportflow``, ``escalated`` and one per reason. With a ``handoff_message``, a second update
+  (step ``handoff``) posts it as a public comment once the escalation is applied.
+- closed (the customer ended the conversation): internal note "Customer closed the conversation (turn
+  N)", status ``solved``, tag ``supportflow-closed``; no public comment, no group or priority.
+
+Suggested and escalated notes end with the conversation so far (:func:`.fields.conversation_section`).
 
 Tags go in ``additional_tags``, which appends: ``tags`` on an update would replace every tag an agent
 or trigger already set. One request per outcome keeps the update atomic in Zendesk (no half-applied
-outcome). Auth: API token, ``{email}/token:{token}`` basic auth.
+outcome); the escalation handoff is the exception, because an update carries exactly one ``comment``
+(public or not) and the Tickets API has no list of comments on update. The handoff is its own step in
+the idempotency store, so a redelivery after it landed sends nothing, and one after only the note
+landed sends only the handoff. Auth: API token, ``{email}/token:{token}`` basic auth.
 
 Duplicates: a 409 answer to a request carrying our ``Idempotency-Key`` (a request with that key is
 already applied or in flight) and a replayed response (``x-idempotency-lookup: hit``) both count as
@@ -33,12 +41,14 @@ import httpx
 from supportflow.connectors.egress.delivery import HttpCall
 from supportflow.connectors.egress.fields import (
     TicketRef,
+    closed_note,
     conversation_ref,
     decision_tags,
     draft_note,
     escalation_group,
     escalation_note,
     escalation_priority,
+    handoff_reply,
     numeric_ticket_id,
     opening_note,
     referenced_ticket_id,
@@ -75,6 +85,9 @@ class ZendeskConnector:
             ticket["status"] = self._settings.auto_resolved_status
         elif outcome.decision == Decision.SUGGESTED:
             ticket["comment"] = {"body": draft_note(outcome), "public": False}
+        elif outcome.decision == Decision.CLOSED:
+            ticket["comment"] = {"body": closed_note(outcome), "public": False}
+            ticket["status"] = "solved"
         else:
             ticket["comment"] = {"body": escalation_note(outcome), "public": False}
             ticket["priority"] = escalation_priority(outcome, self._settings)
@@ -114,17 +127,22 @@ class ZendeskConnector:
         return {"ticket": ticket}
 
     def calls(self, outcome: Outcome, ticket_id: str | None = None) -> list[HttpCall]:
-        """The update of ``ticket_id`` (a linked ticket), or else of the ticket the outcome refers to."""
+        """The update of ``ticket_id`` (a linked ticket), or else of the ticket the outcome refers to,
+        then the public handoff of an escalation that has one."""
         require_answer(outcome)
-        body = self.ticket_update(outcome)
+        bodies = [("", self.ticket_update(outcome))]
+        handoff = handoff_reply(outcome)
+        if handoff is not None:  # after the note: a person is promised once the ticket is routed
+            bodies.append(("handoff", {"ticket": {"comment": {"body": handoff, "public": True}}}))
         if ticket_id is None:
             ticket_id = numeric_ticket_id(outcome, self._ticket_ref, "zendesk")
         else:
-            body["ticket"]["metadata"] = {
-                "supportflow": {"external_id": outcome.external_id, "ticket_id": outcome.ticket_id}
-            }
+            metadata = {"supportflow": {"external_id": outcome.external_id, "ticket_id": outcome.ticket_id}}
+            for _, body in bodies:
+                body["ticket"]["metadata"] = metadata
         url = f"{self._base}/api/v2/tickets/{ticket_id}.json"
-        return [HttpCall(step="", method="PUT", url=url, json_body=body)]
+        # The first step keeps the name "" so keys recorded before the handoff step existed still match.
+        return [HttpCall(step=step, method="PUT", url=url, json_body=body) for step, body in bodies]
 
 
 def _get(answer: Any, name: str) -> Any:
