@@ -30,9 +30,9 @@ from supportflow.streams.tansu_quirks import FAST_GROUP_CONFIG, seed_group_offse
 
 log = logging.getLogger(__name__)
 
-#: Freshdesk needs two requests per outcome, plus a lookup and a creation when the conversation has no
-#: ticket yet; size the poll interval for the slowest connector.
-MAX_STEPS_PER_OUTCOME = 4
+#: Freshdesk needs up to three requests per outcome (note, update, the handoff reply), plus a lookup and
+#: a creation when the conversation has no ticket yet; size the poll interval for the slowest connector.
+MAX_STEPS_PER_OUTCOME = 5
 
 
 @dataclass
