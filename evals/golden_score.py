@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from supportflow.evals.golden import GoldenCase
+from supportflow.evals.golden_conversations import Conversation, Turn
 from supportflow.schemas.models import Band, Decision, Outcome
 
 DECISION_FOR_BAND = {Band.AUTO: Decision.AUTO_RESOLVED, Band.SUGGEST: Decision.SUGGESTED,
@@ -190,3 +191,188 @@ def _breakdown(results: Sequence[CaseResult], keys: Any) -> dict[str, dict[str, 
         for key in keys(r):
             groups[key].append(r)
     return {key: _group_summary(group) for key, group in sorted(groups.items())}
+
+
+# ------------------------------------------------------------------------------- conversations
+#
+# Every customer message of a golden conversation is judged like a golden case, against the decision
+# its turn expects (``decision``, or ``band`` read through DECISION_FOR_BAND), and its outcome must
+# carry every ``reasons_include`` (a reason matches itself or a longer ``reason:detail``) and none of
+# ``reasons_exclude``. Figures are given per turn number (1, 2, 3+), where a message from a different
+# sender in the thread counts as its own turn 1.
+
+#: A customer's next message that reopens an automatic answer: it did not help, or it was asked again.
+REOPEN_REASONS = ("conversation:not_helped", "conversation:repeated")
+
+
+def reason_present(expected: str, reasons: Sequence[str]) -> bool:
+    return any(r == expected or r.startswith(expected + ":") for r in reasons)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation: Conversation
+    k: int
+    outcome: Outcome | None
+    bad_reasons: tuple[str, ...]
+    reason_problems: tuple[str, ...]
+
+    @property
+    def turn(self) -> Turn:
+        return self.conversation.turns[self.k - 1]
+
+    @property
+    def decision(self) -> str:
+        return self.outcome.decision.value if self.outcome else "missing"
+
+    @property
+    def expected(self) -> str:
+        return self.turn.expected_decision.value
+
+    @property
+    def bucket(self) -> str:
+        n = self.conversation.expected_turn(self.k)
+        return str(n) if n < 3 else "3+"
+
+
+def turn_bad_reasons(turn: Turn, outcome: Outcome, articles: Mapping[str, list[str]]) -> list[str]:
+    """Why an automatic answer to this turn is wrong; [] when right or when nothing was auto-sent."""
+    if outcome.decision != Decision.AUTO_RESOLVED:
+        return []
+    reasons = []
+    if turn.expected_decision != Decision.AUTO_RESOLVED:
+        reasons.append(f"decision:expected_{turn.expected_decision.value}")
+    reasons += [f"missing_fact:{f}" for f in turn.facts if not contains_fact(outcome.answer, f)]
+    allowed = turn.articles if turn.articles is not None else articles.get(turn.intent or "", None)
+    if allowed is not None:
+        reasons += [
+            f"wrong_article:{a}" for a in sorted({cited_article(c) for c in outcome.citations} - set(allowed))
+        ]
+    return reasons
+
+
+def _reason_problems(turn: Turn, outcome: Outcome) -> list[str]:
+    missing = [f"missing_reason:{r}" for r in turn.reasons_include if not reason_present(r, outcome.reasons)]
+    unwanted = [f"unwanted_reason:{r}" for r in turn.reasons_exclude if reason_present(r, outcome.reasons)]
+    return missing + unwanted
+
+
+def turn_results(
+    conversations: Sequence[Conversation],
+    outcomes: Mapping[tuple[str, int], Outcome],
+    articles: Mapping[str, list[str]],
+) -> list[TurnResult]:
+    """Pair every turn with its outcome (by conversation id and turn number) and judge it."""
+    results = []
+    for conv in conversations:
+        for k, turn in enumerate(conv.turns, start=1):
+            outcome = outcomes.get((conv.id, k))
+            bad = tuple(turn_bad_reasons(turn, outcome, articles)) if outcome else ()
+            problems = tuple(_reason_problems(turn, outcome)) if outcome else ()
+            results.append(TurnResult(conv, k, outcome, bad, problems))
+    return results
+
+
+def _turn_group(results: Sequence[TurnResult]) -> dict[str, Any]:
+    decided = [r for r in results if r.outcome]
+    auto = [r for r in decided if r.decision == Decision.AUTO_RESOLVED.value]
+    must_escalate = [r for r in results if r.expected == Decision.ESCALATED.value]
+    with_intent = [r for r in results if r.turn.intent]
+    return {
+        "cases": len(results),
+        "outcomes": len(decided),
+        "decision_accuracy": _rate(sum(r.decision == r.expected for r in results), len(results)),
+        "reasons_accuracy": _rate(
+            sum(bool(r.outcome) and not r.reason_problems for r in results), len(results)
+        ),
+        "intent_accuracy": _rate(
+            sum(bool(r.outcome) and r.outcome.intent == r.turn.intent for r in with_intent if r.outcome),
+            len(with_intent),
+        ),
+        "auto_resolved": len(auto),
+        "bad_answers": sum(bool(r.bad_reasons) for r in auto),
+        "expected_escalations": len(must_escalate),
+        "escalation_recall": _rate(sum(r.decision == "escalated" for r in must_escalate), len(must_escalate))
+        if must_escalate
+        else None,
+    }
+
+
+def reopen_figures(results: Sequence[TurnResult]) -> tuple[int, int]:
+    """(automatic answers, how many of them the customer's next message reopened).
+
+    The next message is the same sender's next one; when it was folded into a burst, the message that
+    carries the burst's decision is judged."""
+    by_turn = {(r.conversation.id, r.k): r for r in results}
+    answers = reopened = 0
+    for r in results:
+        if r.decision != Decision.AUTO_RESOLVED.value:
+            continue
+        answers += 1
+        conv = r.conversation
+        later = [j for j in range(r.k + 1, len(conv.turns) + 1) if conv.sender_of(j) == conv.sender_of(r.k)]
+        if not later:
+            continue
+        step = next(s for s in conv.steps() if later[0] in s)
+        carrier = by_turn[(conv.id, step[-1])].outcome
+        if (
+            carrier
+            and carrier.decision == Decision.ESCALATED
+            and any(reason_present(x, carrier.reasons) for x in REOPEN_REASONS)
+        ):
+            reopened += 1
+    return answers, reopened
+
+
+def score_conversations(results: Sequence[TurnResult]) -> dict[str, Any]:
+    """Headline figures, per turn number (1, 2, 3+) and per tag, and every turn that went wrong."""
+    summary = _turn_group(results)
+    decided = [r for r in results if r.outcome]
+    auto = [r for r in decided if r.decision == Decision.AUTO_RESOLVED.value]
+    escalated = [r for r in decided if r.decision == Decision.ESCALATED.value]
+    expect_closed = [r for r in results if r.expected == Decision.CLOSED.value]
+    answers, reopened = reopen_figures(results)
+    confusion: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in results:
+        confusion[r.expected][r.decision] += 1
+    tags: dict[str, list[TurnResult]] = defaultdict(list)
+    for r in results:
+        for tag in r.conversation.tags:
+            tags[tag].append(r)
+    summary.update(
+        conversations=len({r.conversation.id for r in results}),
+        missing=len(results) - len(decided),
+        turn_number_accuracy=_rate(
+            sum(r.outcome.turn == r.conversation.expected_turn(r.k) for r in decided if r.outcome),
+            len(results),
+        ),
+        bad_answer_rate=_rate(sum(bool(r.bad_reasons) for r in auto), len(auto)),
+        escalation_precision=_rate(sum(r.expected == "escalated" for r in escalated), len(escalated)),
+        closed_expected=len(expect_closed),
+        closed_accuracy=_rate(sum(r.decision == "closed" for r in expect_closed), len(expect_closed)),
+        closed_when_not_expected=sum(r.decision == "closed" and r.expected != "closed" for r in results),
+        automatic_answers=answers,
+        reopened=reopened,
+        reopen_rate=_rate(reopened, answers),
+        decision_confusion={e: dict(row) for e, row in sorted(confusion.items())},
+        per_turn={b: _turn_group([r for r in results if r.bucket == b]) for b in ("1", "2", "3+")},
+        per_tag={t: _turn_group(group) for t, group in sorted(tags.items())},
+        failures=[_failure(r) for r in results if _failed(r)],
+    )
+    return summary
+
+
+def _failed(r: TurnResult) -> bool:
+    return r.decision != r.expected or bool(r.bad_reasons or r.reason_problems) or r.outcome is None
+
+
+def _failure(r: TurnResult) -> dict[str, Any]:
+    return {
+        "id": f"{r.conversation.id}#{r.k}",
+        "expected": r.expected,
+        "decided": r.decision,
+        "problems": [*r.bad_reasons, *r.reason_problems],
+        "reasons": list(r.outcome.reasons) if r.outcome else [],
+        "intent": r.outcome.intent if r.outcome else None,
+        "turn": r.outcome.turn if r.outcome else None,
+    }

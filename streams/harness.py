@@ -219,6 +219,57 @@ def run_events(
     return expected, collected, seconds
 
 
+def run_event_waves(
+    waves: list[list[InboundEvent]],
+    *,
+    bootstrap: str | None = None,
+    workers: int = 1,
+    wave_timeout_s: float = 60.0,
+    quiet: bool = False,
+    rate_per_s: float | None = None,
+    env: dict[str, str] | None = None,
+    keep_logs: bool = False,
+) -> tuple[int, Collected, float]:
+    """Like :func:`run_events`, but wave by wave: wave w+1 is published only once every ticket of wave
+    w has its outcome (or dead letter), or ``wave_timeout_s`` passed.
+
+    For conversations: a message's decision depends on the decisions before it, so a customer's next
+    message must not overtake the answer to the previous one. Within a wave events go out in the
+    given order (paced by ``rate_per_s``), so a burst of one conversation arrives back to back.
+    """
+    settings = get_settings()
+    plans = [expected_fates(wave) for wave in waves]
+    expected = sum(plan.total for plan in plans)
+    with (
+        WorkerLogs("supportflow-waves-", keep=keep_logs) as logs,
+        running_pipeline(settings, logs, bootstrap=bootstrap, workers=workers, env=env) as pipe,
+    ):
+        wait_ready(pipe.bootstrap, settings, pipe.workers, pipe.reader, quiet=quiet, log_dir=logs.path)
+        start = time.monotonic()
+        progress = Progress(expected, "conversation messages decided", enabled=not quiet)
+        for wave, plan in zip(waves, plans, strict=True):
+            publish_events(pipe.bootstrap, pipe.ingress, wave, rate_per_s=rate_per_s)
+            deadline = time.monotonic() + wave_timeout_s
+            while pipe.reader.collected.missing(plan.ticket_ids, plan.dead_letter_events):
+                if time.monotonic() > deadline:
+                    break
+                if pipe.reader.poll():
+                    progress.update(pipe.reader.collected.total)
+        seconds = time.monotonic() - start
+        pipe.reader.wait_for(expected, 0.0, settle_s=1.0)  # late duplicates, if any, are counted too
+        progress.close()
+        every_ticket = frozenset().union(*(p.ticket_ids for p in plans))
+        every_event = frozenset().union(*(p.dead_letter_events for p in plans))
+        collected = pipe.reader.collected
+        collected.unaccounted = collected.missing(every_ticket, every_event)
+        if collected.unaccounted:
+            logs.mark_failed()
+            named = ", ".join(collected.unaccounted[:10])
+            err(f"{len(collected.unaccounted)} of {expected} without an outcome or dead letter ({named}"
+                f"{', ...' if len(collected.unaccounted) > 10 else ''})")  # fmt: skip
+    return expected, collected, seconds
+
+
 def warm_up(
     bootstrap: str,
     topic: str,

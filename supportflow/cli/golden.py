@@ -18,6 +18,7 @@ from supportflow.console import err
 
 if TYPE_CHECKING:
     from supportflow.evals.golden import GoldenCase
+    from supportflow.evals.golden_conversations import Conversation
     from supportflow.schemas.models import Outcome
 
 DEFAULT_RATE = 20.0
@@ -45,6 +46,58 @@ def run_golden(
     return outcomes, seconds, expected
 
 
+def run_conversations(
+    conversations: list[Conversation], *, workers: int, timeout_s: float, rate_per_s: float | None
+) -> tuple[dict[tuple[str, int], Outcome], float]:
+    """Publish the conversations wave by wave (turn k+1 after turn k is decided); outcomes by turn."""
+    from supportflow.evals.golden_conversations import publish_steps, schedule_start_ms, turn_ticket_id
+    from supportflow.streams.harness import run_event_waves
+
+    waves = publish_steps(conversations, schedule_start_ms(conversations, int(time.time() * 1000)))
+    by_ticket = {turn_ticket_id(c, k): (c.id, k) for c in conversations for k in range(1, len(c.turns) + 1)}
+    _, collected, seconds = run_event_waves(
+        [[event for _, event in wave] for wave in waves],
+        workers=workers,
+        # --timeout bounds the whole run; a wave that never completes must not take all of it.
+        wave_timeout_s=max(30.0, timeout_s / len(waves)),
+        rate_per_s=rate_per_s or None,
+    )
+    if collected.dead_letters:
+        err(f"warning: {len(collected.dead_letters)} conversation messages were dead-lettered: "
+            + "; ".join(f"{d.source}: {d.error_message[:80]}" for d in collected.dead_letters[:5]))  # fmt: skip
+    return {by_ticket[t]: o for t, o in collected.outcomes.items() if t in by_ticket}, seconds
+
+
+def score_conversation_run(
+    conversations: list[Conversation], args: argparse.Namespace, metrics: dict[str, Any]
+) -> None:
+    """Run and score the conversations into ``metrics["conversations"]`` and the gate's flat keys."""
+    from supportflow.evals.golden_conversations import default_articles
+    from supportflow.evals.golden_score import score_conversations, turn_results
+
+    turns = sum(len(c.turns) for c in conversations)
+    err(f"golden conversations: {len(conversations)} conversations, {turns} messages, in waves ...")
+    outcomes, seconds = run_conversations(
+        conversations, workers=args.workers, timeout_s=args.timeout, rate_per_s=args.rate
+    )
+    summary = score_conversations(turn_results(conversations, outcomes, default_articles()))
+    summary["pipeline_seconds"] = round(seconds, 2)
+    metrics["conversations"] = summary
+    # Flat copies: gate floors name top-level keys (gate.yaml, conversation_*).
+    for key in ("bad_answer_rate", "escalation_recall", "closed_when_not_expected", "reopen_rate"):
+        metrics[f"conversation_{key}"] = summary[key]
+
+
+def _load_conversations(args: argparse.Namespace) -> list[Conversation] | None:
+    from supportflow.evals.golden_conversations import default_conversations_path, load_conversations
+
+    if args.no_conversations:
+        return None
+    return load_conversations(
+        Path(args.conversations) if args.conversations else default_conversations_path()
+    )
+
+
 def price_run(
     cases: list[GoldenCase], outcomes: dict[str, Outcome], commodity: str, frontier: str
 ) -> dict[str, Any]:
@@ -67,14 +120,7 @@ def price_run(
 
 def cmd_eval_golden(args: argparse.Namespace) -> int:
     from supportflow.evals.golden import default_set_path, load_golden
-    from supportflow.evals.golden_report import (
-        compare,
-        default_gate_path,
-        gate_failures,
-        load_floors,
-        scorecard_markdown,
-        write_charts,
-    )
+    from supportflow.evals.golden_report import compare, default_gate_path, gate_failures, load_floors
     from supportflow.evals.golden_score import case_results, score
     from supportflow.schemas.errors import SupportflowError
     from supportflow.settings import get_settings
@@ -87,6 +133,7 @@ def cmd_eval_golden(args: argparse.Namespace) -> int:
             else {}
         )
         previous = json.loads(Path(args.compare).read_text(encoding="utf-8")) if args.compare else None
+        conversations = _load_conversations(args)
     except (SupportflowError, OSError, json.JSONDecodeError) as exc:
         err(f"eval golden: {exc}")
         return 2
@@ -107,20 +154,15 @@ def cmd_eval_golden(args: argparse.Namespace) -> int:
         metrics["cost"] = cost
         metrics["cost_per_resolution_routed"] = cost["cost_per_resolution_routed"]
         metrics["cost_per_resolution_frontier_only"] = cost["cost_per_resolution_frontier_only"]
+    if conversations is not None:
+        score_conversation_run(conversations, args, metrics)
+    else:
+        # Skipped on request: their floors are not measured, so they are not checked either.
+        floors = {k: v for k, v in floors.items() if not k.startswith("conversation_")}
     metrics["command"] = "supportflow " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     metrics["wall_seconds"] = round(time.monotonic() - started, 1)
 
-    if args.report:
-        out = Path(args.report)
-        charts = write_charts(metrics, [o.latency_ms for o in outcomes.values()], out)
-        (out / "scorecard.md").write_text(
-            scorecard_markdown(metrics, charts, metrics["command"]), encoding="utf-8"
-        )
-        err(f"wrote {out / 'scorecard.md'} and {len(charts)} charts")
-    if args.json:
-        print(json.dumps(metrics, ensure_ascii=False))
-    else:
-        print(scorecard_markdown(metrics, [], metrics["command"]))
+    _write_outputs(args, metrics, [o.latency_ms for o in outcomes.values()])
     if previous is not None:
         (sys.stderr if args.json else sys.stdout).write(compare(metrics, previous) + "\n")
     if args.gate:
@@ -129,7 +171,33 @@ def cmd_eval_golden(args: argparse.Namespace) -> int:
             err("release gate FAILED:\n  " + "\n  ".join(failed))
             return 1
         err(f"release gate passed ({len(floors)} floors)")
-    return 0 if not metrics["missing"] else 1
+    return 0 if not metrics["missing"] and not metrics.get("conversations", {}).get("missing") else 1
+
+
+def _write_outputs(args: argparse.Namespace, metrics: dict[str, Any], latencies: list[float]) -> None:
+    """The scorecard (single tickets, then conversations) to --report DIR, and JSON or Markdown to stdout."""
+    from supportflow.evals.golden_report import scorecard_markdown, write_charts
+
+    if args.report:
+        out = Path(args.report)
+        charts = write_charts(metrics, latencies, out)
+        (out / "scorecard.md").write_text(
+            scorecard_markdown(metrics, charts, metrics["command"]) + _conversation_section(metrics),
+            encoding="utf-8",
+        )
+        err(f"wrote {out / 'scorecard.md'} and {len(charts)} charts")
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        print(scorecard_markdown(metrics, [], metrics["command"]) + _conversation_section(metrics))
+
+
+def _conversation_section(metrics: dict[str, Any]) -> str:
+    from supportflow.evals.golden_conversations import conversation_markdown
+
+    return (
+        "\n\n" + conversation_markdown(metrics["conversations"]) + "\n" if "conversations" in metrics else ""
+    )
 
 
 def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -139,6 +207,13 @@ def add_eval_parser(eval_subparsers: argparse._SubParsersAction[argparse.Argumen
         metavar="PATH",
         help="golden JSONL (default: the bundled supportflow/data/golden/golden.jsonl)",
     )
+    p.add_argument(
+        "--conversations",
+        metavar="PATH",
+        help="golden conversations YAML, run after the single tickets "
+        "(default: the bundled supportflow/data/golden/conversations.yaml)",
+    )
+    p.add_argument("--no-conversations", action="store_true", help="score the single tickets only")
     p.add_argument("--json", action="store_true", help="print one JSON object with every metric")
     p.add_argument("--report", metavar="DIR", help="write scorecard.md and PNG charts to DIR")
     p.add_argument("--gate", action="store_true", help="exit 1 when a floor in the gate config is not met")
