@@ -363,7 +363,7 @@ def score_conversations(results: Sequence[TurnResult]) -> dict[str, Any]:
 
 
 def _failed(r: TurnResult) -> bool:
-    return r.decision != r.expected or bool(r.bad_reasons or r.reason_problems) or r.outcome is None
+    return r.decision != r.expected or bool(r.bad_reasons or r.reason_problems)
 
 
 def _failure(r: TurnResult) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``supportflow eval golden``: the golden set through the real broker and stages, scored.
+"""``supportflow eval golden``: the golden set, then the golden conversations, through the real broker and
+stages, scored.
 
 Progress and human-readable output go to stderr/stdout as usual; ``--json`` prints one object on stdout.
 """
