@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+from supportflow.processors.conversation.converse import CLOSING
 from supportflow.processors.identity import GATE_IDENTITY, bind_customer
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
@@ -98,7 +99,9 @@ def escalation_context(record: PipelineRecord) -> str:
 
 def _context_lines(record: PipelineRecord) -> str:
     t = record.ticket
-    lines = [f"Channel: {t.channel} from {t.sender}", f"Subject: {t.subject}", "Message:", t.text, ""]
+    turn = record.thread.turn if record.thread else 1
+    lines = [f"Channel: {t.channel} from {t.sender}", f"Subject: {t.subject}",
+             "Message:" if turn == 1 else f"Message {turn} of this conversation:", t.text, ""]  # fmt: skip
     if record.route:
         lines.append(f"Routing: {record.route.intent} ({record.route.confidence:.2f}); "
                      f"reasons: {', '.join(record.route.reasons) or 'none'}")  # fmt: skip
@@ -125,8 +128,12 @@ def gate(
     if route is None:
         raise ValueError("gate needs a routed record")
     reasons = list(route.reasons)
+    thread = record.thread
     if route.band == Band.ESCALATE:
         decision = Decision.ESCALATED
+    elif thread is not None and CLOSING in thread.signals:
+        # The customer closed the conversation: no agent, and an answer only if one is configured.
+        decision = Decision.CLOSED
     elif route.band == Band.AUTO:
         blockers = _auto_blockers(record, policy, chunk_exists, article_intents)
         reasons += blockers
@@ -134,7 +141,7 @@ def gate(
     else:
         reasons += [f"degraded:{f}" for f in record.failures]
         decision = Decision.SUGGESTED
-    answer = record.answer
+    answer = record.answer if decision is not Decision.CLOSED else None
     return Outcome(
         ticket_id=record.ticket.ticket_id,
         conversation_id=record.ticket.conversation_id,
@@ -159,4 +166,6 @@ def gate(
         cost_usd=answer.cost_usd if answer else 0.0,
         escalation_context=escalation_context(record) if decision == Decision.ESCALATED else "",
         external_id=record.ticket.external_id,
+        turn=thread.turn if thread else 1,
+        transcript=list(thread.transcript) if thread else [],
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from supportflow.processors.conversation.converse import query_text, transcript_prompt
 from supportflow.processors.knowledge import compose_answer, score_groundedness
 from supportflow.processors.knowledge.drafting import relevant_order
 from supportflow.processors.knowledge.facts import customer_fact_lines, describe_order
@@ -66,7 +67,7 @@ def resolve_batch(records: Sequence[PipelineRecord], ctx: ResolveContext) -> lis
         if _answerable(record) and record.customer is not None:
             evidence += customer_fact_lines(record.customer)
             order = relevant_order(
-                record.ticket.text, record.route.intent if record.route else "", record.customer
+                query_text(record), record.route.intent if record.route else "", record.customer
             )
             evidence += split_sentences(describe_order(order)) if order is not None else []
     if evidence:
@@ -91,7 +92,9 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
     answer: Answer | None = None
     if ctx.llm is not None and ctx.llm.enabled():
         terms = redact_customer_terms(record.customer)
-        text = redact(f"{record.ticket.subject}\n{record.ticket.text}".strip(), terms).text
+        text = transcript_prompt(
+            record, redact(f"{record.ticket.subject}\n{record.ticket.text}".strip(), terms).text
+        )
         facts = [redact(f, terms).text for f in customer_facts(record.customer)]
         try:
             answer = ctx.llm.answer(
@@ -109,7 +112,7 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
         # The offline drafter scores its own extract with the same scorer.
         vector = np.frombuffer(record.embedding, dtype=np.float32) if record.embedding else None
         answer = compose_answer(
-            record.ticket.text, route.intent, record.sources, record.customer, vector,
+            query_text(record), route.intent, record.sources, record.customer, vector,
             section_hints=ctx.section_hints,
         )  # fmt: skip
     if answer is None:

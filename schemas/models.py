@@ -182,7 +182,9 @@ class Thread(_Record):
     transcript: list[TranscriptEntry] = Field(default=[], description="Earlier messages, oldest first.")
     intent_in_focus: str = Field("", description="Intent of the conversation's last routed message.")
     order_in_focus: str = Field("", description="Order id the conversation last talked about.")
-    signals: list[str] = Field(default=[], description="conversation:* findings (not_helped, repeated, closing...).")
+    signals: list[str] = Field(
+        default=[], description="conversation:* findings (not_helped, repeated, closing...)."
+    )
     burst: list[str] = Field(default=[], description="Ticket ids of earlier messages decided with this one.")
 
 

@@ -27,8 +27,10 @@ import faust
 from faust.types import EventT
 
 from supportflow.processors.audit import audit_event
+from supportflow.processors.conversation.state import StateBook
 from supportflow.settings import Settings, TopicSettings
 from supportflow.streams.batching import run_overlapped
+from supportflow.streams.conversations import ConversationTable, conversation_table
 from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.runtime import Runtime
@@ -51,8 +53,10 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
     """A Faust app with one agent per hop of ``settings.topology``; outputs leave through its publisher."""
     app = _faust_app(settings, bootstrap)
     app.publisher = Publisher(bootstrap, linger_ms=2)
+    conversations = conversation_table(app, settings)
     for hop in hops(settings.topology):
-        _add_agent(app, settings.topics, hop, _hop_handler(hop, runtime))
+        stateful = any(s.name in ("converse", "gate") for s in hop.stages)
+        _add_agent(app, settings.topics, hop, _hop_handler(hop, runtime), conversations if stateful else None)
     return app
 
 
@@ -70,13 +74,17 @@ def _faust_app(settings: Settings, bootstrap: str) -> PipelineApp:
         broker_heartbeat_interval=max(1.0, session_s / 6),
         broker_commit_interval=1.0,
         web_enabled=False,
-        store="memory://",
+        store=settings.conversation.store,
+        datadir=str(settings.data_dir / "tables"),
     )
 
 
-def _hop_handler(hop: Hop, runtime: Runtime) -> Callable[[list[Message]], list[Emit]]:
-    def handle(messages: list[Message]) -> list[Emit]:
-        emits, duplicates = run_hop(hop, messages, runtime, runtime.seen.check_and_add, audit_event)
+Handler = Callable[[list[Message], StateBook | None], list[Emit]]
+
+
+def _hop_handler(hop: Hop, runtime: Runtime) -> Handler:
+    def handle(messages: list[Message], book: StateBook | None) -> list[Emit]:
+        emits, duplicates = run_hop(hop, messages, runtime, runtime.seen.check_and_add, audit_event, book)
         if duplicates:
             log.info("%s suppressed %d redelivered tickets", hop.name, duplicates)
         return emits
@@ -85,9 +93,10 @@ def _hop_handler(hop: Hop, runtime: Runtime) -> Callable[[list[Message]], list[E
 
 
 def _add_agent(
-    app: PipelineApp, t: TopicSettings, hop: Hop, handle: Callable[[list[Message]], list[Emit]]
+    app: PipelineApp, t: TopicSettings, hop: Hop, handle: Handler, conversations: ConversationTable | None
 ) -> None:
-    """The hop's agent: batches of its input topic through ``handle`` on the hop's own thread."""
+    """The hop's agent: batches of its input topic through ``handle`` on the hop's own thread, with the
+    conversation state of the batch read before and written after, on the loop (``conversations``)."""
     publisher = app.publisher
     assert publisher is not None
     sinks = {
@@ -108,7 +117,15 @@ def _add_agent(
         loop = asyncio.get_running_loop()
 
         async def handle_batch(events: list[EventT]) -> None:
-            await publish(await loop.run_in_executor(thread, handle, _messages(events)))
+            messages = _messages(events)
+            if conversations is None:
+                await publish(await loop.run_in_executor(thread, handle, messages, None))
+                return
+            keys = {m.key: (m.topic, m.partition) for m in messages if m.key is not None}
+            book = conversations.book(keys)
+            emits = await loop.run_in_executor(thread, handle, messages, book)
+            conversations.commit(book, keys)  # before the outputs: a commit flushes both, in this order
+            await publish(emits)
 
         # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's, each
         # only after its batch's outputs were handed to the publisher; the commit guard learns of

@@ -203,8 +203,10 @@ def gate_records(
     records: Sequence[PipelineRecord],
     decide: Callable[[PipelineRecord], Outcome],
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
+    decided: Callable[[PipelineRecord, Outcome], None] | None = None,
 ) -> list[Emit]:
-    """Decide each record: its outcome, and its audit event when ``audit`` is given."""
+    """Decide each record: its outcome, and its audit event when ``audit`` is given; ``decided`` is
+    told of every outcome the gate made (the conversation state records it)."""
     emits: list[Emit] = []
     for record in records:
         start = time.perf_counter()
@@ -218,6 +220,8 @@ def gate_records(
         metrics.observe_stage("gate", gate_ms / 1000)
         metrics.observe_outcome(outcome)
         emits.append(Emit(Sink.OUTCOME, record.ticket.conversation_id.encode(), wire.encode(outcome)))
+        if decided is not None:
+            decided(record, outcome)
         if audit is not None:
             try:
                 event = audit(record, outcome)

@@ -124,31 +124,37 @@ class LagSampler:
         }
 
     def _fetch_marks(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], tuple[int, int]]:
-        # A fresh consumer per sample starts with no cached watermarks, so whatever it reports came
-        # from a Fetch response of this sample. Starting at the (approximate) end keeps the fetch tiny;
-        # the Fetch response carries the true high watermark whatever offset it started from.
-        fetcher = kafka.consumer(
-            self._bootstrap,
-            f"{self._group}.lag-sampler",
-            **{
-                "enable.partition.eof": False,
-                "fetch.wait.max.ms": 100,  # Tansu returns nothing for a 0 ms wait (defect 3)
-                "max.partition.fetch.bytes": 65536,
-                "auto.offset.reset": "latest",
-            },
-        )
-        try:
-            fetcher.assign([TopicPartition(tp.topic, tp.partition, OFFSET_END) for tp in partitions])
-            marks: dict[tuple[str, int], tuple[int, int]] = {}
-            deadline = time.monotonic() + self._timeout_s
-            while len(marks) < len(partitions) and time.monotonic() < deadline:
-                fetcher.consume(
-                    num_messages=500, timeout=0.1
-                )  # records are discarded: only watermarks matter
-                for tp in partitions:
-                    low, high = fetcher.get_watermark_offsets(tp, cached=True)
-                    if high >= 0:
-                        marks[(tp.topic, tp.partition)] = (low, high)
-            return marks
-        finally:
-            fetcher.close()
+        return fetch_watermarks(self._bootstrap, partitions, f"{self._group}.lag-sampler", self._timeout_s)
+
+
+def fetch_watermarks(
+    bootstrap: str, partitions: list[TopicPartition], group: str, timeout_s: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) watermarks of ``partitions`` as Fetch responses report them (right on Tansu, whose
+    ListOffsets "latest" is not: defect 1). Partitions that did not answer within ``timeout_s`` are missing."""
+    # A fresh consumer starts with no cached watermarks, so whatever it reports came from a Fetch
+    # response of this call. Starting at the (approximate) end keeps the fetch tiny; the Fetch response
+    # carries the true high watermark whatever offset it started from.
+    fetcher = kafka.consumer(
+        bootstrap,
+        group,
+        **{
+            "enable.partition.eof": False,
+            "fetch.wait.max.ms": 100,  # Tansu returns nothing for a 0 ms wait (defect 3)
+            "max.partition.fetch.bytes": 65536,
+            "auto.offset.reset": "latest",
+        },
+    )
+    try:
+        fetcher.assign([TopicPartition(tp.topic, tp.partition, OFFSET_END) for tp in partitions])
+        marks: dict[tuple[str, int], tuple[int, int]] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(marks) < len(partitions) and time.monotonic() < deadline:
+            fetcher.consume(num_messages=500, timeout=0.1)  # records are discarded: only watermarks matter
+            for tp in partitions:
+                low, high = fetcher.get_watermark_offsets(tp, cached=True)
+                if high >= 0:
+                    marks[(tp.topic, tp.partition)] = (low, high)
+        return marks
+    finally:
+        fetcher.close()

@@ -78,6 +78,17 @@ DECISION_REASONS = Counter(
     "Reasons attached to decisions (kind:name, values stripped); one decision counts each reason once.",
     ["decision", "reason"],
 )
+CONVERSATION_TURNS = Counter(
+    "supportflow_conversation_turns",
+    "Customer messages by position in their conversation (1, 2, 3, 4+) and what the thread said of them.",
+    ["turn", "finding"],
+)
+REOPENED = Counter(
+    "supportflow_conversation_reopened",
+    "Automatic answers the customer came back on (did not help, or the same question again), by the "
+    "answer's intent.",
+    ["intent", "finding"],
+)
 STAGE_SECONDS = Histogram(
     "supportflow_stage_seconds", "Processing time per record and stage.", ["stage"], buckets=STAGE_BUCKETS
 )
@@ -184,6 +195,14 @@ def observe_outcome(outcome: Outcome) -> None:
     if outcome.cost_usd > 0:
         # Counted here, where every ticket passes exactly once, even when resolve ran in another pod.
         LLM_COST.labels(tier=str(outcome.tier), model=model_label(outcome.model)).inc(outcome.cost_usd)
+
+
+def observe_conversation(turn: int, findings: list[str], reopened_intent: str = "") -> None:
+    """One message put in its conversation's context; ``reopened_intent``: the automatic answer it reopens."""
+    finding = reason_label(findings[0]) if findings else "none"
+    CONVERSATION_TURNS.labels(turn=str(turn) if turn < 4 else "4+", finding=finding).inc()
+    if reopened_intent:
+        REOPENED.labels(intent=intent_label(reopened_intent), finding=finding).inc()
 
 
 def observe_stage(stage: str, seconds: float, n: int = 1) -> None:

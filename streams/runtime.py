@@ -14,6 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from supportflow.processors.conversation.converse import ConverseContext, converse, reopened
+from supportflow.processors.conversation.handoff import (
+    BusinessHours,
+    HandoffTemplates,
+    handoff_message,
+    load_templates,
+)
+from supportflow.processors.conversation.state import sender_thread
 from supportflow.processors.customers import CustomerDirectory
 from supportflow.processors.embedding import configure, get_embedder, usable_cores
 from supportflow.processors.gate import GatePolicy, gate
@@ -25,7 +33,7 @@ from supportflow.processors.retrieve import retrieve
 from supportflow.processors.route import RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy, warm_up
 from supportflow.processors.router.llm_router import LlmRouterClient
-from supportflow.schemas.models import Outcome, PipelineRecord
+from supportflow.schemas.models import Decision, Outcome, PipelineRecord
 from supportflow.settings import Settings
 from supportflow.streams import metrics
 from supportflow.streams.flag_registry import is_on
@@ -111,6 +119,7 @@ class Runtime:
     flags: FlagWatcher | None = None
     seen: SeenTickets = field(default_factory=SeenTickets)
     article_intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    handoff: Handoff | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, crm: CustomerDirectory, kb_in_memory: bool = False) -> Runtime:
@@ -133,7 +142,8 @@ class Runtime:
         # What the articles declare changes only when they are re-indexed: read it once, not per ticket.
         article_intents, section_hints = kb.declarations()
         resolve_ctx = ResolveContext(llm if llm.enabled() else None, section_hints=section_hints)
-        runtime = cls(settings, route_ctx, kb, resolve_ctx, article_intents=article_intents)
+        runtime = cls(settings, route_ctx, kb, resolve_ctx, article_intents=article_intents,
+                      handoff=Handoff.from_settings(settings))  # fmt: skip
         log.info(
             "runtime ready in %.1fs (router %s, %d help-center sentences embedded)",
             time.perf_counter() - start, router.version, warmed,
@@ -146,6 +156,25 @@ class Runtime:
 
     def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
         return route_batch(records, self.route_ctx)
+
+    def converse(self, records: list[PipelineRecord], states: list[bytes | None]) -> list[PipelineRecord]:
+        c = self.settings.conversation
+        now = int(time.time() * 1000)
+        threads = [
+            sender_thread(raw, r.ticket, now, int(c.max_age_s * 1000))
+            for r, raw in zip(records, states, strict=True)
+        ]
+        ctx = ConverseContext(
+            repeat_similarity=c.repeat_similarity, unresolved_limit=c.unresolved_limit,
+            context_confidence=self.settings.thresholds.min_confidence, reroute=self.route,
+        )  # fmt: skip
+        out = converse(records, threads, ctx)
+        for record, thread in zip(out, threads, strict=True):
+            if record.thread is not None:
+                metrics.observe_conversation(
+                    record.thread.turn, record.thread.signals, reopened(record, thread)
+                )
+        return out
 
     def retrieve(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
         out = [retrieve(r, self.kb) for r in records]
@@ -166,5 +195,32 @@ class Runtime:
         )  # fmt: skip
 
     def gate(self, record: PipelineRecord) -> Outcome:
-        return gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
-                    int(time.time() * 1000), self.article_intents or None)  # fmt: skip
+        now = int(time.time() * 1000)
+        outcome = gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
+                       now, self.article_intents or None)  # fmt: skip
+        return self.handoff.complete(outcome, now) if self.handoff else outcome
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What the customer is told when a person takes over, or when they closed the conversation."""
+
+    templates: HandoffTemplates
+    hours: BusinessHours
+    closing_ack: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Handoff:
+        c = settings.conversation
+        return cls(load_templates(c.handoff_templates), BusinessHours.parse(c.business_hours), c.closing_ack)
+
+    def complete(self, outcome: Outcome, now_ms: int) -> Outcome:
+        if outcome.decision is Decision.ESCALATED:
+            message = handoff_message(
+                self.templates, language=outcome.language, channel=outcome.channel.value, now_ms=now_ms,
+                hours=self.hours,
+            )  # fmt: skip
+            return outcome.model_copy(update={"handoff_message": message})
+        if outcome.decision is Decision.CLOSED and self.closing_ack:
+            return outcome.model_copy(update={"answer": self.closing_ack})
+        return outcome

@@ -22,7 +22,7 @@ from supportflow.streams.topology import hops
 log = logging.getLogger(__name__)
 
 #: Faust tables used by the agents; each needs a ``<app_id>-<table>-changelog`` topic.
-FAUST_TABLES: tuple[str, ...] = ()
+FAUST_TABLES: tuple[str, ...] = ("conversations",)
 
 
 @dataclass(frozen=True)

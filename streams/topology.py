@@ -1,16 +1,26 @@
 """The pipeline, declared once: five stages, the topics between them, and how they group into hops.
 
-    ingress.raw ─normalize─> tickets.normalized ─route─> tickets.routed ─retrieve─> tickets.retrieved
-                ─resolve──> tickets.resolved ─gate──> outcomes (+ audit); any stage ─> deadletter
+    ingress.raw ─normalize─> tickets.normalized ─route─> tickets.routed ─converse, retrieve─>
+                tickets.retrieved ─resolve──> tickets.resolved ─gate──> outcomes (+ audit);
+                any stage ─> deadletter
 
 A *stage* is a pure function of its input (``processors/``), reached through :class:`StageFunctions`.
 A *hop* is one Faust agent: it consumes the topic its first stage reads, runs its stages one after
 the other in memory, and produces what its last stage writes. The topology says which stages share a
 hop:
 
-- ``fused`` (default): two hops, normalize+route and retrieve+resolve+gate. The same decisions with
-  less Kafka, Faust and Avro work per ticket; tickets.normalized, .retrieved and .resolved stay empty.
+- ``fused`` (default): two hops, normalize+route and converse+retrieve+resolve+gate. The same decisions
+  with less Kafka, Faust and Avro work per ticket; tickets.normalized, .retrieved and .resolved stay empty.
 - ``per-stage``: five hops, each stage's output on Kafka, to watch, replay or scale one stage apart.
+
+``converse`` (the conversation in view, :mod:`supportflow.processors.conversation`) has no topic of
+its own: it always runs first in the hop that reads ``tickets.routed``. Conversation state is read
+into a :class:`StateBook` before a batch and its changes applied after (``streams/conversations.py``);
+converse adds each customer message to it and the gate each decision. In the fused topology both
+happen in one hop, so every message is decided with every earlier decision of its conversation in
+view; per-stage, a message that reaches converse before its predecessor's decision sees that
+predecessor's text but not yet its decision. Within a batch, messages of one conversation run in
+rounds, one per round, so a later one sees what the earlier one changed.
 
 Errors are data: a message that does not decode (or parse, for normalize) becomes a dead letter of
 the hop's first stage, with its original bytes; a ticket a stage fails on becomes an escalated
@@ -24,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from supportflow.processors.conversation.state import StateBook, note_customer_message, note_decision
 from supportflow.schemas.models import AuditEvent, Outcome, PipelineRecord
 from supportflow.streams.handlers import (
     Emit,
@@ -33,6 +44,7 @@ from supportflow.streams.handlers import (
     encode_next,
     gate_records,
     normalize_records,
+    now_ms,
     process_records,
     unseen,
 )
@@ -45,6 +57,7 @@ class StageFunctions(Protocol):
 
     def normalize(self, raw: bytes) -> list[PipelineRecord]: ...
     def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
+    def converse(self, records: list[PipelineRecord], states: list[bytes | None]) -> list[PipelineRecord]: ...
     def retrieve(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
     def resolve(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
     def gate(self, record: PipelineRecord) -> Outcome: ...
@@ -63,6 +76,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("normalize", reads="ingress", writes="tickets"),
     Stage("route", reads="tickets", writes="routed"),
+    Stage("converse", reads="routed", writes="routed"),  # never last in a hop: no topic of its own
     Stage("retrieve", reads="routed", writes="retrieved"),
     Stage("resolve", reads="retrieved", writes="resolved"),
     Stage("gate", reads="resolved", writes="outcomes"),
@@ -70,8 +84,8 @@ STAGES: tuple[Stage, ...] = (
 STAGES_BY_NAME = {s.name: s for s in STAGES}
 
 TOPOLOGIES: dict[Topology, tuple[tuple[str, ...], ...]] = {
-    "fused": (("normalize", "route"), ("retrieve", "resolve", "gate")),
-    "per-stage": tuple((s.name,) for s in STAGES),
+    "fused": (("normalize", "route"), ("converse", "retrieve", "resolve", "gate")),
+    "per-stage": (("normalize",), ("route",), ("converse", "retrieve"), ("resolve",), ("gate",)),
 }
 
 
@@ -110,8 +124,11 @@ def run_hop(
     stages: StageFunctions,
     seen: Callable[[str], bool],
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
+    book: StateBook | None = None,
 ) -> tuple[list[Emit], int]:
-    """One batch through ``hop``: its emits, and how many redelivered tickets it suppressed."""
+    """One batch through ``hop``: its emits, and how many redelivered tickets it suppressed.
+
+    ``book`` holds the conversation state the batch may read and change (``None``: none is kept)."""
     first = hop.stages[0].name
     if first == "normalize":
         normalized, emits = normalize_records(messages, stages.normalize)
@@ -126,11 +143,57 @@ def run_hop(
     duplicates = 0
     if hop.decides:
         records, duplicates = unseen(records, seen)
+    stateful = book is not None and any(s.name in ("converse", "gate") for s in hop.stages)
+    for part in conversation_rounds(records) if stateful else [records]:
+        emits += _run_stages(hop, part, stages, audit, book)
+    return emits, duplicates
+
+
+def _run_stages(
+    hop: Hop,
+    records: list[PipelineRecord],
+    stages: StageFunctions,
+    audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None,
+    book: StateBook | None,
+) -> list[Emit]:
+    emits: list[Emit] = []
     for stage in hop.stages:
-        if stage.name not in ("normalize", "gate"):
+        if stage.name == "converse":
+            records, failed = process_records("converse", records, lambda rs: _converse(rs, stages, book))
+            emits += failed
+        elif stage.name not in ("normalize", "gate"):
             # route, retrieve, resolve: the StageFunctions method of the stage's name
             records, failed = process_records(stage.name, records, getattr(stages, stage.name))
             emits += failed
-    if hop.decides:
-        return [*emits, *gate_records(records, stages.gate, audit)], duplicates
-    return [*emits, *encode_next(records)], duplicates
+    if not hop.decides:
+        return [*emits, *encode_next(records)]
+    decided = None if book is None else lambda r, o: book.apply(_key(r), note_decision(r, o, now_ms()))
+    return [*emits, *gate_records(records, stages.gate, audit, decided)]
+
+
+def _key(record: PipelineRecord) -> bytes:
+    return record.ticket.conversation_id.encode()
+
+
+def _converse(
+    records: list[PipelineRecord], stages: StageFunctions, book: StateBook | None
+) -> list[PipelineRecord]:
+    states = [book.get(_key(r)) if book is not None else None for r in records]
+    out = stages.converse(records, states)
+    if book is not None:
+        for record in out:
+            book.apply(_key(record), note_customer_message(record, now_ms()))
+    return out
+
+
+def conversation_rounds(records: Sequence[PipelineRecord]) -> list[list[PipelineRecord]]:
+    """``records`` in rounds holding at most one message per conversation, in their order."""
+    rounds: list[list[PipelineRecord]] = []
+    depth: dict[str, int] = {}
+    for record in records:
+        i = depth.get(record.ticket.conversation_id, 0)
+        depth[record.ticket.conversation_id] = i + 1
+        if i == len(rounds):
+            rounds.append([])
+        rounds[i].append(record)
+    return rounds or [[]]

@@ -31,6 +31,9 @@ from supportflow.streams import metrics
 from supportflow.streams.offsets import GAP_CONFIRM_S, CommitGuard, FetchTracker
 from supportflow.streams.publisher import Publisher
 
+#: How long table recovery waits for a changelog partition's high watermark on the embedded broker.
+RECOVERY_WATERMARK_TIMEOUT_S = 15.0
+
 FETCH_MAX_WAIT_MS = 25
 #: A commit held back this long by a record that was never processed (while later ones were) makes
 #: the worker read that partition again from the record. Long enough that a record merely queued
@@ -221,6 +224,33 @@ class _Consumer(faust_aiokafka.Consumer):
         self.commit_guard.sought(tp, offset)  # restarts the hold's clock: at most one re-read per interval
         metrics.observe_reread(tp.topic)
         self._background(self.seek(tp, offset), f"re-read {tp.topic}[{tp.partition}] from {offset}")
+
+    async def earliest_offsets(self, *partitions: TP) -> Mapping[TP, int]:
+        # Table recovery reads changelogs from here. Tansu's "earliest" can be past records that
+        # exist (defect 2), which would recover a table without them; it deletes nothing, so 0 is right.
+        if self.start_unknown_at_zero:
+            return {tp: 0 for tp in partitions}
+        return await super().earliest_offsets(*partitions)
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        # Table recovery reads changelogs up to here. Tansu's ListOffsets "latest" stops at the start
+        # of the last batch (defect 1), which would end recovery early; Fetch responses carry the truth.
+        if not self.start_unknown_at_zero or not partitions:
+            return await super().highwaters(*partitions)
+        from confluent_kafka import TopicPartition
+
+        from supportflow.streams.lag import fetch_watermarks
+
+        url = self.app.conf.broker[0]
+        bootstrap = f"{url.host}:{url.port}"
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        marks = await asyncio.to_thread(
+            fetch_watermarks, bootstrap, wanted, f"{self.app.conf.id}.recovery", RECOVERY_WATERMARK_TIMEOUT_S
+        )
+        missing = [tp for tp in partitions if (tp.topic, tp.partition) not in marks]
+        if missing:  # recovering to a guessed end could drop state: fail, and the worker restarts
+            raise RuntimeError(f"no high watermark from the broker for {missing}")
+        return {tp: marks[(tp.topic, tp.partition)][1] for tp in partitions}
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         # Faust infers gaps from the offsets it delivers, across seeks and rebalances too, where a

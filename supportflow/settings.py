@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -207,6 +207,50 @@ class EgressSettings(BaseModel):
 NationalId = Literal["SSN", "NINO", "DNI"]
 
 
+class ConversationSettings(BaseModel):
+    """How conversations are kept and decided (processors/conversation, streams/conversations.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_age_s: float = Field(
+        7 * 24 * 3600.0, ge=0, description="A thread untouched this long starts over (0: never expires)."
+    )
+    unresolved_limit: int = Field(
+        3, ge=2, description="The customer message (since the last closing) at which a thread escalates."
+    )
+    repeat_similarity: float = Field(
+        0.92, gt=0, le=1, description="Cosine from which a question counts as one already answered."
+    )
+    burst_window_s: float = Field(
+        3.0, ge=0, le=60,
+        description="Chat and WhatsApp messages of one conversation written this close together are "
+        "decided once, together (0: off). Email and API messages are whole by nature: never held.",
+    )  # fmt: skip
+    closing_ack: str = Field(
+        "", max_length=500, description="Sent when a customer closes a conversation; empty: nothing is sent."
+    )
+    business_hours: str = Field(
+        "", description="When agents answer, e.g. 'Mon-Fri 09:00-17:00 Europe/Berlin'; empty: 24/7."
+    )
+    handoff_templates: Path | None = Field(
+        None, description="YAML of handoff messages; unset uses the shipped one."
+    )
+    store: str = Field(
+        "memory://",
+        pattern=r"^(memory|rocksdb)://",
+        description="Faust table store: memory:// (rebuilt from the changelog at start) or rocksdb:// "
+        "(on disk under data_dir, for state that must not have to fit in memory).",
+    )
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours_parse(cls, value: str) -> str:
+        from supportflow.processors.conversation.handoff import BusinessHours
+
+        BusinessHours.parse(value)  # a clear ValueError at start, not at the first escalation
+        return value
+
+
 class RedactionSettings(BaseModel):
     """National ids and other identifiers redacted besides emails, phones, cards, IBANs, IPs, addresses.
 
@@ -302,6 +346,7 @@ class Settings(BaseSettings):
     )
     webhook: WebhookSettings = WebhookSettings()
     egress: EgressSettings = EgressSettings()
+    conversation: ConversationSettings = ConversationSettings()
     redaction: RedactionSettings = RedactionSettings()
 
 

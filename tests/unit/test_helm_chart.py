@@ -445,6 +445,7 @@ def _expected_acls(prefix: str, app_id: str, connectors: list[str], admin_flags:
             **{("topic", t[n]): {"Read", "Write", "Describe"} for n in STAGES},
             **{("topic", t[n]): {"Write", "Describe"} for n in ("outcomes", "deadletter", "audit")},
             ("topic", t["control"]): {"Read", "Write", "Describe"},
+            ("topic", f"{app_id}-conversations-changelog"): {"Read", "Write", "Describe"},
             ("topic", f"{app_id}-__assignor-__leader"): {"Describe"},
             ("group", app_id): {"Read", "Describe"},
             ("group", FLAGS_GROUP): {"Describe"},
@@ -460,7 +461,10 @@ def _expected_acls(prefix: str, app_id: str, connectors: list[str], admin_flags:
             ("topic", t["deadletter"]): {"Write", "Describe"},
             **{("group", f"{app_id}-egress-{c}"): {"Read", "Describe"} for c in connectors},
         },
-        "topics": {("topic", t[n]): {"Create", "Describe"} for n in (*PERSONAL_DATA_TOPICS, "control")},
+        "topics": {
+            **{("topic", t[n]): {"Create", "Describe"} for n in (*PERSONAL_DATA_TOPICS, "control")},
+            ("topic", f"{app_id}-conversations-changelog"): {"Create", "Describe"},
+        },
     }
 
 
@@ -586,7 +590,8 @@ def test_kafka_acls_topics_are_the_pipeline_topics():
         expected = _expected_acls(prefix, "supportflow", [], admin_flags=False)
         assert {name for _, name in expected["topics"]} == {s.name for s in pipeline_topics(settings)}
         reads = {n for (kind, n), ops in expected["worker"].items() if kind == "topic" and "Read" in ops}
-        assert reads == {*source_topics(settings), settings.topics.full(settings.topics.control)}
+        changelog = f"{settings.app_id}-conversations-changelog"  # Faust reads it to recover the table
+        assert reads == {*source_topics(settings), settings.topics.full(settings.topics.control), changelog}
 
 
 @pytest.mark.slow

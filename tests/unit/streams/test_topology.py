@@ -70,6 +70,7 @@ def test_run_hop_fused_topology_bench_tickets_same_outcomes_as_per_stage(runtime
         assert set(wire.decode(value, Outcome).timings_ms) == {
             "normalize",
             "route",
+            "converse",
             "retrieve",
             "resolve",
             "gate",
@@ -157,9 +158,9 @@ def test_source_topics_fused_default_consumes_ingress_and_routed_only():
 def test_hops_every_topology_runs_every_stage_once_in_order():
     for topology in ("fused", "per-stage"):
         names = [s.name for hop in hops(topology) for s in hop.stages]
-        assert names == ["normalize", "route", "retrieve", "resolve", "gate"]
+        assert names == ["normalize", "route", "converse", "retrieve", "resolve", "gate"]
         assert [hop.decides for hop in hops(topology)][-1] and not any(h.decides for h in hops(topology)[:-1])
-    assert [h.name for h in hops("fused")] == ["normalize-route", "retrieve-resolve-gate"]
+    assert [h.name for h in hops("fused")] == ["normalize-route", "converse-retrieve-resolve-gate"]
 
 
 def test_hops_unknown_topology_clear_error():

@@ -1,0 +1,120 @@
+"""Conversation state in a Faust table: read before a hop's batch, changed after it, on the event loop.
+
+The table ``conversations`` maps a conversation id (the Kafka key of all its records, so its state
+sits in the partition that decides it) to the JSON of :class:`~supportflow.processors.conversation.
+state.ConversationState`. It is backed by the changelog topic ``<app_id>-conversations-changelog``
+(compacted on Kafka) and recovered by Faust on start and after a rebalance, before the partition's
+records are processed.
+
+A hop runs on its own thread, but a Faust table may only be changed on the event loop from inside a
+stream (the changelog record goes to the partition of the event being processed). So the agent reads
+the values its batch needs into a :class:`StateBook` first, the hop's thread reads and changes the
+book (messages of one conversation in one batch see each other's changes), and the agent then
+applies the book's operations to the table, each under the partition of the message it came from.
+
+Stores: ``memory://`` (the default; state is rebuilt from the changelog at start) or ``rocksdb://``
+for deployments whose state must not have to fit in memory (Faust's RocksDB store via ``rocksdict``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.partitioner import murmur2
+from faust.streams import _current_event
+
+from supportflow.processors.conversation.state import StateBook, load_state
+from supportflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TABLE_NAME = "conversations"
+#: Keys visited per sweep for expired conversations (spread over time, never one long pause).
+SWEEP_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class _Message:
+    topic: str
+    partition: int
+
+
+class _PartitionEvent:
+    """Stands in for the Faust event a table change belongs to: Faust reads only its topic and partition."""
+
+    def __init__(self, topic: str, partition: int) -> None:
+        self.message = _Message(topic, partition)
+
+
+@contextlib.contextmanager
+def in_partition(topic: str, partition: int) -> Iterator[None]:
+    """Table reads and writes inside go to ``topic``'s ``partition`` (its changelog and its store)."""
+    event = _PartitionEvent(topic, partition)
+    token = _current_event.set(weakref.ref(event))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def conversation_table(app: Any, settings: Settings) -> ConversationTable:
+    """The app's ``conversations`` table (raw bytes in and out: the value is the state's own JSON)."""
+    table = app.Table(
+        TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw", help="Conversation state by conversation id.",
+    )  # fmt: skip
+    return ConversationTable(table, settings.conversation.max_age_s)
+
+
+class ConversationTable:
+    """The Faust table and the two moves around a batch: :meth:`book` before, :meth:`commit` after."""
+
+    def __init__(self, table: Any, max_age_s: float) -> None:
+        self.table = table
+        self.max_age_ms = int(max_age_s * 1000)
+
+    def book(self, keys: dict[bytes, tuple[str, int]]) -> StateBook:
+        """Values for ``keys`` (key -> the topic and partition of a message carrying it)."""
+        values: dict[bytes, bytes | None] = {}
+        for key, (topic, partition) in keys.items():
+            with in_partition(topic, partition):
+                values[key] = self.table.get(key)
+        return StateBook(values)
+
+    def commit(self, book: StateBook, keys: dict[bytes, tuple[str, int]]) -> None:
+        """Apply ``book``'s operations to the table, in order, each re-read first (another hop may have
+        changed the value since the batch read it: an operation merges, it does not overwrite)."""
+        for key, op in book.ops:
+            topic, partition = keys[key]
+            with in_partition(topic, partition):
+                self.table[key] = op(self.table.get(key))
+
+    def sweep(self, now_ms: int | None = None) -> int:
+        """Delete conversations no sender touched within the age limit; returns how many."""
+        if not self.max_age_ms:
+            return 0
+        now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+        expired: list[bytes] = []
+        for visited, (key, raw) in enumerate(self.table.items()):
+            if visited >= SWEEP_BATCH:
+                break
+            state = load_state(raw)
+            newest = max((t.updated_at_ms for t in state.senders.values()), default=0)
+            if now_ms - newest > self.max_age_ms:
+                expired.append(key)
+        for key in expired:
+            self.table.data.pop(key, None)  # store only: deleting needs the key's partition for the changelog
+            self._tombstone(key)
+        return len(expired)
+
+    def _tombstone(self, key: bytes) -> None:
+        # Outside a stream there is no event to name the partition: it is the one Kafka's default
+        # partitioner (murmur2, like the publisher's) gives the conversation id.
+        partition = (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
+        self.table.send_changelog(partition, key, None, value_serializer="raw")
