@@ -47,7 +47,9 @@ class Pipeline:
             for key, op in book.ops:
                 self.table[key] = op(self.table.get(key))
             outcomes += [wire.decode(e.value, Outcome) for e in emits if e.sink == Sink.OUTCOME]
-            messages = [Message("t", 0, i, e.key, e.value) for i, e in enumerate(emits) if e.sink == Sink.NEXT]
+            messages = [
+                Message("t", 0, i, e.key, e.value) for i, e in enumerate(emits) if e.sink == Sink.NEXT
+            ]
         return outcomes
 
     def _message(self, ticket: dict[str, object]) -> Message:
@@ -130,12 +132,16 @@ def test_conversation_redelivered_message_keeps_turn_and_adds_nothing(runtime):
     assert again.turn == 1 and again.transcript == []
     state = load_state(p.table[b"conv-redo"])
     (thread,) = state.senders.values()
-    assert thread.customer_messages == 1 and len(thread.entries) == len(load_state(before[b"conv-redo"]).senders.popitem()[1].entries)
+    assert thread.customer_messages == 1 and len(thread.entries) == len(
+        load_state(before[b"conv-redo"]).senders.popitem()[1].entries
+    )
 
 
 def test_conversation_state_is_redacted(runtime):
     p = Pipeline(runtime)
-    p.send(_ticket(1, "My card 4111 1111 1111 1111 was charged twice, call me at +1 714 555 0120", "conv-pii"))
+    p.send(
+        _ticket(1, "My card 4111 1111 1111 1111 was charged twice, call me at +1 714 555 0120", "conv-pii")
+    )
     raw = p.table[b"conv-pii"].decode()
     assert "4111" not in raw and "555 0120" not in raw and "chloe" not in raw.lower()
 
