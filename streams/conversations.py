@@ -67,7 +67,7 @@ def conversation_table(app: Any, settings: Settings) -> ConversationTable:
     """The app's ``conversations`` table (raw bytes in and out: the value is the state's own JSON)."""
     table = app.Table(
         TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
-        key_serializer="raw", value_serializer="raw", help="Conversation state by conversation id.",
+        help="Conversation state by conversation id.",
     )  # fmt: skip
     return ConversationTable(table, settings.conversation.max_age_s)
 

@@ -25,6 +25,8 @@ def _record(o: Outcome) -> dict[str, Any]:
         "reasons": o.reasons, "answer": o.answer, "citations": o.citations,
         "groundedness": round(o.groundedness, 4), "latency_ms": o.latency_ms, "timings_ms": o.timings_ms,
         "language": o.language, "cost_usd": o.cost_usd, "external_id": o.external_id,
+        "turn": o.turn, "handoff_message": o.handoff_message,
+        "transcript": [{"author": str(e.author), "text": e.text, "at_ms": e.at_ms} for e in o.transcript],
     }  # fmt: skip
 
 
