@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -116,16 +117,19 @@ def _add_agent(
     async def agent(stream: faust.StreamT) -> None:
         loop = asyncio.get_running_loop()
 
-        async def handle_batch(events: list[EventT]) -> None:
+        async def handle_batch(events: list[EventT]) -> list[tuple[EventT, float]]:
             messages = _messages(events)
             if conversations is None:
                 await publish(await loop.run_in_executor(thread, handle, messages, None))
-                return
+                return []
             keys = {m.key: (m.topic, m.partition) for m in messages if m.key is not None}
             book = conversations.book(keys)
             emits = await loop.run_in_executor(thread, handle, messages, book)
             conversations.commit(book, keys)  # before the outputs: a commit flushes both, in this order
             await publish(emits)
+            now_ms = time.time() * 1000
+            # Messages of a burst whose window is open: handed back unacked, decided when it closes.
+            return [(events[i], max(0.0, (due_ms - now_ms) / 1000)) for i, due_ms in book.held]
 
         # noack is on faust's Stream, not on the StreamT protocol. Acks are run_overlapped's, each
         # only after its batch's outputs were handed to the publisher; the commit guard learns of
@@ -136,7 +140,9 @@ def _add_agent(
             app.processed(event.message)
             await manual.ack(event)
 
-        await run_overlapped(manual.events(), handle_batch, ack, max_batch=BATCH_MAX)
+        await run_overlapped(
+            manual.events(), handle_batch, ack, max_batch=BATCH_MAX, key=lambda e: e.message.key
+        )
 
     agent.__name__ = f"{hop.name.replace('-', '_')}_agent"
     source = app.topic(

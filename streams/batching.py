@@ -12,26 +12,82 @@ slow stage stops the collector, which stops Faust's stream, which pauses fetchin
 
 An event is acked only after its batch was handled and its outputs handed to the publisher, so
 Faust never commits an offset past a record whose outputs do not exist (at-least-once).
+
+A handler may hand events back (``handle_batch`` returns them with a delay): they are not acked, and
+return to the front of ``pending`` when their delay is over, with every later event of the same key
+(``key``) that arrived meanwhile, so one key's events are still handled in order. The burst window of
+conversations uses this (``processors/conversation/burst.py``). Their offsets stay uncommitted
+meanwhile, so a crash redelivers them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Awaitable, Callable
-from typing import TypeVar
+import contextlib
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 
 E = TypeVar("E")
+#: Events ``handle_batch`` hands back, each with the seconds to wait before it is handled again.
+Deferred = Sequence[tuple[E, float]]
+
+
+class Held(Generic[E]):
+    """Events handed back, by key: released together, in arrival order, once the key's last delay is over."""
+
+    def __init__(self, key: Callable[[E], Hashable]) -> None:
+        self._key = key
+        self._events: dict[Hashable, list[E]] = {}
+        self._until: dict[Hashable, float] = {}
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._events.values())
+
+    def hold(self, deferred: Deferred[E]) -> None:
+        now = time.monotonic()
+        for event, delay_s in deferred:
+            key = self._key(event)
+            self._events.setdefault(key, []).append(event)
+            self._until[key] = max(self._until.get(key, 0.0), now + delay_s)
+
+    def absorb(self, batch: list[E]) -> list[E]:
+        """The events of ``batch`` whose key is not held; the others join their key's held events."""
+        free = []
+        for event in batch:
+            key = self._key(event)
+            if key in self._events:
+                self._events[key].append(event)
+            else:
+                free.append(event)
+        return free
+
+    def release(self) -> list[E]:
+        now = time.monotonic()
+        due = [k for k, until in self._until.items() if until <= now]
+        out: list[E] = []
+        for key in due:
+            del self._until[key]
+            out += self._events.pop(key)
+        return out
+
+    def next_release_s(self) -> float | None:
+        return max(0.0, min(self._until.values()) - time.monotonic()) if self._until else None
 
 
 async def run_overlapped(
     events: AsyncIterable[E],
-    handle_batch: Callable[[list[E]], Awaitable[None]],
+    handle_batch: Callable[[list[E]], Awaitable[Deferred[E] | None]],
     ack: Callable[[E], Awaitable[object]],
     *,
     max_batch: int,
+    key: Callable[[E], Hashable] | None = None,
 ) -> None:
-    """Run until ``events`` ends or either side raises (the exception propagates; the failed batch is not acked)."""
+    """Run until ``events`` ends or either side raises (the exception propagates; the failed batch is not acked).
+
+    ``key`` is needed only when ``handle_batch`` hands events back."""
     pending: list[E] = []
+    held: Held[E] = Held(key or id)
     closed = False
     has_work = asyncio.Event()  # set while pending has events, or once the source has ended
     has_room = asyncio.Event()
@@ -48,19 +104,36 @@ async def run_overlapped(
         closed = True
         has_work.set()
 
-    async def handle() -> None:
+    async def next_batch() -> list[E] | None:
         while True:
-            await has_work.wait()
             if not pending:
-                return  # the source ended and everything it gave was handled
-            batch = pending[:max_batch]
+                if closed and not len(held):
+                    return None  # the source ended and everything it gave was handled
+                wait_s = held.next_release_s()
+                if wait_s is None:
+                    await has_work.wait()
+                elif closed:
+                    await asyncio.sleep(wait_s)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(has_work.wait(), timeout=wait_s)
+            batch = held.release() + held.absorb(pending[:max_batch])
             del pending[:max_batch]
             if not pending and not closed:
                 has_work.clear()
             has_room.set()
-            await handle_batch(batch)
+            if batch:
+                return batch
+
+    async def handle() -> None:
+        while (batch := await next_batch()) is not None:
+            deferred = await handle_batch(batch) or ()
+            if deferred:
+                held.hold(deferred)
+            back = {id(event) for event, _ in deferred}
             for event in batch:
-                await ack(event)
+                if id(event) not in back:
+                    await ack(event)
 
     collector = asyncio.ensure_future(collect())
     handler = asyncio.ensure_future(handle())

@@ -69,15 +69,17 @@ def conversation_table(app: Any, settings: Settings) -> ConversationTable:
         TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
         help="Conversation state by conversation id.",
     )  # fmt: skip
-    return ConversationTable(table, settings.conversation.max_age_s)
+    c = settings.conversation
+    return ConversationTable(table, c.max_age_s, c.burst_window_s)
 
 
 class ConversationTable:
     """The Faust table and the two moves around a batch: :meth:`book` before, :meth:`commit` after."""
 
-    def __init__(self, table: Any, max_age_s: float) -> None:
+    def __init__(self, table: Any, max_age_s: float, burst_window_s: float = 0.0) -> None:
         self.table = table
         self.max_age_ms = int(max_age_s * 1000)
+        self.burst_window_ms = int(burst_window_s * 1000)
 
     def book(self, keys: dict[bytes, tuple[str, int]]) -> StateBook:
         """Values for ``keys`` (key -> the topic and partition of a message carrying it)."""
@@ -85,7 +87,7 @@ class ConversationTable:
         for key, (topic, partition) in keys.items():
             with in_partition(topic, partition):
                 values[key] = self.table.get(key)
-        return StateBook(values)
+        return StateBook(values, burst_window_ms=self.burst_window_ms)
 
     def commit(self, book: StateBook, keys: dict[bytes, tuple[str, int]]) -> None:
         """Apply ``book``'s operations to the table, in order, each re-read first (another hop may have

@@ -93,6 +93,12 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
     return Emit(Sink.OUTCOME, ticket.conversation_id.encode(), wire.encode(outcome))
 
 
+def outcome_emit(outcome: Outcome) -> Emit:
+    """An outcome made outside the gate (counted like the gate's)."""
+    metrics.observe_outcome(outcome)
+    return Emit(Sink.OUTCOME, outcome.conversation_id.encode(), wire.encode(outcome))
+
+
 def _with_retries(
     fn: Callable[[], list[PipelineRecord]], attempts: int, backoff_s: float
 ) -> list[PipelineRecord]:

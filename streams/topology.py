@@ -34,7 +34,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from supportflow.processors.conversation.state import StateBook, note_customer_message, note_decision
+from supportflow.processors.conversation import burst
+from supportflow.processors.conversation.state import (
+    StateBook,
+    note_customer_message,
+    note_decision,
+    turn_of,
+)
 from supportflow.schemas.models import AuditEvent, Outcome, PipelineRecord
 from supportflow.streams.handlers import (
     Emit,
@@ -45,6 +51,7 @@ from supportflow.streams.handlers import (
     gate_records,
     normalize_records,
     now_ms,
+    outcome_emit,
     process_records,
     unseen,
 )
@@ -138,15 +145,49 @@ def run_hop(
                 *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized),
             ], 0
         records = [r for r, _raw in normalized]
+    elif first == "converse" and book is not None and book.burst_window_ms:
+        records, emits = _hold_bursts(messages, book)
     else:
         records, emits = decode_records(first, messages)
     duplicates = 0
     if hop.decides:
         records, duplicates = unseen(records, seen)
+    if first == "converse" and book is not None and book.burst_window_ms:
+        records, folded = _fold_bursts(records, book)
+        emits += folded
     stateful = book is not None and any(s.name in ("converse", "gate") for s in hop.stages)
     for part in conversation_rounds(records) if stateful else [records]:
         emits += _run_stages(hop, part, stages, audit, book)
     return emits, duplicates
+
+
+def _hold_bursts(messages: Sequence[Message], book: StateBook) -> tuple[list[PipelineRecord], list[Emit]]:
+    """Decode, leaving out the messages whose burst window is still open: ``book.held`` tells the
+    agent which messages (by position) to hand back later, and when."""
+    decoded: list[tuple[int, PipelineRecord]] = []
+    dead: list[Emit] = []
+    for i, message in enumerate(messages):
+        records, failed = decode_records("converse", [message])
+        decoded += [(i, r) for r in records]
+        dead += failed
+    holding = burst.held([r for _, r in decoded], now_ms(), book.burst_window_ms)
+    book.held = [(decoded[j][0], due) for j, due in holding.items()]
+    return [r for j, (_, r) in enumerate(decoded) if j not in holding], dead
+
+
+def _fold_bursts(records: list[PipelineRecord], book: StateBook) -> tuple[list[PipelineRecord], list[Emit]]:
+    """Each burst decided as its last message; the earlier ones closed, and noted in their thread."""
+    fold = burst.fold(records, book.burst_window_ms)
+    emits: list[Emit] = []
+    for record, into in fold.folded:
+        key, now = _key(record), now_ms()
+        book.apply(key, note_customer_message(record, now, counts_unresolved=False))
+        turn = turn_of(book.get(key), record.ticket)
+        outcome = burst.folded_outcome(record, into, turn, now)
+        book.apply(key, note_decision(record, outcome, now))
+        emits.append(outcome_emit(outcome))
+    book.pieces.update(fold.pieces)
+    return fold.records, emits
 
 
 def _run_stages(
@@ -178,11 +219,24 @@ def _key(record: PipelineRecord) -> bytes:
 def _converse(
     records: list[PipelineRecord], stages: StageFunctions, book: StateBook | None
 ) -> list[PipelineRecord]:
+    unrouted = [r for r in records if r.route is None]  # a burst: routed again as a whole
+    if unrouted:
+        routed = {r.ticket.ticket_id: r for r in stages.route(unrouted)}
+        records = [routed.get(r.ticket.ticket_id, r) for r in records]
     states = [book.get(_key(r)) if book is not None else None for r in records]
     out = stages.converse(records, states)
-    if book is not None:
-        for record in out:
-            book.apply(_key(record), note_customer_message(record, now_ms()))
+    if book is None:
+        return out
+    for i, record in enumerate(out):
+        pieces = book.pieces.get(record.ticket.ticket_id, [])
+        own_text = None
+        if pieces and record.thread is not None:
+            ids = [p.ticket.ticket_id for p in pieces]
+            out[i] = record = record.model_copy(
+                update={"thread": record.thread.model_copy(update={"burst": ids})}
+            )
+            own_text = record.ticket.text.removeprefix("\n".join(p.ticket.text for p in pieces) + "\n")
+        book.apply(_key(record), note_customer_message(record, now_ms(), text=own_text))
     return out
 
 

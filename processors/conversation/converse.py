@@ -69,7 +69,7 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
     if is_late(thread, record.ticket):
         return [LATE]
     follow_up = classify_follow_up(record.ticket.text)
-    answered = bool(thread.decided)
+    answered = bool(thread.last_decision)
     if follow_up is FollowUp.NOT_HELPED and answered:
         return [NOT_HELPED]
     if thread.last_auto_intent and (

@@ -107,6 +107,12 @@ def sender_thread(raw: bytes | None, ticket: Ticket, now_ms: int, max_age_ms: in
     return found
 
 
+def turn_of(raw: bytes | None, ticket: Ticket) -> int:
+    """The turn ``ticket`` was given in its thread (1 when it is not there)."""
+    thread = load_state(raw).senders.get(sender_key(ticket))
+    return thread.turns.get(ticket.ticket_id, 1) if thread else 1
+
+
 def quantize(vector: bytes) -> str:
     """A float32 unit vector as base64 int8 (a quarter of the bytes; cosine within ~0.01)."""
     values = np.frombuffer(vector, dtype=np.float32)
@@ -176,10 +182,15 @@ def _bounded_ids(ids: dict[str, int]) -> dict[str, int]:
     return dict(list(ids.items())[-MAX_DECIDED:])
 
 
-def note_customer_message(record: PipelineRecord, now_ms: int) -> StateOp:
-    """The op that adds ``record``'s message, redacted, as the sender's next turn (once per ticket id)."""
+def note_customer_message(
+    record: PipelineRecord, now_ms: int, *, text: str | None = None, counts_unresolved: bool = True
+) -> StateOp:
+    """The op that adds ``record``'s message (or ``text``), redacted, as the sender's next turn, once
+    per ticket id. ``counts_unresolved=False``: a piece of a burst, which counts once, as the burst."""
     ticket = record.ticket
-    redacted_text = redact(ticket.text, known=redact_customer_terms(record.customer)).text
+    redacted_text = redact(
+        ticket.text if text is None else text, known=redact_customer_terms(record.customer)
+    ).text
     sender = sender_key(ticket)
     route = record.route
     thread_view = record.thread
@@ -189,7 +200,7 @@ def note_customer_message(record: PipelineRecord, now_ms: int) -> StateOp:
             return
         thread.customer_messages += 1
         thread.turns = _bounded_ids({**thread.turns, ticket.ticket_id: thread.customer_messages})
-        thread.unresolved += 1
+        thread.unresolved += 1 if counts_unresolved else 0
         thread.entries.append(
             Entry(
                 author=Author.CUSTOMER,
@@ -219,8 +230,10 @@ def note_decision(record: PipelineRecord, outcome: Outcome, now_ms: int) -> Stat
         if ticket.ticket_id in thread.decided:
             return
         thread.decided = [*thread.decided, ticket.ticket_id][-MAX_DECIDED:]
+        if "conversation:burst" in outcome.reasons:
+            return  # a piece of a burst: the burst's own decision is what counts
         thread.last_decision = outcome.decision.value
-        if outcome.decision is Decision.CLOSED and "conversation:burst" not in outcome.reasons:
+        if outcome.decision is Decision.CLOSED:
             thread.unresolved = 0
         if outcome.decision is Decision.AUTO_RESOLVED:
             thread.last_auto_intent = outcome.intent
@@ -244,6 +257,12 @@ class StateBook:
 
     values: dict[bytes, bytes | None] = field(default_factory=dict)
     ops: list[tuple[bytes, StateOp]] = field(default_factory=list)
+    #: Chat/WhatsApp messages written this close together are decided as one (0: never).
+    burst_window_ms: int = 0
+    #: Set by the hop: (message position, epoch ms) of messages to hand back once their window closes.
+    held: list[tuple[int, int]] = field(default_factory=list)
+    #: Set by the hop: decided ticket id -> the earlier messages of its burst.
+    pieces: dict[str, list[PipelineRecord]] = field(default_factory=dict)
 
     def get(self, key: bytes) -> bytes | None:
         return self.values.get(key)

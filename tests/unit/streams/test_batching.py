@@ -116,3 +116,42 @@ def test_run_overlapped_source_fails_error_raised():
 
     with pytest.raises(ConnectionError):
         asyncio.run(run_overlapped(source(), handle, ack, max_batch=8))
+
+
+def test_run_overlapped_handed_back_events_return_with_later_events_of_their_key_then_acked():
+    log = []
+    handed_back = set()
+
+    async def handle(batch):
+        log.append(("handle", list(batch)))
+        # hand back the first time it is seen every event of key "a" (events are (key, n) pairs)
+        deferred = [(e, 0.05) for e in batch if e[0] == "a" and e not in handed_back]
+        handed_back.update(e for e, _ in deferred)
+        return deferred
+
+    async def ack(event):
+        log.append(("ack", event))
+
+    events = [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    asyncio.run(run_overlapped(_source(events), handle, ack, max_batch=1, key=lambda e: e[0]))
+    acked = [e for kind, e in log if kind == "ack"]
+    assert sorted(acked) == sorted(events)  # every event acked exactly once
+    assert acked.index(("a", 1)) < acked.index(("a", 2))  # one key's events stay in order
+    assert acked.index(("b", 1)) < acked.index(("a", 1))  # other keys were not held up
+    last_a = [batch for kind, batch in log if kind == "handle" and ("a", 1) in batch][-1]
+    assert ("a", 2) in last_a  # the later event of the held key was handled with it
+
+
+def test_run_overlapped_source_ends_while_events_held_they_are_still_handled():
+    acked = []
+    calls = []
+
+    async def handle(batch):
+        calls.append(list(batch))
+        return [(e, 0.05) for e in batch] if len(calls) == 1 else []  # handed back the first time only
+
+    async def ack(event):
+        acked.append(event)
+
+    asyncio.run(run_overlapped(_source([3]), handle, ack, max_batch=4, key=lambda e: e))
+    assert calls == [[3], [3]] and acked == [3]

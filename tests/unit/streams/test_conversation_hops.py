@@ -4,6 +4,7 @@ the Faust table keeps it: the book's operations applied to a dict after each bat
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +15,7 @@ from supportflow.processors.conversation.state import StateBook, load_state
 from supportflow.schemas import wire
 from supportflow.schemas.models import Author, Channel, Decision, InboundEvent, Outcome
 from supportflow.settings import Settings
-from supportflow.streams.handlers import Message, Sink
+from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.runtime import Runtime, SeenTickets
 from supportflow.streams.topology import hops, run_hop
 
@@ -151,3 +152,60 @@ def test_conversation_per_stage_topology_same_turns(runtime):
     p.send(_ticket(1, "Where is my order NW-100297?", "conv-ps"))
     (second,) = p.send(_ticket(2, "That didn't help.", "conv-ps"))
     assert second.turn == 2 and "conversation:not_helped" in second.reasons
+
+
+def _chat(session: str, n: int, text: str, sent_at_ms: int) -> Message:
+    body = {"type": "message", "session_id": session, "message_id": f"{session}-{n}", "sent_at": sent_at_ms,
+            "customer": CHLOE, "text": text}  # fmt: skip
+    event = InboundEvent(event_id=f"{session}-{n}", channel=Channel.CHAT, received_at_ms=int(time.time() * 1000),
+                         payload=json.dumps(body).encode())  # fmt: skip
+    return Message("ingress", 0, n, None, wire.encode(event))
+
+
+def _decide_hop_with_window(
+    runtime: Runtime, raw: list[Message], window_ms: int
+) -> tuple[list[Emit], StateBook]:
+    """normalize+route, then the deciding hop with a burst window; the deciding hop's book is returned."""
+    first, decide = hops("fused")
+    seen = SeenTickets().check_and_add
+    routed, _ = run_hop(first, raw, runtime, seen)
+    messages = [Message("routed", 0, i, e.key, e.value) for i, e in enumerate(routed) if e.sink == Sink.NEXT]
+    book = StateBook(burst_window_ms=window_ms)
+    emits, _ = run_hop(decide, messages, runtime, seen, audit_event, book)
+    return emits, book
+
+
+def test_conversation_burst_written_seconds_apart_decided_once_as_last_message(runtime):
+    long_ago = 1_700_000_000_000  # written long before: the window is over, nothing is held
+    raw = [_chat("s-burst", 1, "hi", long_ago), _chat("s-burst", 2, "I need to track my order NW-100297", long_ago + 1500),
+           _chat("s-burst", 3, "where is it right now?", long_ago + 2500)]  # fmt: skip
+    emits, book = _decide_hop_with_window(runtime, raw, 3000)
+    outcomes = [wire.decode(e.value, Outcome) for e in emits if e.sink == Sink.OUTCOME]
+    assert book.held == []
+    folded = [o for o in outcomes if "conversation:burst" in o.reasons]
+    (decided,) = [o for o in outcomes if "conversation:burst" not in o.reasons]
+    assert [o.decision for o in folded] == [Decision.CLOSED, Decision.CLOSED]
+    assert all(f"conversation:burst_into:{decided.ticket_id}" in o.reasons for o in folded)
+    assert decided.decision is not Decision.CLOSED and decided.turn == 3
+    assert decided.intent == "track_order"  # routed on the whole burst, not on "where is it right now?"
+    assert [e.text for e in decided.transcript] == ["hi", "I need to track my order NW-100297"]
+
+
+def test_conversation_burst_window_open_messages_held_with_due_time(runtime):
+    now = int(time.time() * 1000)
+    raw = [_chat("s-open", 1, "hi", now - 500), _chat("s-open", 2, "my order NW-100297 is late", now)]
+    emits, book = _decide_hop_with_window(runtime, raw, 3000)
+    assert not [e for e in emits if e.sink == Sink.OUTCOME]  # nothing decided yet
+    assert [position for position, _ in book.held] == [0, 1]
+    assert all(now + 2000 <= due <= now + 3500 for _, due in book.held)
+
+
+def test_conversation_burst_window_zero_every_message_decided_alone(runtime):
+    long_ago = 1_700_000_000_000
+    raw = [
+        _chat("s-zero", 1, "hi", long_ago),
+        _chat("s-zero", 2, "my order NW-100297 is late", long_ago + 500),
+    ]
+    emits, _book = _decide_hop_with_window(runtime, raw, 0)
+    outcomes = [wire.decode(e.value, Outcome) for e in emits if e.sink == Sink.OUTCOME]
+    assert len(outcomes) == 2 and not any("conversation:burst" in o.reasons for o in outcomes)
