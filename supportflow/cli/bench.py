@@ -1,4 +1,8 @@
-"""``supportflow bench [--tickets N] [--json]``: pipeline vs compute vs raw Kafka, one machine, one broker."""
+"""``supportflow bench [--tickets N] [--json]``: pipeline vs compute vs raw Kafka, one machine, one broker.
+
+``--conversations N [--store memory|rocksdb]``: one worker with N active conversations in its table
+(``supportflow.evals.bench_conversations``): memory, table size and recovery next to throughput.
+"""
 
 from __future__ import annotations
 
@@ -90,6 +94,8 @@ def run_bench(
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.conversations is not None:
+        return _conversations_bench(args)
     result = run_bench(
         args.tickets,
         args.workers,
@@ -111,6 +117,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"pipeline / raw       {result['pipeline_over_raw']:>9.3f}")
     print(f"latency at {result['latency_rate_tps']:.0f}/s    p50 {result['p50_ms']} ms  p95 {result['p95_ms']} ms  "
           f"p99 {result['p99_ms']} ms")  # fmt: skip
+    return 0
+
+
+def _conversations_bench(args: argparse.Namespace) -> int:
+    from supportflow.evals.bench_conversations import run_conversation_bench
+
+    store = f"{args.store}://"
+    r = run_conversation_bench(
+        args.conversations, args.tickets, store=store, latency_tickets=args.latency_tickets or args.tickets,
+        warmup_tickets=args.warmup_tickets, topology=args.topology,
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    mib = 1024 * 1024
+    disk = f", {r['table_disk_bytes'] / mib:.0f} MiB on disk" if r["table_disk_bytes"] is not None else ""
+    print(f"table ({store})        {r['conversations']} conversations, {r['table_value_bytes'] / mib:.0f} MiB "
+          f"of values (mean {r['mean_value_bytes']:.0f} B){disk}")  # fmt: skip
+    print(f"recovery             {r['recovery_s']} s (worker ready after {r['ready_s']} s)")
+    print(f"worker RSS           {r['worker_rss_after_recovery_mib']:.0f} MiB after recovery, "
+          f"{r['worker_rss_end_mib']:.0f} MiB at the end, peak {r['worker_peak_rss_mib']:.0f} MiB")  # fmt: skip
+    print(f"compute (no Kafka)   {r['compute_tps']:>9.1f} tickets/s")
+    print(
+        f"pipeline             {r['pipeline_tps']:>9.1f} tickets/s   (1 worker, {r['partitions']} partitions)"
+    )
+    print(f"pipeline / compute   {r['pipeline_over_compute']:>9.3f}")
+    print(f"latency at {r['latency_rate_tps']:.0f}/s    p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  "
+          f"p99 {r['p99_ms']} ms")  # fmt: skip
     return 0
 
 
@@ -142,6 +176,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--cpus-per-worker", type=argtypes.non_negative_int, default=0,
         help="pin each worker (and the compute baseline) to this many cores, as a pod CPU limit would; "
         "0: unpinned",
+    )  # fmt: skip
+    p.add_argument(
+        "--conversations", type=argtypes.non_negative_int, default=None, metavar="N",
+        help="instead of the three-way comparison: seed N active conversations into the table's changelog, "
+        "start one worker (--store), and report its memory, the table's size and the recovery time",
+    )  # fmt: skip
+    p.add_argument(
+        "--store", choices=("memory", "rocksdb"), default="memory",
+        help="with --conversations: the table store of the worker (default memory, the embedded default)",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object with every measurement")
     p.set_defaults(func=cmd_bench)
