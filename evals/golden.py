@@ -10,6 +10,7 @@ pipeline's ticket id is known in advance: outcomes are matched back to cases by 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -109,6 +110,24 @@ def pipeline_ticket_id(case: GoldenCase) -> str:
     # The id depends on the source id and the message's content, so the case is parsed as the
     # pipeline parses it (the render time does not enter the id).
     return parse_event(render_event(case, now_ms=0), 0)[0].ticket_id
+
+
+#: Golden single cases are independent conversations. WhatsApp threads by phone number, so cases that
+#: share a number are dated this far apart: beyond the age after which a thread starts over
+#: (``SUPPORTFLOW_CONVERSATION__MAX_AGE_S``, 7 days by default), measured between message times.
+THREAD_SPACING_MS = 8 * 24 * 3600 * 1000
+
+
+def render_events(cases: list[GoldenCase], now_ms: int | None = None) -> list[InboundEvent]:
+    """Every case rendered, each its own conversation (see :data:`THREAD_SPACING_MS`)."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    threads = [case.ticket.phone if case.channel == Channel.WHATSAPP else case.id for case in cases]
+    remaining = Counter(threads)
+    events = []
+    for case, thread in zip(cases, threads, strict=True):
+        remaining[thread] -= 1  # the thread's last case is dated now, earlier ones further back
+        events.append(render_event(case, now - remaining[thread] * THREAD_SPACING_MS))
+    return events
 
 
 def render_event(case: GoldenCase, now_ms: int | None = None) -> InboundEvent:

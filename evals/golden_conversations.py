@@ -5,7 +5,8 @@ format in ``supportflow/data/golden/README.md``). Every turn is rendered into it
 format with the thread linking that channel really uses (email ``References``/``In-Reply-To``, one chat
 ``session_id`` with a rising ``sequence``, WhatsApp ``context.id``, the API's ``conversation_id``), with
 ids derived from the conversation id and turn number so the pipeline's ticket ids are known before
-anything is published, and with message times spaced by each turn's ``gap_s``.
+anything is published. A wave is dated when it is published: a step's last message "now", a burst's
+earlier pieces their ``gap_s`` before it.
 
 Publishing goes in waves (:func:`publish_steps`): the first step of every conversation, then, once
 all of those are decided, the second step of every conversation, and so on, because what the pipeline
@@ -18,7 +19,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
 from email import policy as email_policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -318,23 +321,36 @@ def turn_ticket_id(conv: Conversation, k: int) -> str:
 TurnRef = tuple[str, int]  # (conversation id, turn number)
 
 
-def publish_steps(
-    conversations: list[Conversation], start_ms: int
-) -> list[list[tuple[TurnRef, InboundEvent]]]:
+Wave = Callable[[], list[tuple[TurnRef, InboundEvent]]]
+
+
+def publish_steps(conversations: list[Conversation]) -> list[Wave]:
     """Waves to publish in order: wave w holds step w of every conversation that has one, each step's
-    messages adjacent so a burst arrives back to back."""
-    waves: list[list[tuple[TurnRef, InboundEvent]]] = []
+    messages adjacent so a burst arrives back to back.
+
+    A wave is rendered when it is published, dated then: a step's last message is written "now" and a
+    burst's earlier pieces its ``gap_s`` before, as a customer typing would send them (a burst's window
+    runs from when its messages were written, so they must arrive live). Earlier steps were decided
+    before, so message times still increase along every conversation."""
+    steps_by_wave: list[list[tuple[Conversation, list[int]]]] = []
     for conv in conversations:
         for w, step in enumerate(conv.steps()):
-            if len(waves) <= w:
-                waves.append([])
-            waves[w] += [((conv.id, k), render_turn(conv, k, start_ms)) for k in step]
-    return waves
+            if len(steps_by_wave) <= w:
+                steps_by_wave.append([])
+            steps_by_wave[w].append((conv, step))
 
+    def wave(steps: list[tuple[Conversation, list[int]]]) -> Wave:
+        def render() -> list[tuple[TurnRef, InboundEvent]]:
+            now = int(time.time() * 1000)
+            out = []
+            for conv, step in steps:
+                start_ms = now - offsets_ms(conv)[step[-1] - 1]  # the step's last message: now
+                out += [((conv.id, k), render_turn(conv, k, start_ms)) for k in step]
+            return out
 
-def schedule_start_ms(conversations: list[Conversation], now_ms: int) -> int:
-    """Message times end at ``now_ms``: the longest conversation's first message is its span ago."""
-    return now_ms - max(offsets_ms(c)[-1] for c in conversations)
+        return render
+
+    return [wave(steps) for steps in steps_by_wave]
 
 
 # ------------------------------------------------------------------------------------------ report

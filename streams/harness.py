@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -220,7 +220,7 @@ def run_events(
 
 
 def run_event_waves(
-    waves: list[list[InboundEvent]],
+    waves: Sequence[Callable[[], list[InboundEvent]]],
     *,
     bootstrap: str | None = None,
     workers: int = 1,
@@ -235,10 +235,12 @@ def run_event_waves(
 
     For conversations: a message's decision depends on the decisions before it, so a customer's next
     message must not overtake the answer to the previous one. Within a wave events go out in the
-    given order (paced by ``rate_per_s``), so a burst of one conversation arrives back to back.
+    given order (paced by ``rate_per_s``), so a burst of one conversation arrives back to back. A
+    wave is rendered when it is published (message times are "now" then); ticket ids must not
+    depend on those times (they are planned from a first rendering).
     """
     settings = get_settings()
-    plans = [expected_fates(wave) for wave in waves]
+    plans = [expected_fates(wave()) for wave in waves]
     expected = sum(plan.total for plan in plans)
     with (
         WorkerLogs("supportflow-waves-", keep=keep_logs) as logs,
@@ -248,7 +250,7 @@ def run_event_waves(
         start = time.monotonic()
         progress = Progress(expected, "conversation messages decided", enabled=not quiet)
         for wave, plan in zip(waves, plans, strict=True):
-            publish_events(pipe.bootstrap, pipe.ingress, wave, rate_per_s=rate_per_s)
+            publish_events(pipe.bootstrap, pipe.ingress, wave(), rate_per_s=rate_per_s)
             deadline = time.monotonic() + wave_timeout_s
             while pipe.reader.collected.missing(plan.ticket_ids, plan.dead_letter_events):
                 if time.monotonic() > deadline:

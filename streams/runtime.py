@@ -159,9 +159,8 @@ class Runtime:
 
     def converse(self, records: list[PipelineRecord], states: list[bytes | None]) -> list[PipelineRecord]:
         c = self.settings.conversation
-        now = int(time.time() * 1000)
         threads = [
-            sender_thread(raw, r.ticket, now, int(c.max_age_s * 1000))
+            sender_thread(raw, r.ticket, int(c.max_age_s * 1000))
             for r, raw in zip(records, states, strict=True)
         ]
         ctx = ConverseContext(

@@ -48,7 +48,7 @@ _NO_INTENT = frozenset({"", "oos", "unknown"})
 @dataclass(frozen=True)
 class ConverseContext:
     #: Cosine at or above which a question counts as one already answered automatically.
-    repeat_similarity: float = 0.92
+    repeat_similarity: float = 0.80
     #: The customer message (counting since the last closing) at which an unresolved thread escalates.
     unresolved_limit: int = 3
     #: Below this confidence a follow-up is routed again with the earlier message in view.
@@ -74,7 +74,10 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
         return [NOT_HELPED]
     if thread.last_auto_intent and (
         mentions_repeat(record.ticket.text)
-        or max_similarity(record.embedding, thread.answered_vectors) >= ctx.repeat_similarity
+        or (
+            _same_order(record.ticket.text, thread)
+            and max_similarity(record.embedding, thread.answered_vectors) >= ctx.repeat_similarity
+        )
     ):
         return [REPEATED]
     if follow_up is FollowUp.CLOSING and answered:
@@ -82,6 +85,13 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
     if thread.unresolved + 1 >= ctx.unresolved_limit:
         return [UNRESOLVED]
     return []
+
+
+def _same_order(text: str, thread: SenderThread) -> bool:
+    """False when the message names an order other than the one in focus: "where is NW-2?" after
+    "where is NW-1?" is a new question, however alike the two read."""
+    named = {m.upper() for m in _ORDER_ID.findall(text)}
+    return not named or not thread.order_in_focus or thread.order_in_focus in named
 
 
 def _needs_context(record: PipelineRecord, thread: SenderThread, ctx: ConverseContext) -> bool:
@@ -141,8 +151,10 @@ def with_context(
     out = list(records)
     for i, rerouted in zip(picked, ctx.reroute(combined), strict=True):
         old, new = records[i].route, rerouted.route
-        if old is None or new is None or new.confidence <= old.confidence or new.intent in _NO_INTENT:
+        if old is None or new is None or new.intent in _NO_INTENT:
             continue
+        if old.intent not in _NO_INTENT and new.confidence <= old.confidence:
+            continue  # the message made sense alone, and no more so with the earlier one
         out[i] = records[i].model_copy(update={
             "route": new.model_copy(update={"reasons": [*new.reasons, CONTEXT]}),
             "embedding": rerouted.embedding, "customer": records[i].customer or rerouted.customer,

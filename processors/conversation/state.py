@@ -99,12 +99,21 @@ def dump_state(state: ConversationState) -> bytes:
     return state.model_dump_json(exclude_defaults=True).encode()
 
 
-def sender_thread(raw: bytes | None, ticket: Ticket, now_ms: int, max_age_ms: int) -> SenderThread:
-    """The thread of ``ticket``'s sender in this conversation, empty when new or expired."""
+def sender_thread(raw: bytes | None, ticket: Ticket, max_age_ms: int) -> SenderThread:
+    """The thread of ``ticket``'s sender in this conversation, empty when new or expired: when the
+    message was written more than ``max_age_ms`` after the thread's newest message (message times,
+    not processing times, so a replayed backlog keeps its threads as they were)."""
     found = load_state(raw).senders.get(sender_key(ticket))
-    if found is None or (max_age_ms and now_ms - found.updated_at_ms > max_age_ms):
+    if found is None or expired(found, ticket, max_age_ms):
         return SenderThread()
     return found
+
+
+def expired(thread: SenderThread, ticket: Ticket, max_age_ms: int) -> bool:
+    if not max_age_ms or ticket.ticket_id in thread.turns:
+        return False
+    newest = max((e.at_ms for e in thread.entries if e.author is Author.CUSTOMER), default=0)
+    return bool(newest) and ticket.received_at_ms - newest > max_age_ms
 
 
 def turn_of(raw: bytes | None, ticket: Ticket) -> int:
@@ -166,10 +175,12 @@ def transcript_before(thread: SenderThread, ticket: Ticket) -> list[TranscriptEn
     return [_transcript_entry(e) for e in entries]
 
 
-def _update(raw: bytes | None, sender: str, now_ms: int, change: Callable[[SenderThread], None]) -> bytes:
+def _update(
+    raw: bytes | None, sender: str, now_ms: int, change: Callable[[SenderThread], SenderThread | None]
+) -> bytes:
     state = load_state(raw)
     thread = state.senders.pop(sender, None) or SenderThread()
-    change(thread)
+    thread = change(thread) or thread
     thread.entries = thread.entries[-MAX_ENTRIES:]
     thread.updated_at_ms = max(thread.updated_at_ms, now_ms)
     state.senders[sender] = thread  # last written sender last: the oldest is evicted first
@@ -195,9 +206,11 @@ def note_customer_message(
     route = record.route
     thread_view = record.thread
 
-    def change(thread: SenderThread) -> None:
+    def change(thread: SenderThread) -> SenderThread | None:
         if ticket.ticket_id in thread.turns:
-            return
+            return None
+        if thread_view is not None and thread_view.turn == 1 and thread.entries:
+            thread = SenderThread()  # converse found the thread expired: this message starts it over
         thread.customer_messages += 1
         thread.turns = _bounded_ids({**thread.turns, ticket.ticket_id: thread.customer_messages})
         thread.unresolved += 1 if counts_unresolved else 0
@@ -213,6 +226,7 @@ def note_customer_message(
             thread.intent_in_focus = route.intent
         if thread_view is not None and thread_view.order_in_focus:
             thread.order_in_focus = thread_view.order_in_focus
+        return thread
 
     return lambda raw: _update(raw, sender, now_ms, change)
 

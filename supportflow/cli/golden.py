@@ -32,10 +32,10 @@ def run_golden(
     cases: list[GoldenCase], *, workers: int, timeout_s: float, rate_per_s: float | None, quiet: bool = False
 ) -> tuple[dict[str, Outcome], float, int]:
     """Publish every case through the embedded (or configured) broker; outcomes keyed by golden id."""
-    from supportflow.evals.golden import pipeline_ticket_id, render_event
+    from supportflow.evals.golden import pipeline_ticket_id, render_events
     from supportflow.streams.harness import run_events
 
-    events = [render_event(c) for c in cases]
+    events = render_events(cases)
     expected, collected, seconds = run_events(
         events, workers=workers, timeout_s=timeout_s, quiet=quiet, rate_per_s=rate_per_s or None
     )
@@ -51,13 +51,13 @@ def run_conversations(
     conversations: list[Conversation], *, workers: int, timeout_s: float, rate_per_s: float | None
 ) -> tuple[dict[tuple[str, int], Outcome], float]:
     """Publish the conversations wave by wave (turn k+1 after turn k is decided); outcomes by turn."""
-    from supportflow.evals.golden_conversations import publish_steps, schedule_start_ms, turn_ticket_id
+    from supportflow.evals.golden_conversations import publish_steps, turn_ticket_id
     from supportflow.streams.harness import run_event_waves
 
-    waves = publish_steps(conversations, schedule_start_ms(conversations, int(time.time() * 1000)))
+    waves = publish_steps(conversations)
     by_ticket = {turn_ticket_id(c, k): (c.id, k) for c in conversations for k in range(1, len(c.turns) + 1)}
     _, collected, seconds = run_event_waves(
-        [[event for _, event in wave] for wave in waves],
+        [lambda wave=wave: [event for _, event in wave()] for wave in waves],
         workers=workers,
         # --timeout bounds the whole run; a wave that never completes must not take all of it.
         wave_timeout_s=max(30.0, timeout_s / len(waves)),

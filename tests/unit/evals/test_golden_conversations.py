@@ -1,6 +1,8 @@
 """Golden conversations: the bundled file, rendering onto the real channel parsers, and scoring (no broker)."""
 
+import itertools
 import re
+import time
 from email import policy
 from email.parser import BytesParser
 
@@ -18,7 +20,6 @@ from supportflow.evals.golden_conversations import (
     message_id,
     publish_steps,
     render_turn,
-    schedule_start_ms,
     turn_ticket_id,
 )
 from supportflow.evals.golden_score import reopen_figures, score_conversations, turn_results
@@ -127,7 +128,7 @@ def test_render_turn_message_times_are_spaced_by_gap_s(cid):
 
 
 def test_publish_steps_bursts_share_a_wave_and_replies_wait_for_the_next():
-    waves = publish_steps(CONVERSATIONS, schedule_start_ms(CONVERSATIONS, START_MS))
+    waves = [wave() for wave in publish_steps(CONVERSATIONS)]
     first = [ref for ref, _ in waves[0]]
     assert [ref for ref in first if ref[0] == "bu-01"] == [("bu-01", 1), ("bu-01", 2), ("bu-01", 3)]
     at = first.index(("bu-01", 1))
@@ -135,6 +136,15 @@ def test_publish_steps_bursts_share_a_wave_and_replies_wait_for_the_next():
     assert ("nh-01", 2) in [ref for ref, _ in waves[1]] and ("nh-01", 2) not in first
     assert [ref for ref, _ in waves[1] if ref[0] == "bu-03"] == [("bu-03", 2), ("bu-03", 3)]
     assert len(waves) == max(len(c.steps()) for c in CONVERSATIONS)
+
+
+def test_publish_steps_wave_dated_when_rendered_burst_pieces_gap_before_last():
+    before = int(time.time() * 1000)
+    wave = publish_steps([BY_ID["bu-01"]])[0]
+    times = [parse_event(event, 0)[0].received_at_ms for _, event in wave()]
+    assert times[-1] >= before  # the burst's last message is written when the wave goes out
+    conv = BY_ID["bu-01"]
+    assert [b - a for a, b in itertools.pairwise(times)] == [conv.gap_s(k) * 1000 for k in (2, 3)]
 
 
 def write(tmp_path, text):
@@ -297,3 +307,20 @@ def test_reopen_figures_burst_reply_is_judged_by_the_message_carrying_the_burst(
     outcomes = {("b-1", 1): out(A), ("b-1", 2): out(C, "conversation:burst"),
                 ("b-1", 3): out(E, "conversation:not_helped")}  # fmt: skip
     assert reopen_figures(turn_results(convs, outcomes, ARTICLES)) == (1, 1)
+
+
+def test_render_events_cases_sharing_a_whatsapp_number_dated_beyond_thread_age():
+    from supportflow.evals.golden import THREAD_SPACING_MS, default_set_path, load_golden, render_events
+    from supportflow.settings import ConversationSettings
+
+    cases = load_golden(default_set_path())
+    events = render_events(cases, now_ms=10**13)
+    by_thread: dict[str, list[int]] = {}
+    for event in events:
+        (ticket,) = parse_event(event, 0)
+        by_thread.setdefault(ticket.conversation_id, []).append(ticket.received_at_ms)
+    shared = [sorted(times) for times in by_thread.values() if len(times) > 1]
+    assert shared  # the set has customers writing more than one WhatsApp case
+    max_age_ms = ConversationSettings().max_age_s * 1000
+    assert max_age_ms < THREAD_SPACING_MS
+    assert all(b - a > max_age_ms for times in shared for a, b in itertools.pairwise(times))
