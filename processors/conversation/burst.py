@@ -45,21 +45,22 @@ def _thread(record: PipelineRecord) -> tuple[str, str]:
 
 
 def held(records: Sequence[PipelineRecord], now_ms: int, window_ms: int) -> dict[int, int]:
-    """Indices of the records to hold, with when each may be decided (epoch ms).
+    """Indices of the records to hold, with when they may be decided (epoch ms).
 
-    A chat/WhatsApp message whose window is still open is held, and so is every later message of
-    its thread in the batch (so a burst is never decided in two parts, nor out of order)."""
+    A thread is held while the window of any of its chat/WhatsApp messages in the batch is open: all
+    of its messages wait for the latest, so a burst is never decided in parts, nor out of order."""
     if window_ms <= 0:
         return {}
-    holding: dict[tuple[str, str], int] = {}
+    latest: dict[tuple[str, str], int] = {}
+    for record in records:
+        if record.ticket.channel in BURST_CHANNELS:
+            key = _thread(record)
+            latest[key] = max(latest.get(key, 0), written_ms(record.ticket) + window_ms)
     out: dict[int, int] = {}
     for i, record in enumerate(records):
-        key = _thread(record)
-        due = written_ms(record.ticket) + window_ms
-        bursty = record.ticket.channel in BURST_CHANNELS
-        if key in holding or (bursty and now_ms < due):
-            holding[key] = max(holding.get(key, 0), due if bursty else 0)
-            out[i] = holding[key]
+        due = latest.get(_thread(record), 0)
+        if now_ms < due:
+            out[i] = due
     return out
 
 

@@ -209,3 +209,13 @@ def test_conversation_burst_window_zero_every_message_decided_alone(runtime):
     emits, _book = _decide_hop_with_window(runtime, raw, 0)
     outcomes = [wire.decode(e.value, Outcome) for e in emits if e.sink == Sink.OUTCOME]
     assert len(outcomes) == 2 and not any("conversation:burst" in o.reasons for o in outcomes)
+
+
+def test_conversation_burst_released_first_piece_waits_for_later_piece_window(runtime):
+    now = int(time.time() * 1000)
+    # the first piece's window is over, the second's is not: neither may be decided yet
+    raw = [_chat("s-late", 1, "hi", now - 5000), _chat("s-late", 2, "my order NW-100297 is late", now - 1000)]
+    emits, book = _decide_hop_with_window(runtime, raw, 3000)
+    assert not [e for e in emits if e.sink == Sink.OUTCOME]
+    assert [position for position, _ in book.held] == [0, 1]
+    assert all(due == now - 1000 + 3000 for _, due in book.held)
