@@ -5,8 +5,8 @@ format in ``supportflow/data/golden/README.md``). Every turn is rendered into it
 format with the thread linking that channel really uses (email ``References``/``In-Reply-To``, one chat
 ``session_id`` with a rising ``sequence``, WhatsApp ``context.id``, the API's ``conversation_id``), with
 ids derived from the conversation id and turn number so the pipeline's ticket ids are known before
-anything is published. A wave is dated when it is published: a step's last message "now", a burst's
-earlier pieces their ``gap_s`` before it.
+anything is published. Messages are dated when they are published; a burst's pieces are published
+``gap_s`` apart in real time.
 
 Publishing goes in waves (:func:`publish_steps`): the first step of every conversation, then, once
 all of those are decided, the second step of every conversation, and so on, because what the pipeline
@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from email import policy as email_policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -321,36 +321,38 @@ def turn_ticket_id(conv: Conversation, k: int) -> str:
 TurnRef = tuple[str, int]  # (conversation id, turn number)
 
 
-Wave = Callable[[], list[tuple[TurnRef, InboundEvent]]]
+class Wave:
+    """Step w of every conversation that has one: a message, or a burst sent back to back."""
+
+    def __init__(self, steps: list[tuple[Conversation, list[int]]]) -> None:
+        self.steps = steps
+
+    def events(self, live: bool = True) -> Iterator[tuple[TurnRef, InboundEvent]]:
+        """The wave's messages, rendered as they are taken. ``live``: a burst's pieces come ``gap_s``
+        apart in real time, each dated when it is taken, as a customer typing would send them (a
+        burst's window runs from when its pieces were written, so they must arrive live). Earlier
+        steps were decided before, so message times still increase along every conversation."""
+        for conv, step in self.steps:
+            offsets = offsets_ms(conv)
+            first = time.monotonic()
+            for k in step:
+                if live:
+                    time.sleep(
+                        max(0.0, first + (offsets[k - 1] - offsets[step[0] - 1]) / 1000 - time.monotonic())
+                    )
+                at_ms = int(time.time() * 1000)
+                yield (conv.id, k), render_turn(conv, k, at_ms - offsets[k - 1])
 
 
 def publish_steps(conversations: list[Conversation]) -> list[Wave]:
-    """Waves to publish in order: wave w holds step w of every conversation that has one, each step's
-    messages adjacent so a burst arrives back to back.
-
-    A wave is rendered when it is published, dated then: a step's last message is written "now" and a
-    burst's earlier pieces its ``gap_s`` before, as a customer typing would send them (a burst's window
-    runs from when its messages were written, so they must arrive live). Earlier steps were decided
-    before, so message times still increase along every conversation."""
+    """Waves to publish in order: wave w holds step w of every conversation that has one."""
     steps_by_wave: list[list[tuple[Conversation, list[int]]]] = []
     for conv in conversations:
         for w, step in enumerate(conv.steps()):
             if len(steps_by_wave) <= w:
                 steps_by_wave.append([])
             steps_by_wave[w].append((conv, step))
-
-    def wave(steps: list[tuple[Conversation, list[int]]]) -> Wave:
-        def render() -> list[tuple[TurnRef, InboundEvent]]:
-            now = int(time.time() * 1000)
-            out = []
-            for conv, step in steps:
-                start_ms = now - offsets_ms(conv)[step[-1] - 1]  # the step's last message: now
-                out += [((conv.id, k), render_turn(conv, k, start_ms)) for k in step]
-            return out
-
-        return render
-
-    return [wave(steps) for steps in steps_by_wave]
+    return [Wave(steps) for steps in steps_by_wave]
 
 
 # ------------------------------------------------------------------------------------------ report

@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -220,7 +220,7 @@ def run_events(
 
 
 def run_event_waves(
-    waves: Sequence[Callable[[], list[InboundEvent]]],
+    waves: Sequence[Callable[[bool], Iterable[InboundEvent]]],
     *,
     bootstrap: str | None = None,
     workers: int = 1,
@@ -236,11 +236,12 @@ def run_event_waves(
     For conversations: a message's decision depends on the decisions before it, so a customer's next
     message must not overtake the answer to the previous one. Within a wave events go out in the
     given order (paced by ``rate_per_s``), so a burst of one conversation arrives back to back. A
-    wave is rendered when it is published (message times are "now" then); ticket ids must not
-    depend on those times (they are planned from a first rendering).
+    wave is a function of ``live``: with ``False`` it gives its events at once, to plan which tickets
+    to wait for (ticket ids must not depend on message times); with ``True`` it may pace them in real
+    time and date them as they are taken.
     """
     settings = get_settings()
-    plans = [expected_fates(wave()) for wave in waves]
+    plans = [expected_fates(list(wave(False))) for wave in waves]
     expected = sum(plan.total for plan in plans)
     with (
         WorkerLogs("supportflow-waves-", keep=keep_logs) as logs,
@@ -250,7 +251,7 @@ def run_event_waves(
         start = time.monotonic()
         progress = Progress(expected, "conversation messages decided", enabled=not quiet)
         for wave, plan in zip(waves, plans, strict=True):
-            publish_events(pipe.bootstrap, pipe.ingress, wave(), rate_per_s=rate_per_s)
+            publish_events(pipe.bootstrap, pipe.ingress, wave(True), rate_per_s=rate_per_s)
             deadline = time.monotonic() + wave_timeout_s
             while pipe.reader.collected.missing(plan.ticket_ids, plan.dead_letter_events):
                 if time.monotonic() > deadline:

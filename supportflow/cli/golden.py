@@ -57,7 +57,7 @@ def run_conversations(
     waves = publish_steps(conversations)
     by_ticket = {turn_ticket_id(c, k): (c.id, k) for c in conversations for k in range(1, len(c.turns) + 1)}
     _, collected, seconds = run_event_waves(
-        [lambda wave=wave: [event for _, event in wave()] for wave in waves],
+        [lambda live, wave=wave: (event for _, event in wave.events(live)) for wave in waves],
         workers=workers,
         # --timeout bounds the whole run; a wave that never completes must not take all of it.
         wave_timeout_s=max(30.0, timeout_s / len(waves)),
