@@ -6,7 +6,7 @@ redacted transcript, the order and intent in focus, and what the message says ab
 so far. Those findings change the route:
 
 - ``conversation:not_helped``: the customer says an earlier answer did not help -> escalate;
-- ``conversation:repeated``: the same question again, after it was answered automatically -> escalate;
+- ``conversation:repeated``: the same question again, after it was answered or handed over -> escalate;
 - ``conversation:unresolved``: the ``unresolved_limit``-th customer message without a closing -> escalate;
 - ``conversation:closing``: thanks / that worked -> the gate closes the conversation (no agent, no
   answer) unless a hard rule escalated it;
@@ -72,7 +72,7 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
     answered = bool(thread.last_decision)
     if follow_up is FollowUp.NOT_HELPED and answered:
         return [NOT_HELPED]
-    if thread.last_auto_intent and (
+    if answered and (
         mentions_repeat(record.ticket.text)
         or (
             _same_order(record.ticket.text, thread)

@@ -35,7 +35,8 @@ MAX_ENTRIES = 20
 MAX_ENTRY_CHARS = 1000
 MAX_SENDERS = 4
 MAX_DECIDED = 64
-#: Questions answered automatically whose vectors are kept to recognise the same question asked again.
+#: Questions already decided (answered, drafted or handed over) whose vectors are kept to recognise the
+#: same question asked again.
 MAX_ANSWERED_VECTORS = 3
 
 StateOp = Callable[[bytes | None], bytes]
@@ -249,6 +250,8 @@ def note_decision(record: PipelineRecord, outcome: Outcome, now_ms: int) -> Stat
         thread.last_decision = outcome.decision.value
         if outcome.decision is Decision.CLOSED:
             thread.unresolved = 0
+        elif vector:  # a question someone answered (or will): asked again, it is a repeat
+            thread.answered_vectors = [*thread.answered_vectors, vector][-MAX_ANSWERED_VECTORS:]
         if outcome.decision is Decision.AUTO_RESOLVED:
             thread.last_auto_intent = outcome.intent
             thread.entries.append(
@@ -259,8 +262,6 @@ def note_decision(record: PipelineRecord, outcome: Outcome, now_ms: int) -> Stat
                     ticket_id=ticket.ticket_id,
                 )
             )
-            if vector:
-                thread.answered_vectors = [*thread.answered_vectors, vector][-MAX_ANSWERED_VECTORS:]
 
     return lambda raw: _update(raw, sender, now_ms, change)
 
