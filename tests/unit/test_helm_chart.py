@@ -377,6 +377,13 @@ def test_rendered_components_commands_probes_and_settings(all_features):
     assert data["SUPPORTFLOW_THRESHOLDS__GROUNDEDNESS_FLOOR"] == "0.94"
     assert json.loads(data["SUPPORTFLOW_HELP_CENTER_LANGUAGES"]) == ["en"]
     assert data["SUPPORTFLOW_TOPOLOGY"] == "fused"
+    # conversation state on disk in deployments; every value a real setting
+    assert data["SUPPORTFLOW_CONVERSATION__STORE"] == "rocksdb://"
+    from supportflow.settings import ConversationSettings
+
+    conversation = {k.removeprefix("SUPPORTFLOW_CONVERSATION__").lower(): v for k, v in data.items()
+                    if k.startswith("SUPPORTFLOW_CONVERSATION__")}  # fmt: skip
+    assert ConversationSettings.model_validate(conversation).burst_window_s == 3.0
     assert not any(k.endswith("API_KEY") for k in data)  # secrets never land in the ConfigMap
     (secret,) = _by_kind(objects, "Secret")
     assert set(secret["data"]) == {"SUPPORTFLOW_MODELS__API_KEY", "SUPPORTFLOW_WEBHOOK__API_KEY"}
