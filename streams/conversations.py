@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 TABLE_NAME = "conversations"
 #: Keys visited per sweep for expired conversations (spread over time, never one long pause).
 SWEEP_BATCH = 5_000
+SWEEP_INTERVAL_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -69,15 +70,28 @@ def conversation_table(app: Any, settings: Settings) -> ConversationTable:
         TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
         help="Conversation state by conversation id.",
     )  # fmt: skip
-    c = settings.conversation
-    return ConversationTable(table, c.max_age_s, c.burst_window_s)
+    c, t = settings.conversation, settings.topics
+    conversations = ConversationTable(table, t.full(t.routed), c.max_age_s, c.burst_window_s)
+
+    @app.timer(interval=SWEEP_INTERVAL_S)
+    async def sweep_conversations() -> None:
+        changelog = table.changelog_topic.get_topic_name()
+        active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+        deleted = conversations.sweep(active)
+        if deleted:
+            log.info("deleted %d conversations idle for over %.0f s", deleted, c.max_age_s)
+
+    return conversations
 
 
 class ConversationTable:
     """The Faust table and the two moves around a batch: :meth:`book` before, :meth:`commit` after."""
 
-    def __init__(self, table: Any, max_age_s: float, burst_window_s: float = 0.0) -> None:
+    def __init__(self, table: Any, source_topic: str, max_age_s: float, burst_window_s: float = 0.0) -> None:
         self.table = table
+        #: The topic whose partitions the table follows (the deciding hop's input).
+        self.source_topic = source_topic
+        self._cursor = 0  # where the next sweep continues
         self.max_age_ms = int(max_age_s * 1000)
         self.burst_window_ms = int(burst_window_s * 1000)
 
@@ -97,26 +111,31 @@ class ConversationTable:
             with in_partition(topic, partition):
                 self.table[key] = op(self.table.get(key))
 
-    def sweep(self, now_ms: int | None = None) -> int:
-        """Delete conversations no sender touched within the age limit; returns how many."""
-        if not self.max_age_ms:
+    def sweep(self, active_partitions: set[int], now_ms: int | None = None) -> int:
+        """Delete conversations whose senders all wrote nothing within the age limit, in the partitions
+        this worker decides (``active_partitions``: no other worker writes those keys meanwhile).
+        Deleting writes a tombstone to the changelog, so compaction drops them on Kafka too. Returns
+        how many were deleted; at most ``SWEEP_BATCH`` keys are looked at per call."""
+        if not self.max_age_ms or not active_partitions:
             return 0
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-        expired: list[bytes] = []
-        for visited, (key, raw) in enumerate(self.table.items()):
-            if visited >= SWEEP_BATCH:
-                break
-            state = load_state(raw)
-            newest = max((t.updated_at_ms for t in state.senders.values()), default=0)
-            if now_ms - newest > self.max_age_ms:
-                expired.append(key)
-        for key in expired:
-            self.table.data.pop(key, None)  # store only: deleting needs the key's partition for the changelog
-            self._tombstone(key)
+        expired: list[tuple[bytes, int]] = []
+        items = list(self.table.items())
+        if self._cursor >= len(items):
+            self._cursor = 0  # every key was looked at: start the round again
+        window = items[self._cursor : self._cursor + SWEEP_BATCH]
+        for key, raw in window:
+            partition = (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
+            if partition in active_partitions and idle_ms(raw, now_ms) > self.max_age_ms:
+                expired.append((key, partition))
+        for key, partition in expired:
+            with in_partition(self.source_topic, partition):
+                del self.table[key]
+        self._cursor += len(window) - len(expired)  # the deleted keys were before the cursor
         return len(expired)
 
-    def _tombstone(self, key: bytes) -> None:
-        # Outside a stream there is no event to name the partition: it is the one Kafka's default
-        # partitioner (murmur2, like the publisher's) gives the conversation id.
-        partition = (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
-        self.table.send_changelog(partition, key, None, value_serializer="raw")
+
+def idle_ms(raw: bytes | None, now_ms: int) -> int:
+    """How long no sender of the conversation wrote (by when supportflow last changed their thread)."""
+    newest = max((t.updated_at_ms for t in load_state(raw).senders.values()), default=0)
+    return now_ms - newest
