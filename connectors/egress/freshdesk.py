@@ -145,6 +145,10 @@ class FreshdeskConnector:
         elif outcome.decision == Decision.SUGGESTED:
             note = {"body": as_html(draft_note(outcome)), "private": True}
             first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
+        elif outcome.decision == Decision.CLOSED and outcome.answer.strip():
+            # The configured acknowledgement: the customer's last word back.
+            first = HttpCall("reply", "POST", f"{base}/reply", json_body={"body": as_html(outcome.answer)})
+            update["status"] = CLOSED_STATUS
         elif outcome.decision == Decision.CLOSED:
             note = {"body": as_html(closed_note(outcome)), "private": True}
             first = HttpCall("note", "POST", f"{base}/notes", json_body=note)

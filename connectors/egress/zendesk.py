@@ -86,7 +86,11 @@ class ZendeskConnector:
         elif outcome.decision == Decision.SUGGESTED:
             ticket["comment"] = {"body": draft_note(outcome), "public": False}
         elif outcome.decision == Decision.CLOSED:
-            ticket["comment"] = {"body": closed_note(outcome), "public": False}
+            # The configured acknowledgement, if any, is the customer's last word back; else a note.
+            ack = outcome.answer.strip()
+            ticket["comment"] = (
+                {"body": ack, "public": True} if ack else {"body": closed_note(outcome), "public": False}
+            )
             ticket["status"] = "solved"
         else:
             ticket["comment"] = {"body": escalation_note(outcome), "public": False}

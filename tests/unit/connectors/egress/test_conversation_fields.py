@@ -216,6 +216,22 @@ def test_freshdesk_closed_resolves_with_private_note_and_no_reply(server):
     }
 
 
+def test_zendesk_closed_with_acknowledgement_posts_it_publicly(server):
+    d = dispatcher("zendesk", server)
+    d.handle(message(_closed(turn=2, answer="Glad we could help!")))
+    (req,) = server.recorded("zendesk")
+    assert req.json["ticket"]["comment"] == {"body": "Glad we could help!", "public": True}
+    assert req.json["ticket"]["status"] == "solved"
+
+
+def test_freshdesk_closed_with_acknowledgement_replies_then_resolves(server):
+    d = dispatcher("freshdesk", server)
+    d.handle(message(_closed(turn=2, answer="Glad we could help!")))
+    reply, update = server.recorded("freshdesk")
+    assert reply.path == "/api/v2/tickets/4711/reply" and "Glad we could help!" in reply.json["body"]
+    assert update.json["status"] == 4
+
+
 # -- webhook ----------------------------------------------------------------------------------------
 
 
