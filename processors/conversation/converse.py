@@ -19,12 +19,12 @@ its own text; a late one still gets the transcript of what came before it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from supportflow.processors.conversation.signals import FollowUp, classify_follow_up, mentions_repeat
 from supportflow.processors.conversation.state import (
+    ORDER_ID,
     SenderThread,
     is_late,
     max_similarity,
@@ -41,7 +41,6 @@ LATE = "conversation:late"
 #: Findings that hand the conversation to a person.
 ESCALATING = frozenset({NOT_HELPED, REPEATED, UNRESOLVED})
 
-_ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
 _NO_INTENT = frozenset({"", "oos", "unknown"})
 
 
@@ -58,7 +57,7 @@ class ConverseContext:
 
 
 def _order_in_focus(text: str, thread: SenderThread) -> str:
-    mentioned = _ORDER_ID.findall(text)
+    mentioned = ORDER_ID.findall(text)
     return mentioned[-1].upper() if mentioned else thread.order_in_focus
 
 
@@ -90,7 +89,7 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
 def _same_order(text: str, thread: SenderThread) -> bool:
     """False when the message names an order other than the one in focus: "where is NW-2?" after
     "where is NW-1?" is a new question, however alike the two read."""
-    named = {m.upper() for m in _ORDER_ID.findall(text)}
+    named = {m.upper() for m in ORDER_ID.findall(text)}
     return not named or not thread.order_in_focus or thread.order_in_focus in named
 
 
@@ -187,7 +186,7 @@ def query_text(record: PipelineRecord) -> str:
     if CONTEXT in route.reasons:
         previous = next((e.text for e in reversed(thread.transcript) if e.author is Author.CUSTOMER), "")
         text = f"{previous}\n{text}" if previous else text
-    if thread.order_in_focus and not _ORDER_ID.search(text):
+    if thread.order_in_focus and not ORDER_ID.search(text):
         text = f"{text}\n({thread.order_in_focus})"
     return text
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ MAX_DECIDED = 64
 MAX_ANSWERED_VECTORS = 3
 
 StateOp = Callable[[bytes | None], bytes]
+#: An order number as customers write it (NW-100231).
+ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
 
 
 class Entry(BaseModel):
@@ -225,7 +228,10 @@ def note_customer_message(
         )
         if route is not None and route.intent not in ("", "oos", "unknown"):
             thread.intent_in_focus = route.intent
-        if thread_view is not None and thread_view.order_in_focus:
+        named = ORDER_ID.findall(ticket.text if text is None else text)
+        if named:
+            thread.order_in_focus = named[-1].upper()
+        elif thread_view is not None and thread_view.order_in_focus:
             thread.order_in_focus = thread_view.order_in_focus
         return thread
 
