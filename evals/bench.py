@@ -123,7 +123,8 @@ def pinned(cpus: frozenset[int] | None) -> Iterator[None]:
 def compute_tps(
     settings: Settings, events: list[InboundEvent], batch: int = 64, warmup: list[InboundEvent] | None = None
 ) -> ComputeResult:
-    """The five stage functions over ``events`` in-process (embedding included), no Kafka, no Avro.
+    """The six stage functions over ``events`` in-process (embedding included, and the conversation
+    state kept in a dict the way the worker keeps it in its table), no Kafka, no Avro.
 
     ``warmup`` events go through the same loop first, untimed, as the pipeline's warm-up does.
     """
@@ -143,24 +144,33 @@ def compute_tps(
 def _stage_loop(runtime: Runtime, events: list[InboundEvent], batch: int) -> dict[str, float]:
     """Seconds spent in each stage function over ``events``, ``batch`` at a time."""
     from supportflow.processors.audit import audit_event
+    from supportflow.processors.conversation.state import note_customer_message, note_decision
     from supportflow.schemas import wire
 
     raws = [wire.encode(e) for e in events]  # normalize takes the ingress topic's bytes
-    stage_s = dict.fromkeys(("normalize", "route", "retrieve", "resolve", "gate"), 0.0)
+    stage_s = dict.fromkeys(("normalize", "route", "converse", "retrieve", "resolve", "gate"), 0.0)
+    table: dict[bytes, bytes] = {}
     for i in range(0, len(raws), batch):
-        t0 = time.perf_counter()
+        marks = [time.perf_counter()]
         records = [r for raw in raws[i : i + batch] for r in runtime.normalize(raw)]
-        t1 = time.perf_counter()
+        marks.append(time.perf_counter())
         records = runtime.route(records)
-        t2 = time.perf_counter()
+        marks.append(time.perf_counter())
+        keys = [r.ticket.conversation_id.encode() for r in records]
+        records = runtime.converse(records, [table.get(k) for k in keys])
+        for key, r in zip(keys, records, strict=True):
+            table[key] = note_customer_message(r, 0)(table.get(key))
+        marks.append(time.perf_counter())
         records = runtime.retrieve(records)
-        t3 = time.perf_counter()
+        marks.append(time.perf_counter())
         records = runtime.resolve(records)
-        t4 = time.perf_counter()
-        for r in records:
-            audit_event(r, runtime.gate(r))
-        t5 = time.perf_counter()
-        for name, (a, b) in zip(stage_s, [(t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5)], strict=True):
+        marks.append(time.perf_counter())
+        for key, r in zip(keys, records, strict=True):
+            outcome = runtime.gate(r)
+            table[key] = note_decision(r, outcome, 0)(table.get(key))
+            audit_event(r, outcome)
+        marks.append(time.perf_counter())
+        for name, a, b in zip(stage_s, marks, marks[1:], strict=True):
             stage_s[name] += b - a
     return stage_s
 
