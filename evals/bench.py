@@ -170,7 +170,7 @@ def _stage_loop(runtime: Runtime, events: list[InboundEvent], batch: int) -> dic
             table[key] = note_decision(r, outcome, 0)(table.get(key))
             audit_event(r, outcome)
         marks.append(time.perf_counter())
-        for name, a, b in zip(stage_s, marks, marks[1:], strict=True):
+        for name, a, b in zip(stage_s, marks[:-1], marks[1:], strict=True):
             stage_s[name] += b - a
     return stage_s
 
