@@ -313,9 +313,9 @@ def _run(
     ready_timeout_s: float,
 ) -> dict[str, Any]:
     from supportflow.console import err
-    from supportflow.evals.bench import bench_events, compute_tps, percentiles
+    from supportflow.evals.bench import bench_events, compute_tps
     from supportflow.streams.embedded import broker_for
-    from supportflow.streams.harness import WorkerLogs, wait_ready, warm_up
+    from supportflow.streams.harness import WorkerLogs, wait_ready
     from supportflow.streams.topics import ensure_topics, pipeline_topics
 
     store = settings.conversation.store
@@ -346,22 +346,11 @@ def _run(
             recovery_s = recovery_seconds(logs.worker_log(0).read_text(errors="replace"))
             err(f"      ready after {ready_s:.1f}s (recovery {recovery_s}s), worker RSS "
                 f"{after_recovery['rss_mib']} MiB; [4/5] {tickets} tickets at full speed")  # fmt: skip
-            warm_up(pipe.bootstrap, pipe.ingress, warmup, pipe.reader, 600.0, logs.path)
-            full, seconds = _phase(pipe, events, None)
-            pipeline = len(full.outcomes) / seconds if seconds else 0.0
-            rate = max(1.0, pipeline / 2)
-            lat_events = bench_events(latency_tickets)
-            err(
-                f"[5/5] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets"
-            )
-            warm_up(pipe.bootstrap, pipe.ingress, bench_events(max(20, latency_tickets // 5)), pipe.reader,
-                    600.0, logs.path)  # fmt: skip
-            lat, _ = _phase(pipe, lat_events, rate)
+            measured = _throughput(pipe, logs, events, warmup, latency_tickets)
             at_end = memory_of(pid)
             disk = sum(dir_bytes(d) for d in table_dirs(data_dir))
-            if full.unaccounted or lat.unaccounted:
+            if measured["lost"] or measured["latency_phase_lost"]:
                 logs.mark_failed()
-    latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
     return {
         "store": store, **summarize_seed(seed),
         "table_disk_bytes": disk if store.startswith("rocksdb") else None,
@@ -370,10 +359,30 @@ def _run(
         "worker_rss_end_mib": at_end["rss_mib"], "worker_peak_rss_mib": at_end["peak_rss_mib"],
         "tickets": len(events), "partitions": partitions, "topology": settings.topology,
         "warmup_tickets": len(warmup), "compute_tps": round(compute.tickets_per_s, 1),
-        "pipeline_tps": round(pipeline, 1),
-        "pipeline_over_compute": round(pipeline / compute.tickets_per_s, 3),
-        "latency_rate_tps": round(rate, 1), "p50_ms": latency["p50"], "p95_ms": latency["p95"],
-        "p99_ms": latency["p99"],
+        "pipeline_over_compute": round(measured["pipeline_tps"] / compute.tickets_per_s, 3), **measured,
+    }  # fmt: skip
+
+
+def _throughput(
+    pipe: Any, logs: Any, events: list[Any], warmup: list[Any], latency_tickets: int
+) -> dict[str, Any]:
+    """Full speed, then latency at half that rate, each after its warm-up: the usual bench figures."""
+    from supportflow.console import err
+    from supportflow.evals.bench import bench_events, percentiles
+    from supportflow.streams.harness import warm_up
+
+    warm_up(pipe.bootstrap, pipe.ingress, warmup, pipe.reader, 600.0, logs.path)
+    full, seconds = _phase(pipe, events, None)
+    pipeline = len(full.outcomes) / seconds if seconds else 0.0
+    rate = max(1.0, pipeline / 2)
+    err(f"[5/5] latency at half the measured maximum: {rate:.0f} tickets/s, {latency_tickets} tickets")
+    warm_up(pipe.bootstrap, pipe.ingress, bench_events(max(20, latency_tickets // 5)), pipe.reader, 600.0,
+            logs.path)  # fmt: skip
+    lat, _ = _phase(pipe, bench_events(latency_tickets), rate)
+    latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
+    return {
+        "pipeline_tps": round(pipeline, 1), "latency_rate_tps": round(rate, 1),
+        "p50_ms": latency["p50"], "p95_ms": latency["p95"], "p99_ms": latency["p99"],
         "lost": len(full.unaccounted), "missing": full.unaccounted[:50], "duplicates": full.duplicates,
         "latency_phase_lost": len(lat.unaccounted), "latency_phase_duplicates": lat.duplicates,
     }  # fmt: skip
