@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -61,8 +63,18 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
     return app
 
 
+def table_dir(settings: Settings) -> Path:
+    """Faust's data folder: with a ``rocksdb://`` store, where the table's files are, one folder per
+    app id and worker process (two workers on one host must not open the same RocksDB files; in a pod
+    the process id is the same after a container restart, so the pod's volume keeps serving it). The
+    memory store writes nothing there."""
+    base = settings.data_dir / "tables" / settings.app_id
+    return base / f"worker-{os.getpid()}" if settings.conversation.store.startswith("rocksdb") else base
+
+
 def _faust_app(settings: Settings, bootstrap: str) -> PipelineApp:
     session_s = settings.session_timeout_s
+    table_dir(settings).mkdir(parents=True, exist_ok=True)  # Faust works in it from start-up
     return PipelineApp(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
@@ -76,7 +88,7 @@ def _faust_app(settings: Settings, bootstrap: str) -> PipelineApp:
         broker_commit_interval=1.0,
         web_enabled=False,
         store=settings.conversation.store,
-        datadir=str(settings.data_dir / "tables"),
+        datadir=str(table_dir(settings)),
     )
 
 

@@ -38,6 +38,14 @@ TABLE_NAME = "conversations"
 #: Keys visited per sweep for expired conversations (spread over time, never one long pause).
 SWEEP_BATCH = 5_000
 SWEEP_INTERVAL_S = 600.0
+#: Faust's RocksDB defaults allow each partition 3 x 64 MiB of unflushed writes and a 2 GiB block cache,
+#: so a table of 100,000 conversations (~300 MB) sat in memory anyway. Smaller buffers keep it on disk.
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 8 << 20,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 32 << 20,
+    "block_cache_compressed_size": 8 << 20,
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,10 @@ def in_partition(topic: str, partition: int) -> Iterator[None]:
 
 def conversation_table(app: Any, settings: Settings) -> ConversationTable:
     """The app's ``conversations`` table (raw bytes in and out: the value is the state's own JSON)."""
+    rocksdb = settings.conversation.store.startswith("rocksdb")
     table = app.Table(
         TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
-        help="Conversation state by conversation id.",
+        help="Conversation state by conversation id.", options=dict(ROCKSDB_OPTIONS) if rocksdb else None,
     )  # fmt: skip
     c, t = settings.conversation, settings.topics
     conversations = ConversationTable(table, t.full(t.routed), c.max_age_s, c.burst_window_s)

@@ -99,7 +99,12 @@ class _Consumer(faust_aiokafka.Consumer):
             self.fetches.seeking(tp, offset)
             self.commit_guard.sought(tp, offset)
         # A batch that arrived while the seek ran was dropped: its partition is read again from here.
-        again = {tp: positions[tp] for tp in self._reseek_after_seek if positions.get(tp, -1) >= 0}
+        # (a position may be None: Faust's leader-election topic has no offsets)
+        again = {
+            tp: offset
+            for tp in self._reseek_after_seek
+            if (offset := positions.get(tp)) is not None and offset >= 0
+        }
         self._reseek_after_seek.clear()
         for tp, offset in again.items():
             await self.seek(tp, offset)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+from pathlib import Path
 
 import faust
 
 from supportflow.processors.customers import CustomerDirectory
 from supportflow.settings import Settings
 from supportflow.streams import metrics
-from supportflow.streams.app import build_app
+from supportflow.streams.app import build_app, table_dir
 from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
 from supportflow.streams.lag import LagSampler
@@ -34,6 +37,10 @@ def run_worker(
     ensure_topics(bootstrap, pipeline_topics(settings))
     if embedded:
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
+        if settings.conversation.store.startswith("rocksdb"):
+            # The embedded broker's changelog may be younger than table files left by an earlier
+            # broker (Faust then refuses to start): on it, tables are always rebuilt from the changelog.
+            remove_dead_table_dirs(table_dir(settings))
     metrics.start_metrics_server(settings.metrics_port)
     runtime = Runtime.build(settings, crm=crm, kb_in_memory=kb_in_memory)
     tune_interpreter()  # after loading, so what start-up built is frozen out of later collections
@@ -68,3 +75,22 @@ def run_worker(
             app.publisher.close()
         lag.stop()
         runtime.flags.stop()
+
+
+def remove_dead_table_dirs(own: Path) -> None:
+    """Delete ``own`` and the table folders of this app's workers that are no longer running."""
+    shutil.rmtree(own, ignore_errors=True)
+    for folder in own.parent.glob("worker-*"):
+        pid = folder.name.removeprefix("worker-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

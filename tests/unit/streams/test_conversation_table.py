@@ -76,3 +76,16 @@ def test_sweep_max_age_zero_never_deletes():
     table = _Table()
     table[b"conv-1"] = _state("conv-1", 0)
     assert ConversationTable(table, "t", max_age_s=0).sweep({0, 1, 2, 3}, now_ms=10**12) == 0
+
+
+def test_remove_dead_table_dirs_keeps_live_workers_folders(tmp_path):
+    import os
+
+    from supportflow.streams.worker import remove_dead_table_dirs
+
+    base = tmp_path / "tables" / "supportflow"
+    own, live, dead = base / "worker-1", base / f"worker-{os.getppid()}", base / "worker-999999999"
+    for folder in (own, live, dead):
+        folder.mkdir(parents=True)
+    remove_dead_table_dirs(own)
+    assert sorted(p.name for p in base.iterdir()) == [live.name]
