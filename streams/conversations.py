@@ -31,6 +31,7 @@ from faust.streams import _current_event
 
 from supportflow.processors.conversation.state import StateBook, load_state
 from supportflow.settings import Settings
+from supportflow.streams.topology import hops
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,10 @@ def conversation_table(app: Any, settings: Settings) -> ConversationTable:
         help="Conversation state by conversation id.", options=dict(ROCKSDB_OPTIONS) if rocksdb else None,
     )  # fmt: skip
     c, t = settings.conversation, settings.topics
-    conversations = ConversationTable(table, t.full(t.routed), c.max_age_s, c.burst_window_s)
+    writers = [h for h in hops(settings.topology) if any(s.name in ("converse", "gate") for s in h.stages)]
+    conversations = ConversationTable(
+        table, t.full(t.routed), c.max_age_s, c.burst_window_s, merge=len(writers) > 1
+    )
 
     @app.timer(interval=SWEEP_INTERVAL_S)
     async def sweep_conversations() -> None:
@@ -96,8 +100,12 @@ def conversation_table(app: Any, settings: Settings) -> ConversationTable:
 class ConversationTable:
     """The Faust table and the two moves around a batch: :meth:`book` before, :meth:`commit` after."""
 
-    def __init__(self, table: Any, source_topic: str, max_age_s: float, burst_window_s: float = 0.0) -> None:
+    def __init__(
+        self, table: Any, source_topic: str, max_age_s: float, burst_window_s: float = 0.0, merge: bool = True
+    ) -> None:
         self.table = table
+        #: More than one hop writes the table: operations are merged into its current values.
+        self.merge = merge
         #: The topic whose partitions the table follows (the deciding hop's input).
         self.source_topic = source_topic
         self._cursor = 0  # where the next sweep continues
@@ -113,8 +121,18 @@ class ConversationTable:
         return StateBook(values, burst_window_ms=self.burst_window_ms)
 
     def commit(self, book: StateBook, keys: dict[bytes, tuple[str, int]]) -> None:
-        """Apply ``book``'s operations to the table, in order, each re-read first (another hop may have
-        changed the value since the batch read it: an operation merges, it does not overwrite)."""
+        """Write what ``book`` changed to the table.
+
+        With one writing hop (the fused topology) nothing changed the values since the batch read
+        them, so each changed key's final value is written once: one changelog record per
+        conversation per batch. With several (per-stage: converse and gate in different hops), each
+        operation is applied again to the value as it is now, in order, so they merge."""
+        if not self.merge:
+            for key in dict.fromkeys(k for k, _ in book.ops):
+                topic, partition = keys[key]
+                with in_partition(topic, partition):
+                    self.table[key] = book.values[key]
+            return
         for key, op in book.ops:
             topic, partition = keys[key]
             with in_partition(topic, partition):

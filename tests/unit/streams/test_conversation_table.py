@@ -89,3 +89,43 @@ def test_remove_dead_table_dirs_keeps_live_workers_folders(tmp_path):
         folder.mkdir(parents=True)
     remove_dead_table_dirs(own)
     assert sorted(p.name for p in base.iterdir()) == [live.name]
+
+
+class _Recording(_Table):
+    """Also records every write, with its partition."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[bytes, int]] = []
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        from faust.streams import current_event
+
+        event = current_event()
+        assert event is not None
+        self.writes.append((key, event.message.partition))
+        super().__setitem__(key, value)
+
+
+def _book_with_two_ops_on_one_key() -> tuple[Any, dict[bytes, tuple[str, int]]]:
+    from supportflow.processors.conversation.state import StateBook
+
+    book = StateBook({b"c": None})
+    book.apply(b"c", lambda raw: (raw or b"") + b"1")
+    book.apply(b"c", lambda raw: (raw or b"") + b"2")
+    return book, {b"c": ("routed", 3)}
+
+
+def test_commit_single_writer_writes_final_value_once_per_key():
+    table = _Recording()
+    book, keys = _book_with_two_ops_on_one_key()
+    ConversationTable(table, "routed", 0, merge=False).commit(book, keys)
+    assert table.writes == [(b"c", 3)] and table[b"c"] == b"12"
+
+
+def test_commit_several_writers_applies_each_op_to_current_value():
+    table = _Recording()
+    dict.__setitem__(table, b"c", b"0")  # another hop wrote since the batch read the value
+    book, keys = _book_with_two_ops_on_one_key()
+    ConversationTable(table, "routed", 0, merge=True).commit(book, keys)
+    assert table[b"c"] == b"012" and table.writes == [(b"c", 3), (b"c", 3)]
