@@ -1,4 +1,4 @@
-"""The pipeline, declared once: five stages, the topics between them, and how they group into hops.
+"""The pipeline, declared once: six stages, the topics between them, and how they group into hops.
 
     ingress.raw ─normalize─> tickets.normalized ─route─> tickets.routed ─converse, retrieve─>
                 tickets.retrieved ─resolve──> tickets.resolved ─gate──> outcomes (+ audit);

@@ -332,7 +332,7 @@ class Settings(BaseSettings):
     )
     topology: Literal["fused", "per-stage"] = Field(
         "fused",
-        description="fused: normalize+route in one hop and retrieve+resolve+gate in another "
+        description="fused: normalize+route in one hop and converse+retrieve+resolve+gate in another "
         "(tickets.normalized, .retrieved and .resolved stay empty): the same decisions with less Kafka, "
         "Faust and Avro work per ticket. per-stage: every stage consumes its own topic (five hops; each "
         "stage's output is on Kafka, to watch, replay or scale apart). Switch only with those three "
