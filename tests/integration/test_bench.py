@@ -33,6 +33,7 @@ def test_bench_small_run_reports_every_phase_and_loses_nothing(capsys):
     assert set(result["compute_ms_per_ticket_by_stage"]) == {
         "normalize",
         "route",
+        "converse",
         "retrieve",
         "resolve",
         "gate",
