@@ -67,19 +67,17 @@ def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: Conve
         return []
     if is_late(thread, record.ticket):
         return [LATE]
+    # An earlier message of the thread is enough: a customer replies to an answer they received, and
+    # in the per-stage topology the decision may not be in the state yet when the reply gets here.
     follow_up = classify_follow_up(record.ticket.text)
-    answered = bool(thread.last_decision)
-    if follow_up is FollowUp.NOT_HELPED and answered:
+    if follow_up is FollowUp.NOT_HELPED:
         return [NOT_HELPED]
-    if answered and (
-        mentions_repeat(record.ticket.text)
-        or (
-            _same_order(record.ticket.text, thread)
-            and max_similarity(record.embedding, thread.answered_vectors) >= ctx.repeat_similarity
-        )
+    if mentions_repeat(record.ticket.text) or (
+        _same_order(record.ticket.text, thread)
+        and max_similarity(record.embedding, thread.answered_vectors) >= ctx.repeat_similarity
     ):
         return [REPEATED]
-    if follow_up is FollowUp.CLOSING and answered:
+    if follow_up is FollowUp.CLOSING:
         return [CLOSING]
     if thread.unresolved + 1 >= ctx.unresolved_limit:
         return [UNRESOLVED]
