@@ -47,6 +47,8 @@ commit_log = logging.getLogger("supportflow.streams.commits")
 commit_log.setLevel(logging.WARNING)
 #: Faust's assignor topic: subscribed, never written, never committed.
 _FAUST_LEADER = "-__assignor-__leader"
+#: Faust table changelogs (`<app_id>-<table>-changelog`): positioned by its recovery, not by the commit guard.
+_CHANGELOG = "-changelog"
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -76,11 +78,19 @@ class _Consumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         # Every (re)assignment reads from here: the guard counts processed records from these offsets.
         # Batches fetched while the seek runs are stale (epoch bumped before and after it).
-        seeking = {TP(tp.topic, tp.partition) for tp in self.assignment()}
+        # Faust's table recovery owns changelog positions (it reads them from earliest_offsets, 0 here):
+        # seeking them again, or marking their fetches stale, can leave a recovery waiting for events.
+        seeking = {
+            TP(tp.topic, tp.partition) for tp in self.assignment() if not tp.topic.endswith(_CHANGELOG)
+        }
         for tp in seeking:
             self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
-        positions = {TP(tp.topic, tp.partition): offset for tp, offset in committed.items()}
+        positions = {
+            TP(tp.topic, tp.partition): offset
+            for tp, offset in committed.items()
+            if not tp.topic.endswith(_CHANGELOG)
+        }
         unknown = sorted(
             tp for tp in seeking
             if (positions.get(tp) is None or positions[tp] < 0) and not tp.topic.endswith(_FAUST_LEADER)
