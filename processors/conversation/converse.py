@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 from supportflow.processors.conversation.signals import FollowUp, classify_follow_up, mentions_repeat
 from supportflow.processors.conversation.state import (
-    ORDER_ID,
     SenderThread,
     is_late,
     max_similarity,
     transcript_before,
 )
+from supportflow.processors.orders import ORDER_ID, last_order
 from supportflow.schemas.models import Author, Band, PipelineRecord, RouteDecision, Thread
 
 NOT_HELPED = "conversation:not_helped"
@@ -54,11 +54,6 @@ class ConverseContext:
     context_confidence: float = 0.7
     #: The route stage, for follow-ups routed again with context (None: never re-route).
     reroute: Callable[[list[PipelineRecord]], list[PipelineRecord]] | None = None
-
-
-def _order_in_focus(text: str, thread: SenderThread) -> str:
-    mentioned = ORDER_ID.findall(text)
-    return mentioned[-1].upper() if mentioned else thread.order_in_focus
 
 
 def findings(record: PipelineRecord, thread: SenderThread, turn: int, ctx: ConverseContext) -> list[str]:
@@ -118,7 +113,7 @@ def attach_thread(record: PipelineRecord, thread: SenderThread, ctx: ConverseCon
         turn=turn,
         transcript=transcript_before(thread, ticket),
         intent_in_focus=thread.intent_in_focus,
-        order_in_focus=_order_in_focus(ticket.text, thread),
+        order_in_focus=last_order(ticket.text) or thread.order_in_focus,
         signals=signals,
     )
     route = record.route

@@ -19,13 +19,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from supportflow.processors.orders import last_order
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.schemas.models import Author, Decision, Outcome, PipelineRecord, Ticket, TranscriptEntry
 
@@ -41,8 +41,6 @@ MAX_DECIDED = 64
 MAX_ANSWERED_VECTORS = 3
 
 StateOp = Callable[[bytes | None], bytes]
-#: An order number as customers write it (NW-100231).
-ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
 
 
 class Entry(BaseModel):
@@ -228,11 +226,10 @@ def note_customer_message(
         )
         if route is not None and route.intent not in ("", "oos", "unknown"):
             thread.intent_in_focus = route.intent
-        named = ORDER_ID.findall(ticket.text if text is None else text)
-        if named:
-            thread.order_in_focus = named[-1].upper()
-        elif thread_view is not None and thread_view.order_in_focus:
-            thread.order_in_focus = thread_view.order_in_focus
+        named = last_order(ticket.text if text is None else text)
+        thread.order_in_focus = (
+            named or (thread_view.order_in_focus if thread_view else "") or thread.order_in_focus
+        )
         return thread
 
     return lambda raw: _update(raw, sender, now_ms, change)

@@ -13,7 +13,6 @@ groundedness still scores it, because lifting the wrong sentence is the failure 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ import numpy.typing as npt
 from supportflow.processors.knowledge.facts import describe_order, fact_keys
 from supportflow.processors.knowledge.grounding import score_groundedness
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings
+from supportflow.processors.orders import ORDER_ID
 from supportflow.schemas.models import Answer, CustomerContext, Order, Source, Tier
 
 MODEL_NAME = "offline-extractive"
@@ -49,7 +49,6 @@ FACT_BONUS = 0.08  # on near ties the passage with the number ("5-7 business day
 HINT_BONUS = 0.2
 _FACT_KINDS = ("money:", "percent:", "time:", "duration:", "date:")
 SIGN_OFF = "Best regards,\nNorthwind Outfitters Support"
-_ORDER_ID = re.compile(r"\b[A-Z]{2,4}-\d{4,}\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,7 @@ def relevant_order(ticket_text: str, intent: str, customer: CustomerContext | No
     """The order the ticket names, else the customer's most recent one, for order-related intents only."""
     if customer is None or not customer.orders or intent not in ORDER_INTENTS:
         return None
-    mentioned = {m.upper() for m in _ORDER_ID.findall(ticket_text)}
+    mentioned = {m.upper() for m in ORDER_ID.findall(ticket_text)}
     for order in customer.orders:
         if order.order_id.upper() in mentioned:
             return order
