@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import yaml
-from aiokafka.partitioner import murmur2
 
 from supportflow.data import data_path
 from supportflow.processors.conversation.state import note_customer_message, note_decision
@@ -45,6 +44,7 @@ from supportflow.schemas.models import (
     Ticket,
     Tier,
 )
+from supportflow.streams.kafka import partition_for
 
 #: all-MiniLM-L6-v2's dimension: the size of the vectors the router stores for answered questions.
 EMBEDDING_DIM = 384
@@ -96,11 +96,6 @@ def help_center_answers(min_chars: int = 200) -> list[str]:
             if len(text) >= min_chars:
                 answers.append(text)
     return answers
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner (Java's and librdkafka's murmur2) gives ``key``."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def unit_vector(rng: np.random.Generator) -> bytes:
@@ -353,7 +348,7 @@ def _run(
                 logs.mark_failed()
     return {
         "store": store, **summarize_seed(seed),
-        "table_disk_bytes": disk if store.startswith("rocksdb") else None,
+        "table_disk_bytes": disk if settings.conversation.on_disk else None,
         "ready_s": round(ready_s, 1), "recovery_s": recovery_s,
         "worker_rss_after_recovery_mib": after_recovery["rss_mib"],
         "worker_rss_end_mib": at_end["rss_mib"], "worker_peak_rss_mib": at_end["peak_rss_mib"],

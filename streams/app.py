@@ -58,8 +58,8 @@ def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineA
     app.publisher = Publisher(bootstrap, linger_ms=2)
     conversations = conversation_table(app, settings)
     for hop in hops(settings.topology):
-        stateful = any(s.name in ("converse", "gate") for s in hop.stages)
-        _add_agent(app, settings.topics, hop, _hop_handler(hop, runtime), conversations if stateful else None)
+        keeps = conversations if hop.keeps_conversations else None
+        _add_agent(app, settings.topics, hop, _hop_handler(hop, runtime), keeps)
     return app
 
 
@@ -69,7 +69,7 @@ def table_dir(settings: Settings) -> Path:
     the process id is the same after a container restart, so the pod's volume keeps serving it). The
     memory store writes nothing there."""
     base = settings.data_dir / "tables" / settings.app_id
-    return base / f"worker-{os.getpid()}" if settings.conversation.store.startswith("rocksdb") else base
+    return base / f"worker-{os.getpid()}" if settings.conversation.on_disk else base
 
 
 def _faust_app(settings: Settings, bootstrap: str) -> PipelineApp:

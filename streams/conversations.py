@@ -26,11 +26,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.partitioner import murmur2
 from faust.streams import _current_event
 
 from supportflow.processors.conversation.state import StateBook, load_state
 from supportflow.settings import Settings
+from supportflow.streams.kafka import partition_for
 from supportflow.streams.topology import hops
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,12 @@ def in_partition(topic: str, partition: int) -> Iterator[None]:
 
 def conversation_table(app: Any, settings: Settings) -> ConversationTable:
     """The app's ``conversations`` table (raw bytes in and out: the value is the state's own JSON)."""
-    rocksdb = settings.conversation.store.startswith("rocksdb")
     table = app.Table(
         TABLE_NAME, default=None, partitions=settings.topics.partitions, key_type=bytes, value_type=bytes,
-        help="Conversation state by conversation id.", options=dict(ROCKSDB_OPTIONS) if rocksdb else None,
+        help="Conversation state by conversation id.", options=dict(ROCKSDB_OPTIONS) if settings.conversation.on_disk else None,
     )  # fmt: skip
     c, t = settings.conversation, settings.topics
-    writers = [h for h in hops(settings.topology) if any(s.name in ("converse", "gate") for s in h.stages)]
+    writers = [h for h in hops(settings.topology) if h.keeps_conversations]
     conversations = ConversationTable(
         table, t.full(t.routed), c.max_age_s, c.burst_window_s, merge=len(writers) > 1
     )
@@ -152,7 +151,7 @@ class ConversationTable:
             self._cursor = 0  # every key was looked at: start the round again
         window = items[self._cursor : self._cursor + SWEEP_BATCH]
         for key, raw in window:
-            partition = (murmur2(key) & 0x7FFFFFFF) % self.table.partitions
+            partition = partition_for(key, self.table.partitions)
             if partition in active_partitions and idle_ms(raw, now_ms) > self.max_age_ms:
                 expired.append((key, partition))
         for key, partition in expired:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from aiokafka.partitioner import murmur2
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -28,6 +29,11 @@ _log = logging.getLogger("supportflow.kafka")
 
 def _base(bootstrap: str) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "logger": _log}
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner (Java's, aiokafka's and our producers' murmur2) gives ``key``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def producer(bootstrap: str, **config: Any) -> Producer:

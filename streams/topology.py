@@ -60,7 +60,7 @@ Topology = Literal["fused", "per-stage"]
 
 
 class StageFunctions(Protocol):
-    """The five stage functions (:class:`~supportflow.streams.runtime.Runtime` in a worker)."""
+    """The six stage functions (:class:`~supportflow.streams.runtime.Runtime` in a worker)."""
 
     def normalize(self, raw: bytes) -> list[PipelineRecord]: ...
     def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]: ...
@@ -114,6 +114,12 @@ class Hop:
         return self.stages[-1].name == "gate"
 
     @property
+    def keeps_conversations(self) -> bool:
+        """The hop reads and changes conversation state: it runs converse (adds each message) or the
+        gate (adds each decision)."""
+        return any(s.name in ("converse", "gate") for s in self.stages)
+
+    @property
     def writes(self) -> str | None:
         """The topic of the records it hands to the next hop (``None``: it decides)."""
         return None if self.decides else self.stages[-1].writes
@@ -137,6 +143,7 @@ def run_hop(
 
     ``book`` holds the conversation state the batch may read and change (``None``: none is kept)."""
     first = hop.stages[0].name
+    bursts = first == "converse" and book is not None and book.burst_window_ms > 0
     if first == "normalize":
         normalized, emits = normalize_records(messages, stages.normalize)
         if len(hop.stages) == 1:  # already encoded: a ticket the wire format cannot hold was dead-lettered
@@ -145,17 +152,17 @@ def run_hop(
                 *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized),
             ], 0
         records = [r for r, _raw in normalized]
-    elif first == "converse" and book is not None and book.burst_window_ms:
+    elif bursts:
         records, emits = _hold_bursts(messages, book)
     else:
         records, emits = decode_records(first, messages)
     duplicates = 0
     if hop.decides:
         records, duplicates = unseen(records, seen)
-    if first == "converse" and book is not None and book.burst_window_ms:
+    if bursts:
         records, folded = _fold_bursts(records, book)
         emits += folded
-    stateful = book is not None and any(s.name in ("converse", "gate") for s in hop.stages)
+    stateful = book is not None and hop.keeps_conversations
     for part in conversation_rounds(records) if stateful else [records]:
         emits += _run_stages(hop, part, stages, audit, book)
     return emits, duplicates

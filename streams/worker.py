@@ -37,7 +37,7 @@ def run_worker(
     ensure_topics(bootstrap, pipeline_topics(settings))
     if embedded:
         seed_group_offsets(bootstrap, settings.app_id, source_topics(settings))
-        if settings.conversation.store.startswith("rocksdb"):
+        if settings.conversation.on_disk:
             # The embedded broker's changelog may be younger than table files left by an earlier
             # broker (Faust then refuses to start): on it, tables are always rebuilt from the changelog.
             remove_dead_table_dirs(table_dir(settings))

@@ -244,6 +244,11 @@ class ConversationSettings(BaseModel):
         "(on disk under data_dir, for state that must not have to fit in memory).",
     )
 
+    @property
+    def on_disk(self) -> bool:
+        """The table store keeps state on disk (``rocksdb://``), in a folder of its own per worker."""
+        return self.store.startswith("rocksdb")
+
     @field_validator("business_hours")
     @classmethod
     def _hours_parse(cls, value: str) -> str:
