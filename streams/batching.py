@@ -41,8 +41,8 @@ class Held(Generic[E]):
         self._events: dict[Hashable, list[E]] = {}
         self._until: dict[Hashable, float] = {}
 
-    def __len__(self) -> int:
-        return sum(len(v) for v in self._events.values())
+    def __bool__(self) -> bool:
+        return bool(self._events)
 
     def hold(self, deferred: Deferred[E]) -> None:
         now = time.monotonic()
@@ -53,6 +53,8 @@ class Held(Generic[E]):
 
     def absorb(self, batch: list[E]) -> list[E]:
         """The events of ``batch`` whose key is not held; the others join their key's held events."""
+        if not self._events:
+            return batch  # the usual case: nothing held, no lookups
         free = []
         for event in batch:
             key = self._key(event)
@@ -107,7 +109,7 @@ async def run_overlapped(
     async def next_batch() -> list[E] | None:
         while True:
             if not pending:
-                if closed and not len(held):
+                if closed and not held:
                     return None  # the source ended and everything it gave was handled
                 wait_s = held.next_release_s()
                 if wait_s is None:

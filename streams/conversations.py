@@ -24,6 +24,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from faust.streams import _current_event
@@ -146,10 +147,10 @@ class ConversationTable:
             return 0
         now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
         expired: list[tuple[bytes, int]] = []
-        items = list(self.table.items())
-        if self._cursor >= len(items):
-            self._cursor = 0  # every key was looked at: start the round again
-        window = items[self._cursor : self._cursor + SWEEP_BATCH]
+        window = list(islice(self.table.items(), self._cursor, self._cursor + SWEEP_BATCH))
+        if not window and self._cursor:  # every key was looked at: start the round again
+            self._cursor = 0
+            window = list(islice(self.table.items(), SWEEP_BATCH))
         for key, raw in window:
             partition = partition_for(key, self.table.partitions)
             if partition in active_partitions and idle_ms(raw, now_ms) > self.max_age_ms:

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from supportflow.processors.conversation.converse import ConverseContext, converse, reopened
 from supportflow.processors.conversation.handoff import (
@@ -157,17 +158,18 @@ class Runtime:
     def route(self, records: list[PipelineRecord]) -> list[PipelineRecord]:
         return route_batch(records, self.route_ctx)
 
-    def converse(self, records: list[PipelineRecord], states: list[bytes | None]) -> list[PipelineRecord]:
+    @cached_property
+    def converse_ctx(self) -> ConverseContext:
         c = self.settings.conversation
-        threads = [
-            sender_thread(raw, r.ticket, int(c.max_age_s * 1000))
-            for r, raw in zip(records, states, strict=True)
-        ]
-        ctx = ConverseContext(
+        return ConverseContext(
             repeat_similarity=c.repeat_similarity, unresolved_limit=c.unresolved_limit,
             context_confidence=self.settings.thresholds.min_confidence, reroute=self.route,
         )  # fmt: skip
-        out = converse(records, threads, ctx)
+
+    def converse(self, records: list[PipelineRecord], states: list[bytes | None]) -> list[PipelineRecord]:
+        max_age_ms = int(self.settings.conversation.max_age_s * 1000)
+        threads = [sender_thread(raw, r.ticket, max_age_ms) for r, raw in zip(records, states, strict=True)]
+        out = converse(records, threads, self.converse_ctx)
         for record, thread in zip(out, threads, strict=True):
             if record.thread is not None:
                 metrics.observe_conversation(

@@ -111,10 +111,14 @@ def sender_thread(raw: bytes | None, ticket: Ticket, max_age_ms: int) -> SenderT
     return found
 
 
+def _newest_customer_ms(thread: SenderThread) -> int:
+    return max((e.at_ms for e in thread.entries if e.author is Author.CUSTOMER), default=0)
+
+
 def expired(thread: SenderThread, ticket: Ticket, max_age_ms: int) -> bool:
     if not max_age_ms or ticket.ticket_id in thread.turns:
         return False
-    newest = max((e.at_ms for e in thread.entries if e.author is Author.CUSTOMER), default=0)
+    newest = _newest_customer_ms(thread)
     return bool(newest) and ticket.received_at_ms - newest > max_age_ms
 
 
@@ -152,8 +156,7 @@ def _transcript_entry(entry: Entry) -> TranscriptEntry:
 
 def is_late(thread: SenderThread, ticket: Ticket) -> bool:
     """The message was written before the newest message already in the thread (it arrived out of order)."""
-    newest = max((e.at_ms for e in thread.entries if e.author is Author.CUSTOMER), default=0)
-    return ticket.ticket_id not in thread.turns and ticket.received_at_ms < newest
+    return ticket.ticket_id not in thread.turns and ticket.received_at_ms < _newest_customer_ms(thread)
 
 
 def transcript_before(thread: SenderThread, ticket: Ticket) -> list[TranscriptEntry]:
