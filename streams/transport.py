@@ -47,8 +47,6 @@ commit_log = logging.getLogger("supportflow.streams.commits")
 commit_log.setLevel(logging.WARNING)
 #: Faust's assignor topic: subscribed, never written, never committed.
 _FAUST_LEADER = "-__assignor-__leader"
-#: Faust table changelogs (`<app_id>-<table>-changelog`): positioned by its recovery, not by the commit guard.
-_CHANGELOG = "-changelog"
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -80,16 +78,15 @@ class _Consumer(faust_aiokafka.Consumer):
         # Batches fetched while the seek runs are stale (epoch bumped before and after it).
         # Faust's table recovery owns changelog positions (it reads them from earliest_offsets, 0 here):
         # seeking them again, or marking their fetches stale, can leave a recovery waiting for events.
-        seeking = {
-            TP(tp.topic, tp.partition) for tp in self.assignment() if not tp.topic.endswith(_CHANGELOG)
-        }
+        changelogs = self.app.tables.changelog_topics
+        seeking = {TP(tp.topic, tp.partition) for tp in self.assignment() if tp.topic not in changelogs}
         for tp in seeking:
             self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
         positions = {
             TP(tp.topic, tp.partition): offset
             for tp, offset in committed.items()
-            if not tp.topic.endswith(_CHANGELOG)
+            if tp.topic not in changelogs
         }
         unknown = sorted(
             tp for tp in seeking
