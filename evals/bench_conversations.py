@@ -15,7 +15,6 @@ time to recover, and throughput and latency.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 import tempfile
@@ -310,7 +309,7 @@ def _run(
     from supportflow.console import err
     from supportflow.evals.bench import bench_events, compute_tps
     from supportflow.streams.embedded import broker_for
-    from supportflow.streams.harness import WorkerLogs, wait_ready
+    from supportflow.streams.harness import WorkerLogs, wait_ready, workers_on
     from supportflow.streams.topics import ensure_topics, pipeline_topics
 
     store = settings.conversation.store
@@ -330,7 +329,8 @@ def _run(
         err(f"[3/5] starting one worker (store {store}) and recovering the table")
         with (
             WorkerLogs("supportflow-bench-conversations-") as logs,
-            _worker(settings, bootstrap, embedded, logs, env) as pipe,
+            # Started only now, after seeding: its table recovery is what is measured.
+            workers_on(settings, bootstrap, embedded, logs, env=env) as pipe,
         ):
             started = time.monotonic()
             wait_ready(pipe.bootstrap, settings, pipe.workers, pipe.reader, quiet=True, log_dir=logs.path,
@@ -381,26 +381,6 @@ def _throughput(
         "lost": len(full.unaccounted), "missing": full.unaccounted[:50], "duplicates": full.duplicates,
         "latency_phase_lost": len(lat.unaccounted), "latency_phase_duplicates": lat.duplicates,
     }  # fmt: skip
-
-
-@contextlib.contextmanager
-def _worker(settings: Any, bootstrap: str, embedded: bool, logs: Any, env: dict[str, str]) -> Iterator[Any]:
-    """One worker on the already running broker (``running_pipeline`` would start the worker before the
-    changelog is seeded, and take a given bootstrap for an external cluster: no embedded-broker quirks)."""
-    from supportflow.streams.collect import OutcomeReader
-    from supportflow.streams.harness import Pipeline, start_workers
-    from supportflow.streams.supervisor import stop_all
-
-    t = settings.topics
-    procs = start_workers(bootstrap, embedded, 1, logs, env=env)
-    reader = OutcomeReader(
-        bootstrap, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
-    )
-    try:
-        yield Pipeline(settings, bootstrap, embedded, procs, reader, logs)
-    finally:
-        reader.close()
-        stop_all(procs)
 
 
 def _phase(

@@ -144,28 +144,47 @@ def running_pipeline(
     """
     with broker_for(bootstrap or settings.broker) as (boot, embedded):
         ensure_topics(boot, pipeline_topics(settings))
-        procs = start_workers(boot, embedded, workers, logs, env=env, cpus_per_worker=cpus_per_worker,
-                              metrics_port=metrics_port)  # fmt: skip
-        pipe: Pipeline | None = None
-        interrupted = False
+        with workers_on(settings, boot, embedded, logs, workers=workers, env=env,
+                        cpus_per_worker=cpus_per_worker, metrics_port=metrics_port) as pipe:  # fmt: skip
+            yield pipe
+
+
+@contextlib.contextmanager
+def workers_on(
+    settings: Settings,
+    bootstrap: str,
+    embedded: bool,
+    logs: WorkerLogs,
+    *,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    cpus_per_worker: int = 0,
+    metrics_port: int | None = None,
+) -> Iterator[Pipeline]:
+    """Workers and an outcome reader on a running broker whose topics exist; stopped on exit (their
+    logs kept when one did not exit cleanly)."""
+    procs = start_workers(bootstrap, embedded, workers, logs, env=env, cpus_per_worker=cpus_per_worker,
+                          metrics_port=metrics_port)  # fmt: skip
+    pipe: Pipeline | None = None
+    interrupted = False
+    try:
+        t = settings.topics
+        reader = OutcomeReader(
+            bootstrap, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
+        )
         try:
-            t = settings.topics
-            reader = OutcomeReader(
-                boot, t.full(t.outcomes), t.full(t.dead_letter), since_ms=int(time.time() * 1000)
-            )
-            try:
-                pipe = Pipeline(settings, boot, embedded, procs, reader, logs)
-                yield pipe
-            finally:
-                reader.close()
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
+            pipe = Pipeline(settings, bootstrap, embedded, procs, reader, logs)
+            yield pipe
         finally:
-            stop_all(procs)
-            interrupted = interrupted or (pipe is not None and pipe.interrupted)
-            if not interrupted and any(w.proc.returncode not in CLEAN_EXITS for w in procs):
-                logs.mark_failed()
+            reader.close()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        stop_all(procs)
+        interrupted = interrupted or (pipe is not None and pipe.interrupted)
+        if not interrupted and any(w.proc.returncode not in CLEAN_EXITS for w in procs):
+            logs.mark_failed()
 
 
 def run_events(
