@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,14 +50,17 @@ def bad_answer_reasons(case: GoldenCase, outcome: Outcome) -> list[str]:
     """Why an auto-resolved answer is wrong ([] when it is right, or when nothing was auto-sent)."""
     if outcome.decision != Decision.AUTO_RESOLVED:
         return []
-    reasons = []
-    if case.expected_band != Band.AUTO:
-        reasons.append(f"band:expected_{case.expected_band.value}")
-    reasons += [f"missing_fact:{f}" for f in case.required_facts if not contains_fact(outcome.answer, f)]
-    allowed = set(case.expected_articles)
-    wrong = sorted({cited_article(c) for c in outcome.citations} - allowed)
-    reasons += [f"wrong_article:{a}" for a in wrong]
-    return reasons
+    band = [f"band:expected_{case.expected_band.value}"] if case.expected_band != Band.AUTO else []
+    return band + answer_problems(outcome, case.required_facts, case.expected_articles)
+
+
+def answer_problems(outcome: Outcome, facts: Sequence[str], articles: Collection[str] | None) -> list[str]:
+    """Facts an answer lacks and articles it cites that it may not (``articles`` None: any may be cited)."""
+    problems = [f"missing_fact:{f}" for f in facts if not contains_fact(outcome.answer, f)]
+    if articles is not None:
+        cited = {cited_article(c) for c in outcome.citations}
+        problems += [f"wrong_article:{a}" for a in sorted(cited - set(articles))]
+    return problems
 
 
 def percentiles(values: Iterable[float], qs: Sequence[int] = (50, 95, 99)) -> dict[str, float]:
@@ -239,16 +242,10 @@ def turn_bad_reasons(turn: Turn, outcome: Outcome, articles: Mapping[str, list[s
     """Why an automatic answer to this turn is wrong; [] when right or when nothing was auto-sent."""
     if outcome.decision != Decision.AUTO_RESOLVED:
         return []
-    reasons = []
-    if turn.expected_decision != Decision.AUTO_RESOLVED:
-        reasons.append(f"decision:expected_{turn.expected_decision.value}")
-    reasons += [f"missing_fact:{f}" for f in turn.facts if not contains_fact(outcome.answer, f)]
+    expected = turn.expected_decision
+    decision = [f"decision:expected_{expected.value}"] if expected != Decision.AUTO_RESOLVED else []
     allowed = turn.articles if turn.articles is not None else articles.get(turn.intent or "", None)
-    if allowed is not None:
-        reasons += [
-            f"wrong_article:{a}" for a in sorted({cited_article(c) for c in outcome.citations} - set(allowed))
-        ]
-    return reasons
+    return decision + answer_problems(outcome, turn.facts, allowed)
 
 
 def _reason_problems(turn: Turn, outcome: Outcome) -> list[str]:
