@@ -7,7 +7,8 @@
   urgent) and tags; with a ``handoff_message``, then ``POST /api/v2/tickets/{id}/reply`` carrying it
   (step ``handoff``), once the escalation is applied.
 - closed (the customer ended the conversation): private note "Customer closed the conversation (turn
-  N)", then status 4 (resolved) and tags including ``supportflow-closed``; no reply, no group or priority.
+  N)" (or, with a closing acknowledgement configured, a public reply with it), then status 4 (resolved)
+  and tags including ``supportflow-closed``; no group or priority.
 
 Suggested and escalated notes end with the conversation so far (:func:`.fields.conversation_section`).
 
@@ -140,22 +141,17 @@ class FreshdeskConnector:
             update["tags"].append(conversation_tag(outcome.conversation_id))
         base = f"{self._base}/api/v2/tickets/{ticket_id}"
         if outcome.decision == Decision.AUTO_RESOLVED:
-            first = HttpCall("reply", "POST", f"{base}/reply", json_body={"body": as_html(outcome.answer)})
+            first = _reply("reply", base, outcome.answer)
             update["status"] = STATUS[self._settings.auto_resolved_status]
         elif outcome.decision == Decision.SUGGESTED:
-            note = {"body": as_html(draft_note(outcome)), "private": True}
-            first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
-        elif outcome.decision == Decision.CLOSED and outcome.answer.strip():
-            # The configured acknowledgement: the customer's last word back.
-            first = HttpCall("reply", "POST", f"{base}/reply", json_body={"body": as_html(outcome.answer)})
-            update["status"] = CLOSED_STATUS
+            first = _note(base, draft_note(outcome))
         elif outcome.decision == Decision.CLOSED:
-            note = {"body": as_html(closed_note(outcome)), "private": True}
-            first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
+            # The configured acknowledgement, if any, is the customer's last word back; else a note.
+            ack = outcome.answer.strip()
+            first = _reply("reply", base, outcome.answer) if ack else _note(base, closed_note(outcome))
             update["status"] = CLOSED_STATUS
         else:
-            note = {"body": as_html(escalation_note(outcome)), "private": True}
-            first = HttpCall("note", "POST", f"{base}/notes", json_body=note)
+            first = _note(base, escalation_note(outcome))
             update["priority"] = PRIORITY[escalation_priority(outcome, self._settings)]
             group = escalation_group(outcome, self._settings)
             if group is not None:
@@ -163,5 +159,15 @@ class FreshdeskConnector:
         calls = [first, HttpCall("update", "PUT", base, json_body=update)]
         handoff = handoff_reply(outcome)
         if handoff is not None:  # last: a person is promised once the ticket is routed
-            calls.append(HttpCall("handoff", "POST", f"{base}/reply", json_body={"body": as_html(handoff)}))
+            calls.append(_reply("handoff", base, handoff))
         return calls
+
+
+def _reply(step: str, base: str, text: str) -> HttpCall:
+    """A public reply to the customer on the ticket at ``base``."""
+    return HttpCall(step, "POST", f"{base}/reply", json_body={"body": as_html(text)})
+
+
+def _note(base: str, text: str) -> HttpCall:
+    """A private note for the agents on the ticket at ``base``."""
+    return HttpCall("note", "POST", f"{base}/notes", json_body={"body": as_html(text), "private": True})

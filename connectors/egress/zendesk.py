@@ -8,7 +8,8 @@
   tags ``supportflow``, ``escalated`` and one per reason. With a ``handoff_message``, a second update
   (step ``handoff``) posts it as a public comment once the escalation is applied.
 - closed (the customer ended the conversation): internal note "Customer closed the conversation (turn
-  N)", status ``solved``, tag ``supportflow-closed``; no public comment, no group or priority.
+  N)" (or, with a closing acknowledgement configured, a public comment with it), status ``solved``, tag
+  ``supportflow-closed``; no group or priority.
 
 Suggested and escalated notes end with the conversation so far (:func:`.fields.conversation_section`).
 
