@@ -226,16 +226,23 @@ def run_events(
         seconds = time.monotonic() - start
         pipe.reader.wait_for(expected, 0.0, settle_s=1.0)  # late duplicates, if any, are counted too
         progress.close()
-        collected.unaccounted = collected.missing(plan.ticket_ids, plan.dead_letter_events)
-        if collected.unaccounted:
-            logs.mark_failed()
-            named = ", ".join(collected.unaccounted[:10])
-            err(
-                f"{len(collected.unaccounted)} of {expected} without an outcome or dead letter ({named}"
-                f"{', ...' if len(collected.unaccounted) > 10 else ''}); "
-                f"{sum(w.alive() for w in pipe.workers)} workers alive"
-            )
+        _account(collected, plan.ticket_ids, plan.dead_letter_events, expected, pipe)
     return expected, collected, seconds
+
+
+def _account(
+    collected: Collected, tickets: Iterable[str], events: Iterable[str], expected: int, pipe: Pipeline
+) -> None:
+    """Record what has no fate in ``collected.unaccounted``; if anything, say so and keep the logs."""
+    collected.unaccounted = collected.missing(tickets, events)
+    if collected.unaccounted:
+        pipe.logs.mark_failed()
+        named = ", ".join(collected.unaccounted[:10])
+        err(
+            f"{len(collected.unaccounted)} of {expected} without an outcome or dead letter ({named}"
+            f"{', ...' if len(collected.unaccounted) > 10 else ''}); "
+            f"{sum(w.alive() for w in pipe.workers)} workers alive"
+        )
 
 
 def run_event_waves(
@@ -283,12 +290,7 @@ def run_event_waves(
         every_ticket = frozenset().union(*(p.ticket_ids for p in plans))
         every_event = frozenset().union(*(p.dead_letter_events for p in plans))
         collected = pipe.reader.collected
-        collected.unaccounted = collected.missing(every_ticket, every_event)
-        if collected.unaccounted:
-            logs.mark_failed()
-            named = ", ".join(collected.unaccounted[:10])
-            err(f"{len(collected.unaccounted)} of {expected} without an outcome or dead letter ({named}"
-                f"{', ...' if len(collected.unaccounted) > 10 else ''})")  # fmt: skip
+        _account(collected, every_ticket, every_event, expected, pipe)
     return expected, collected, seconds
 
 

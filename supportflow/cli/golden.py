@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from supportflow.evals.golden import GoldenCase
     from supportflow.evals.golden_conversations import Conversation
     from supportflow.schemas.models import Outcome
+    from supportflow.streams.collect import Collected
 
 DEFAULT_RATE = 20.0
 #: The LiteLLM models the cost replay prices when --commodity-model / --frontier-model are not given.
@@ -41,10 +42,14 @@ def run_golden(
     )
     by_ticket = {pipeline_ticket_id(c): c.id for c in cases}
     outcomes = {by_ticket[t]: o for t, o in collected.outcomes.items() if t in by_ticket}
-    if collected.dead_letters:
-        err(f"warning: {len(collected.dead_letters)} golden events were dead-lettered: "
-            + "; ".join(f"{d.source}: {d.error_message[:80]}" for d in collected.dead_letters[:5]))  # fmt: skip
+    _warn_dead_letters(collected, "golden events")
     return outcomes, seconds, expected
+
+
+def _warn_dead_letters(collected: Collected, what: str) -> None:
+    if collected.dead_letters:
+        err(f"warning: {len(collected.dead_letters)} {what} were dead-lettered: "
+            + "; ".join(f"{d.source}: {d.error_message[:80]}" for d in collected.dead_letters[:5]))  # fmt: skip
 
 
 def run_conversations(
@@ -63,9 +68,7 @@ def run_conversations(
         wave_timeout_s=max(30.0, timeout_s / len(waves)),
         rate_per_s=rate_per_s or None,
     )
-    if collected.dead_letters:
-        err(f"warning: {len(collected.dead_letters)} conversation messages were dead-lettered: "
-            + "; ".join(f"{d.source}: {d.error_message[:80]}" for d in collected.dead_letters[:5]))  # fmt: skip
+    _warn_dead_letters(collected, "conversation messages")
     return {by_ticket[t]: o for t, o in collected.outcomes.items() if t in by_ticket}, seconds
 
 
