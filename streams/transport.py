@@ -11,6 +11,11 @@ the stage agents tell, record by record, what they processed, and crosses only o
 of the log confirmed absent (:class:`FetchTracker`). Records fetched before a seek of their partition are dropped
 before Faust sees them, so they can neither be processed as new nor make Faust skip the seek's own
 records as already read.
+
+Table changelog partitions are left entirely to Faust's recovery: it seeks them itself (past
+``_seek``), counts what it has read against their high watermarks, and drops a rebalanced fetch by
+generation. A changelog batch dropped here would never be fetched again, and recovery would wait
+for it forever.
 """
 
 from __future__ import annotations
@@ -76,10 +81,9 @@ class _Consumer(faust_aiokafka.Consumer):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         # Every (re)assignment reads from here: the guard counts processed records from these offsets.
         # Batches fetched while the seek runs are stale (epoch bumped before and after it).
-        # Faust's table recovery owns changelog positions (it reads them from earliest_offsets, 0 here):
-        # seeking them again, or marking their fetches stale, can leave a recovery waiting for events.
+        # Faust's table recovery owns changelog positions (it reads them from earliest_offsets, 0 here).
         changelogs = self.app.tables.changelog_topics
-        seeking = {TP(tp.topic, tp.partition) for tp in self.assignment() if tp.topic not in changelogs}
+        seeking = {TP(tp.topic, tp.partition) for tp in self.assignment() if not self._is_changelog(tp)}
         for tp in seeking:
             self.fetches.seeking(tp, None)
         committed = await super().seek_to_committed()
@@ -122,9 +126,12 @@ class _Consumer(faust_aiokafka.Consumer):
         # consumer's own thread here, so it cannot interleave with a fetch being assembled there.
         tp = TP(partition.topic, partition.partition)
         commit_log.info("%s[%d]: seek to %d", tp.topic, tp.partition, offset)
-        self.fetches.seeking(tp, offset)
+        tracked = not self._is_changelog(tp)
+        if tracked:
+            self.fetches.seeking(tp, offset)
         await self._thread.seek_wait({tp: offset})
-        self.fetches.seeking(tp, offset)
+        if tracked:
+            self.fetches.seeking(tp, offset)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         await super().on_partitions_revoked(revoked)  # ends with the revoked partitions' last commit
@@ -133,12 +140,17 @@ class _Consumer(faust_aiokafka.Consumer):
             self.commit_guard.forget(tp)
             self.fetches.forget(tp)
 
+    def _is_changelog(self, tp: TP) -> bool:
+        return tp.topic in self.app.tables.changelog_topics
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         snapshot = self.fetches.snapshot()
-        records, active = await super()._wait_next_records(timeout)
+        fetched, active = await super()._wait_next_records(timeout)
         self._batch_epochs = snapshot
-        if not records:
-            return records, active
+        if not fetched:
+            return fetched, active
+        changelogs = {tp: batch for tp, batch in fetched.items() if self._is_changelog(tp)}
+        records = {tp: batch for tp, batch in fetched.items() if tp not in changelogs}
         verdict = self.fetches.fetched(
             snapshot, {tp: [r.offset for r in batch] for tp, batch in records.items()}
         )
@@ -164,7 +176,7 @@ class _Consumer(faust_aiokafka.Consumer):
             for tp, batch in records.items()
             if tp not in dropped
         }
-        return {tp: batch for tp, batch in kept.items() if batch}, active
+        return {**changelogs, **{tp: batch for tp, batch in kept.items() if batch}}, active
 
     async def _confirm_jump(self, tp: TP, offset: int, delay_s: float) -> None:
         """Read ``tp`` again from ``offset``, the first record a fetch jumped over: the log either has it
@@ -176,7 +188,7 @@ class _Consumer(faust_aiokafka.Consumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         async for tp, message in super().getmany(timeout):
-            if self.fetches.is_stale(self._batch_epochs, tp):
+            if self.fetches.is_stale(self._batch_epochs, tp) and not self._is_changelog(tp):
                 continue  # fetched before a seek of its partition: the seek's own fetch brings it again
             yield tp, message
 

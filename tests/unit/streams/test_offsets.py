@@ -373,3 +373,39 @@ def test_consumer_getmany_fetch_jump_delivers_up_to_it_and_reads_the_range_again
     assert asyncio.run(drain_then_wait()) == [100, 101]
     assert seeks == [(tp, 102)]
     assert consumer.fetches.absent_until(tp, 102) is None
+
+
+def test_consumer_getmany_changelog_fetched_across_a_rebalance_is_delivered_whole(monkeypatch):
+    # Table recovery seeks changelogs itself and reads them to their high watermark: a changelog
+    # batch dropped here would never be fetched again, and recovery would wait for it forever.
+    from types import SimpleNamespace
+
+    from faust.transport.consumer import Consumer as FaustBaseConsumer
+
+    tp = TP("supportflow.tickets.normalized", 0)
+    app, consumer = _consumer_with_partition(tp, committed=100)
+    table = app.Table("conversations")
+    changelog = TP(table.changelog_topic.get_topic_name(), 1)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(partition: TP, offset: int) -> None:
+        seeks.append((partition, offset))
+
+    async def fetch_across_a_revocation(self, timeout):
+        self.fetches.forget(changelog)  # the rebalance ran while this fetch waited for flow to resume
+        rec = lambda o: SimpleNamespace(offset=o, timestamp=0, key=b"k", value=b"v", headers=[],  # noqa: E731
+                                        checksum=None, serialized_key_size=1, serialized_value_size=1,
+                                        timestamp_type=0, topic=changelog.topic, partition=1)  # fmt: skip
+        return {changelog: [rec(o) for o in (0, 1, 5, 6)]}, None  # a jump, too: recovery's business
+
+    monkeypatch.setattr(FaustBaseConsumer, "_wait_next_records", fetch_across_a_revocation)
+    consumer.seek = seek
+    consumer.flow_active = True
+    consumer.highwater = lambda _tp: 0
+
+    async def drain() -> list[int]:
+        return [m.offset async for _t, m in consumer.getmany(timeout=0.1)]
+
+    assert asyncio.run(drain()) == [0, 1, 5, 6]
+    assert seeks == []
+    assert not consumer.commit_guard.known(changelog)  # never counted toward a commit either
