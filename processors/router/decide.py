@@ -20,7 +20,14 @@ from supportflow.schemas.models import Band, CustomerContext, Order, RouteDecisi
 from supportflow.settings import Thresholds
 
 _SEVERITY = {Band.AUTO: 0, Band.SUGGEST: 1, Band.ESCALATE: 2}
-_MY_ORDER = ("my order", "my last order", "my recent order", "my purchase", "my package", "my parcel")
+_MY_ORDER = (
+    "my order", "my last order", "my recent order", "my purchase", "my package", "my parcel",
+    "mi pedido", "mi compra", "mi paquete",  # es
+    "meine bestellung", "mein paket", "meinen einkauf",  # de
+    "ma commande", "mon colis", "mon achat",  # fr
+    "meu pedido", "minha encomenda", "minha compra", "meu pacote",  # pt
+    "mio ordine", "mio pacco", "mio acquisto",  # it
+)  # fmt: skip
 
 
 def _band(action: Action) -> Band:
@@ -111,7 +118,8 @@ def _refund_amount(
 
 
 def _mentioned_order(text: str, customer: CustomerContext | None) -> Order | None:
-    """The customer's order named by id in the text, else their latest one if the text says "my order"."""
+    """The customer's order named by id in the text, else their latest one if the text says "my order"
+    (in any of the policy's languages)."""
     if customer is None or not customer.orders:
         return None
     lowered = text.lower()

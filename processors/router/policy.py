@@ -7,8 +7,10 @@ made. Unknown keys are errors (a typo such as ``escallate`` must not silently be
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
@@ -33,43 +35,146 @@ class IntentPolicy(_Strict):
     tier: Tier = Tier.COMMODITY
 
 
+# Languages that may have their own phrase list (``phrases_by_language``); English is ``phrases``.
+PHRASE_LANGUAGES = ("es", "de", "fr", "pt", "it")
+
+
+def _fold_table() -> dict[int, str | None]:
+    """Accented Latin letters -> base letters (one character each, so positions mostly line up);
+    ß -> ss and a few ligatures; combining accents (decomposed text) dropped."""
+    table: dict[int, str | None] = {}
+    for cp in range(0xC0, 0x250):
+        base = "".join(c for c in unicodedata.normalize("NFD", chr(cp)) if not unicodedata.combining(c))
+        if base != chr(cp) and base.isascii() and base.isalpha():
+            table[cp] = base
+    table.update({ord(k): v for k, v in {"ß": "ss", "ẞ": "SS", "æ": "ae", "Æ": "AE", "œ": "oe",
+                                          "Œ": "OE", "ø": "o", "Ø": "O"}.items()})  # fmt: skip
+    table.update({cp: None for cp in range(0x300, 0x370)})
+    return table
+
+
+_FOLD = _fold_table()
+_FOLD_LEN = {cp: len(v or "") for cp, v in _FOLD.items()}
+
+
+@lru_cache(maxsize=32)  # decide() hands the same text to every rule: fold it once
+def fold(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """``text`` lowercased and without accents (``Démission`` -> ``demission``, ``schließen`` ->
+    ``schliessen``), and where lengths differ the index in ``text`` of each folded character (None:
+    the same). Rules match folded text with case-sensitive patterns: ~2x faster than IGNORECASE."""
+    if text.isascii():
+        return text.lower(), None
+    # Lowercasing after folding keeps the length: İ, the one letter whose lowercase is longer, is I now.
+    folded = text.translate(_FOLD).lower()
+    if len(folded) == len(text):
+        return folded, None
+    index = [i for i, ch in enumerate(text) for _ in range(_FOLD_LEN.get(ord(ch), 1))]
+    return folded, (*index, len(text))
+
+
+def _original(text: str, index: tuple[int, ...] | None, start: int, end: int) -> str:
+    """The part of ``text`` that folded to ``folded[start:end]``."""
+    if index is None:
+        return text[start:end]
+    return text[index[start] : index[end - 1] + 1] if end > start else ""
+
+
+_KEEP_CASE = re.compile(r"\\.|\(\?P|[^\\(]+|\(", re.DOTALL)
+
+
+def _fold_regex(source: str) -> str:
+    """A regex folded like the text it will search; escapes (``\\W``, ``\\S``, ``\\B``) and ``(?P``
+    keep their case."""
+    source = source.translate(_FOLD)
+    return "".join(
+        tok if tok.startswith(("\\", "(?P")) else tok.lower()
+        for tok in (m.group(0) for m in _KEEP_CASE.finditer(source))
+    )
+
+
+def _phrase_regex(phrase: str) -> str:
+    if len(phrase) > 2 and phrase.startswith("/") and phrase.endswith("/"):
+        return f"(?:{_fold_regex(phrase[1:-1])})"
+    return r"\b" + r"\s+".join(re.escape(w) for w in fold(phrase)[0].split()) + r"\b"
+
+
 def phrase_pattern(phrases: list[str]) -> re.Pattern[str] | None:
-    """One case-insensitive regex matching any phrase on word boundaries; whitespace inside a phrase
-    matches any run of whitespace. Entries wrapped in slashes (``/regex/``) are used as regexes."""
-    parts = []
+    """One regex matching any phrase on word boundaries in folded text (see :func:`fold`: lowercase,
+    no accents); whitespace inside a phrase matches any run of whitespace. Entries wrapped in slashes
+    (``/regex/``) are used as regexes, folded the same way."""
+    parts = [_phrase_regex(p) for p in phrases]
+    return re.compile("|".join(parts)) if parts else None
+
+
+def _languages_pattern(by_language: dict[str, list[str]]) -> re.Pattern[str] | None:
+    """One regex over every language's list, a named group per language (which one matched)."""
+    groups = [
+        f"(?P<{lang}>{'|'.join(_phrase_regex(p) for p in phrases)})"
+        for lang, phrases in by_language.items()
+        if phrases
+    ]
+    return re.compile("|".join(groups)) if groups else None
+
+
+def _check_regexes(phrases: list[str]) -> None:
     for p in phrases:
-        if len(p) > 2 and p.startswith("/") and p.endswith("/"):
-            parts.append(f"(?:{p[1:-1]})")
-        else:
-            parts.append(r"\b" + r"\s+".join(re.escape(w) for w in p.split()) + r"\b")
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+        try:
+            phrase_pattern([p])
+        except re.error as exc:
+            raise ValueError(f"bad regex {p!r}: {exc}") from exc
+
+
+class PhraseMatch(NamedTuple):
+    text: str  # as written in the ticket
+    language: str  # whose list matched: "en" for ``phrases``
 
 
 class _PhraseRule(_Strict):
     action: Action = "escalate"
     enabled: bool = True
     phrases: list[str] = []
+    phrases_by_language: dict[str, list[str]] = {}
     _pattern: re.Pattern[str] | None = PrivateAttr(None)
 
     @field_validator("phrases")
     @classmethod
     def _regexes_compile(cls, phrases: list[str]) -> list[str]:
-        for p in phrases:
-            try:
-                phrase_pattern([p])
-            except re.error as exc:
-                raise ValueError(f"bad regex {p!r}: {exc}") from exc
+        _check_regexes(phrases)
         return phrases
 
+    @field_validator("phrases_by_language")
+    @classmethod
+    def _languages_known(cls, by_language: dict[str, list[str]]) -> dict[str, list[str]]:
+        for lang, phrases in by_language.items():
+            if lang not in PHRASE_LANGUAGES:
+                raise ValueError(
+                    f"unknown language {lang!r} (known: {', '.join(PHRASE_LANGUAGES)}; "
+                    "English phrases go in `phrases`)"
+                )
+            _check_regexes(phrases)
+        return by_language
+
     def model_post_init(self, _context: object) -> None:
-        self._pattern = phrase_pattern(self.phrases)
+        # Every language's list on every ticket: a rule must not depend on language detection.
+        try:
+            self._pattern = _languages_pattern({"en": self.phrases, **self.phrases_by_language})
+        except re.error as exc:  # each phrase compiles alone; together, e.g. a group name used twice
+            raise ValueError(f"phrases do not compile together: {exc}") from exc
+
+    def match(self, text: str) -> PhraseMatch | None:
+        """The first matching phrase, accent- and case-insensitively, and whose list it is from."""
+        if not self.enabled or self._pattern is None:
+            return None
+        folded, index = fold(text)
+        m = self._pattern.search(folded)
+        if m is None or m.lastgroup is None:
+            return None
+        return PhraseMatch(_original(text, index, m.start(), m.end()), m.lastgroup)
 
     def matches(self, text: str) -> str | None:
         """The first matching phrase (as written in the text), or None."""
-        if not self.enabled or self._pattern is None:
-            return None
-        m = self._pattern.search(text)
-        return m.group(0) if m else None
+        found = self.match(text)
+        return found.text if found else None
 
 
 class LegalRule(_PhraseRule):
@@ -109,7 +214,11 @@ class AngerRule(_PhraseRule):
     fire_at: int = Field(2, ge=1)
 
     def escalation_words(self, text: str) -> list[str]:
-        return [m.group(0).lower() for m in self._pattern.finditer(text)] if self._pattern else []
+        """Every escalation word or phrase in the text (any language's list), lowercased as written."""
+        if self._pattern is None:
+            return []
+        folded, index = fold(text)
+        return [_original(text, index, *m.span()).lower() for m in self._pattern.finditer(folded)]
 
 
 class SimpleRule(_Strict):

@@ -16,13 +16,17 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 # ---- amounts ----
 
 _SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+# Currency words in the product's languages ("euro(s)" is es/fr/pt/it/de; "libras", "Pfund",
+# "sterline" are pounds sterling; "livres" is left out: it also means books).
 _WORDS = {
     "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD",
+    "dólar": "USD", "dólares": "USD", "dolar": "USD", "dolares": "USD", "dollari": "USD", "dollaro": "USD",
     "eur": "EUR", "euro": "EUR", "euros": "EUR",
     "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
+    "libra": "GBP", "libras": "GBP", "pfund": "GBP", "sterlina": "GBP", "sterline": "GBP",
 }  # fmt: skip
 _NUMBER = r"\d{1,3}(?:[.,\s]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
-_CODE = r"usd|eur|gbp|dollars?|euros?|pounds?|bucks"
+_CODE = r"usd|eur|gbp|dollars?|euros?|pounds?|bucks|d[óo]lar(?:es)?|dollar[io]|libras?|pfund|sterlin[ae]"
 _AMOUNT = re.compile(
     rf"(?P<sym>[$€£¥])\s?(?P<n1>{_NUMBER})"  # $900, € 1.200,50
     rf"|\b(?P<code1>usd|eur|gbp)\s?(?P<n2>{_NUMBER})"  # USD 900
@@ -37,8 +41,13 @@ class Money:
     currency: str
 
 
+# Dollars written in a language whose thousands separator is a dot ("1.500 dólares" is 1500).
+_DOT_THOUSANDS_DOLLARS = frozenset({"dólar", "dólares", "dolar", "dolares", "dollari", "dollaro"})
+
+
 def _parse_number(raw: str, currency: str) -> float:
-    """'1,200.50' -> 1200.5, '1.200,50' -> 1200.5, '12,50' -> 12.5, '1.200' (EUR) -> 1200."""
+    """'1,200.50' -> 1200.5, '1.200,50' -> 1200.5, '12,50' -> 12.5, '1.200' (EUR) -> 1200.
+    ``currency`` "USD" reads "1.200" as 1.2 (the dot is a decimal point)."""
     s = raw.replace(" ", "")
     if "," in s and "." in s:
         decimal = "," if s.rfind(",") > s.rfind(".") else "."
@@ -65,7 +74,8 @@ def find_amounts(text: str) -> list[Money]:
         currency = _SYMBOLS[symbol] if symbol else _WORDS[word]
         raw = m.group("n1") or m.group("n2") or m.group("n3")
         try:
-            found.append(Money(_parse_number(raw, currency), currency))
+            grouping = "EUR" if word in _DOT_THOUSANDS_DOLLARS else currency
+            found.append(Money(_parse_number(raw, grouping), currency))
         except ValueError:
             continue
     return found
@@ -83,7 +93,9 @@ def sentiment_compound(text: str) -> float:
     return float(_vader().polarity_scores(text)["compound"])
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z']+")
+# Words of 2+ letters in any alphabet ("ÉS INACEPTABLE" is shouting too); for ASCII text this is
+# exactly [A-Za-z][A-Za-z']+.
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|')+")
 # Capitalised tokens that are not shouting.
 _ACRONYMS = frozenset(
     {"OK", "USD", "EUR", "GBP", "VIP", "ID", "PIN", "FAQ", "USA", "UK", "EU", "PDF", "SMS", "ASAP"}
