@@ -334,12 +334,15 @@ class Wave:
         steps were decided before, so message times still increase along every conversation."""
         for conv, step in self.steps:
             offsets = offsets_ms(conv)
-            first = time.monotonic()
-            for k in step:
-                if live:
+            sent: float | None = None
+            for previous, k in zip([None, *step], step, strict=False):
+                if live and sent is not None and previous is not None:
+                    # From when the previous piece was actually taken, so no gap is ever shorter
+                    # than the conversation says (rendering a piece takes time too).
                     time.sleep(
-                        max(0.0, first + (offsets[k - 1] - offsets[step[0] - 1]) / 1000 - time.monotonic())
+                        max(0.0, sent + (offsets[k - 1] - offsets[previous - 1]) / 1000 - time.monotonic())
                     )
+                sent = time.monotonic()
                 at_ms = int(time.time() * 1000)
                 yield (conv.id, k), render_turn(conv, k, at_ms - offsets[k - 1])
 

@@ -24,6 +24,8 @@ from supportflow.processors.knowledge.index import KnowledgeBase
 from supportflow.schemas.errors import InvalidInputError
 
 FETCH_K = 25
+#: The query sets are Bitext instructions, written in English: they are searched as English tickets are.
+QUERY_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def evaluate(kb: KnowledgeBase, queries: list[LabelledQuery], intent_scoped: boo
     wrong_scores: list[float] = []
     misses: list[dict[str, str]] = []
     for query, vector, scope in zip(queries, vectors, scopes, strict=True):
-        sources = kb.search(query.text, k=FETCH_K, vector=vector, intents=scope)
+        sources = kb.search(query.text, k=FETCH_K, vector=vector, intents=scope, language=QUERY_LANGUAGE)
         ranking = list(dict.fromkeys(s.article_id for s in sources))
         rank = ranking.index(query.article_id) + 1 if query.article_id in ranking else 0
         reciprocal.append(1.0 / rank if rank else 0.0)
@@ -148,7 +150,7 @@ def evaluate_drafts(
     scores: list[float] = []
     caught: list[bool] = []
     for query, vector, scope in zip(queries, vectors, scopes, strict=True):
-        sources = kb.search(query.text, k=k, vector=vector, intents=scope)
+        sources = kb.search(query.text, k=k, vector=vector, intents=scope, language=QUERY_LANGUAGE)
         intent = scope[0] if scope else "faq"
         answer = compose_answer(query.text, intent, sources, None, vector, declared)
         if answer is None:

@@ -1,7 +1,8 @@
 """Stage 5 — gate: the only place a ticket can become ``auto_resolved``.
 
-Auto-send needs every one of: band auto, an answer, citations that resolve to indexed help-center
-sections the ticket retrieved, groundedness at or above the floor, a confident top source, no
+Auto-send needs every one of: band auto, an answer in the customer's language (detected, as the
+ticket's was), citations that resolve to indexed help-center sections the ticket retrieved,
+groundedness at or above the floor, a confident top source, no
 degradation on the way, a CRM record (if any) that matches the ticket's verified identity
 (:mod:`.identity`; the route stage already drops one that does not, this catches records routed by
 an older worker), and the kill switch allowing auto-send. Anything else drafts for an agent
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from supportflow.processors.conversation.converse import CLOSING
 from supportflow.processors.identity import GATE_IDENTITY, bind_customer
 from supportflow.processors.redact import redact, redact_customer_terms
+from supportflow.processors.router.signals import detect_language
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
 
 
@@ -55,6 +57,10 @@ def _auto_blockers(
         blockers.append("gate:citation_not_indexed")
     if answer.groundedness < policy.groundedness_floor:
         blockers.append(f"gate:groundedness<{policy.groundedness_floor:.2f}")
+    wanted = record.route.language if record.route else "en"
+    written = detect_language(answer.text)
+    if written != wanted:
+        blockers.append(f"gate:answer_language:{written}_not_{wanted}")
     top = max((s.score for s in record.sources), default=0.0)
     scoped = policy.scoped_retrieval_min_score is not None and _cites_on_intent(record, article_intents)
     floor = (

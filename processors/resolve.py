@@ -17,7 +17,8 @@ import numpy as np
 from supportflow.processors.conversation.converse import query_text, transcript_prompt
 from supportflow.processors.knowledge import compose_answer, score_groundedness
 from supportflow.processors.knowledge.drafting import relevant_order
-from supportflow.processors.knowledge.facts import customer_fact_lines, describe_order
+from supportflow.processors.knowledge.facts import customer_fact_lines
+from supportflow.processors.knowledge.phrasing import DEFAULT_LANGUAGE, describe_order
 from supportflow.processors.knowledge.sentences import sentence_embeddings, split_sentences
 from supportflow.processors.llm import LlmUnavailable, TierClient
 from supportflow.processors.redact import redact, redact_customer_terms
@@ -29,6 +30,9 @@ class ResolveContext:
     llm: TierClient | None
     # article id -> {intent: sections that answer it} (``KnowledgeBase.section_hints``), for the drafter.
     section_hints: Mapping[str, Mapping[str, Collection[str]]] | None = None
+    # article id -> its language (``KnowledgeBase.article_languages``): the drafter writes its greeting,
+    # order facts and sign-off in the language of the article it quotes. Unknown articles: English.
+    article_languages: Mapping[str, str] | None = None
 
 
 def customer_facts(customer: CustomerContext | None, limit: int = 5) -> list[str]:
@@ -64,12 +68,11 @@ def resolve_batch(records: Sequence[PipelineRecord], ctx: ResolveContext) -> lis
     """
     evidence: list[str] = []
     for record in records:
-        if _answerable(record) and record.customer is not None:
-            evidence += customer_fact_lines(record.customer)
-            order = relevant_order(
-                query_text(record), record.route.intent if record.route else "", record.customer
-            )
-            evidence += split_sentences(describe_order(order)) if order is not None else []
+        if _answerable(record) and record.customer is not None and record.route is not None:
+            language = record.route.language
+            evidence += customer_fact_lines(record.customer, language)
+            order = relevant_order(query_text(record), record.route.intent, record.customer)
+            evidence += split_sentences(describe_order(order, language)) if order is not None else []
     if evidence:
         sentence_embeddings.encode(list(dict.fromkeys(evidence)))
     llm = ctx.llm
@@ -99,14 +102,14 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
         try:
             answer = ctx.llm.answer(
                 ticket_text=text, sources=record.sources, customer_facts=facts,
-                tier=route.tier, ticket_id=record.ticket.ticket_id,
+                tier=route.tier, ticket_id=record.ticket.ticket_id, language=route.language,
             )  # fmt: skip
         except LlmUnavailable as exc:  # the only error answer() raises: every tier already failed
             failures.append(f"llm:{type(exc).__name__}")
         else:
             # Score the model's answer ourselves: its citations are a claim, not evidence.
             cited = [s for s in record.sources if s.chunk_id in set(answer.citations)]
-            score, unsupported = score_groundedness(answer.text, cited, record.customer)
+            score, unsupported = score_groundedness(answer.text, cited, record.customer, route.language)
             answer = answer.model_copy(update={"groundedness": score, "unsupported": unsupported})
     if answer is None:
         # The offline drafter scores its own extract with the same scorer.
@@ -114,6 +117,7 @@ def resolve(record: PipelineRecord, ctx: ResolveContext) -> PipelineRecord:
         answer = compose_answer(
             query_text(record), route.intent, record.sources, record.customer, vector,
             section_hints=ctx.section_hints,
+            language=(ctx.article_languages or {}).get(record.sources[0].article_id, DEFAULT_LANGUAGE),
         )  # fmt: skip
     if answer is None:
         return record.model_copy(update={"failures": [*failures, "resolve:no_relevant_source"]})

@@ -133,16 +133,21 @@ class Runtime:
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
         kb.ensure_default_index()
         warmed = kb.warm_sentence_cache()
+        # A language the help center has articles in is covered; the setting adds languages on top.
+        article_languages = kb.article_languages()
+        covered = tuple(sorted({*settings.help_center_languages, *article_languages.values()}))
         route_ctx = RouteContext(
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
-            crm=crm, thresholds=settings.thresholds, languages=settings.help_center_languages,
+            crm=crm, thresholds=settings.thresholds, languages=covered,
             llm_router=LlmRouterClient.from_settings(settings.llm_router, on_call=metrics.observe_llm_call),
         )  # fmt: skip
         # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.
         llm = TierClient(settings.models, on_call=metrics.observe_llm_call)
         # What the articles declare changes only when they are re-indexed: read it once, not per ticket.
         article_intents, section_hints = kb.declarations()
-        resolve_ctx = ResolveContext(llm if llm.enabled() else None, section_hints=section_hints)
+        resolve_ctx = ResolveContext(
+            llm if llm.enabled() else None, section_hints=section_hints, article_languages=article_languages
+        )
         runtime = cls(settings, route_ctx, kb, resolve_ctx, article_intents=article_intents,
                       handoff=Handoff.from_settings(settings))  # fmt: skip
         log.info(

@@ -6,7 +6,9 @@
 
 Every body is normalised to Markdown with ``##`` section headings, so chunking has one input format.
 An article may declare the routed intents it answers (front matter / JSON ``intents``, Zendesk labels
-``intent:<name>``); retrieval uses them to scope a routed ticket's search.
+``intent:<name>``); retrieval uses them to scope a routed ticket's search. It is written in one language
+(front matter / JSON ``language``, Zendesk ``locale``; English when unsaid): a ticket is answered from
+the articles in its own language.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _ID_CHARS = re.compile(r"[^a-z0-9]+")
 _INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ZENDESK_INTENT_LABEL = "intent:"
 _HEADING = re.compile(r"^#{2,4}\s+(.+?)\s*#*\s*$", re.MULTILINE)  # the same headings chunking splits on
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Article:
     # similarity cannot tell which section holds the number asked for ("Processing time" vs "Transit
     # times"); the author can. Sorted (intent, heading) pairs so the dataclass stays hashable.
     answers: tuple[tuple[str, str], ...] = ()
+    language: str = DEFAULT_LANGUAGE  # ISO 639-1, as the router's language detection names it
 
     def hinted_sections(self, intent: str) -> tuple[str, ...]:
         """The section headings declared to answer ``intent`` (empty when none are)."""
@@ -115,6 +120,7 @@ def _load_file(path: Path) -> Article:
     return _make(
         article_id, title, body, str(meta.get("url") or ""), str(meta.get("updated") or ""), path,
         _intents(meta.get("intents"), path), _answers(meta.get("answers"), path),
+        _language(meta.get("language"), path),
     )  # fmt: skip
 
 
@@ -155,6 +161,7 @@ def _from_zendesk(item: Any, source: Path) -> Article:
              if str(label).startswith(_ZENDESK_INTENT_LABEL)],
             source,
         ),
+        language=_language(str(item.get("locale") or "").split("-")[0] or None, source),  # "es-419" -> es
     )  # fmt: skip
 
 
@@ -173,6 +180,7 @@ def _from_plain(item: Any, source: Path) -> Article:
         source,
         _intents(item.get("intents"), source),
         _answers(item.get("answers"), source),
+        _language(item.get("language"), source),
     )
 
 
@@ -185,6 +193,7 @@ def _make(
     source: Path,
     intents: tuple[str, ...] = (),
     answers: tuple[tuple[str, str], ...] = (),
+    language: str = DEFAULT_LANGUAGE,
 ) -> Article:
     if not article_id:
         raise InvalidInputError(f"{source}: article without a usable id")
@@ -205,12 +214,24 @@ def _make(
         updated=updated,
         intents=intents,
         answers=answers,
+        language=language,
     )
 
 
 def section_headings(body: str) -> list[str]:
     """The ``##``-``####`` headings of a Markdown body, in order (what chunking splits on)."""
     return [m.group(1).strip() for m in _HEADING.finditer(body)]
+
+
+def _language(raw: Any, source: Path) -> str:
+    """``"es"``/``"ES"`` -> ``"es"``; unsaid -> English. Anything else is an error: an article filed
+    under a language no ticket is detected as would never be found."""
+    if raw is None or raw == "":
+        return DEFAULT_LANGUAGE
+    code = str(raw).strip().lower()
+    if not _LANGUAGE.match(code):
+        raise InvalidInputError(f"{source}: language must be a two-letter ISO 639-1 code, got {raw!r}")
+    return code
 
 
 def _answers(raw: Any, source: Path) -> tuple[tuple[str, str], ...]:

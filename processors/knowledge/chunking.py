@@ -32,6 +32,7 @@ class Chunk:
     url: str
     intents: tuple[str, ...] = ()  # the article's declared intents, copied so a filter can use them
     answers: tuple[str, ...] = ()  # intents whose section hint names this chunk's section
+    language: str = "en"  # the article's language, so a search can keep to the ticket's
 
 
 def slugify(text: str) -> str:
@@ -55,11 +56,9 @@ def chunk_article(article: Article, overlap_chars: int = 200, max_chars: int = M
             chunk_id = _unique(base, used_ids)
             tail = _tail(previous, overlap_chars)
             text = f"{OVERLAP_MARK}{tail}\n\n{part}" if tail else part
-            chunks.append(
-                Chunk(
-                    chunk_id, article.id, article.title, section, text, article.url, article.intents, hinted
-                )
-            )
+            chunk = Chunk(chunk_id, article.id, article.title, section, text, article.url,
+                          article.intents, hinted, article.language)  # fmt: skip
+            chunks.append(chunk)
             previous = part
     return chunks
 

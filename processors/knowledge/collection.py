@@ -2,7 +2,8 @@
 
 One point per chunk, id ``uuid5(chunk_id)`` (so re-indexing overwrites rather than duplicates), a named
 dense vector (MiniLM, cosine, 384 dims), a named sparse vector (BM25-style keywords, IDF applied by
-Qdrant) and the chunk as payload, with a keyword index on the articles' declared ``intents``.
+Qdrant) and the chunk as payload, with keyword indexes on the articles' declared ``intents`` and
+their ``language``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DENSE = "dense"
 SPARSE = "keywords"
 INTENTS_FIELD = "intents"
 ANSWERS_FIELD = "answers"  # per chunk: the intents whose section hint names its section
+LANGUAGE_FIELD = "language"  # per chunk: its article's language; points without it are English
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://supportflow/helpcenter/chunk")
 SCROLL_PAGE = 1000
 
@@ -58,15 +60,17 @@ def ensure_collection(client: QdrantClient, collection: str) -> None:
             vectors_config={DENSE: models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-    _ensure_intents_index(client, collection)
+    _ensure_keyword_indexes(client, collection)
 
 
-def _ensure_intents_index(client: QdrantClient, collection: str) -> None:
-    """Keyword index on ``intents`` (a server needs it for fast filtered search; collections made
-    before intents existed get it on their next index run)."""
-    if INTENTS_FIELD in (client.get_collection(collection).payload_schema or {}):
-        return
-    with warnings.catch_warnings():
-        # Local mode filters without indexes and warns that the index has no effect there.
-        warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
-        client.create_payload_index(collection, INTENTS_FIELD, models.PayloadSchemaType.KEYWORD, wait=True)
+def _ensure_keyword_indexes(client: QdrantClient, collection: str) -> None:
+    """Keyword indexes on ``intents`` and ``language`` (a server needs them for fast filtered search;
+    collections made before a field existed get its index on their next index run)."""
+    indexed = client.get_collection(collection).payload_schema or {}
+    for field_name in (INTENTS_FIELD, LANGUAGE_FIELD):
+        if field_name in indexed:
+            continue
+        with warnings.catch_warnings():
+            # Local mode filters without indexes and warns that the index has no effect there.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
+            client.create_payload_index(collection, field_name, models.PayloadSchemaType.KEYWORD, wait=True)

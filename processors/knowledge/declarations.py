@@ -8,7 +8,12 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from supportflow.processors.knowledge.chunking import Chunk
-from supportflow.processors.knowledge.collection import ANSWERS_FIELD, INTENTS_FIELD, scroll_payloads
+from supportflow.processors.knowledge.collection import (
+    ANSWERS_FIELD,
+    INTENTS_FIELD,
+    LANGUAGE_FIELD,
+    scroll_payloads,
+)
 
 ArticleIntents = dict[str, tuple[str, ...]]  # article id -> declared intents
 SectionHints = dict[str, dict[str, tuple[str, ...]]]  # article id -> {intent: sections}
@@ -41,4 +46,5 @@ def chunk_from_payload(payload: Mapping[str, Any]) -> Chunk:
         url=str(payload.get("url", "")),
         intents=tuple(payload.get(INTENTS_FIELD) or ()),
         answers=tuple(payload.get(ANSWERS_FIELD) or ()),
+        language=str(payload.get(LANGUAGE_FIELD) or "en"),
     )

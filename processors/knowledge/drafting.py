@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from supportflow.processors.knowledge.facts import describe_order, fact_keys
+from supportflow.processors.knowledge.facts import fact_keys
 from supportflow.processors.knowledge.grounding import score_groundedness
+from supportflow.processors.knowledge.phrasing import DEFAULT_LANGUAGE, describe_order, greeting, phrasing
 from supportflow.processors.knowledge.sentences import answer_units, sentence_embeddings
 from supportflow.processors.orders import ORDER_ID
 from supportflow.schemas.models import Answer, CustomerContext, Order, Source, Tier
@@ -48,7 +49,6 @@ FACT_BONUS = 0.08  # on near ties the passage with the number ("5-7 business day
 # themselves close to the hinted ones.
 HINT_BONUS = 0.2
 _FACT_KINDS = ("money:", "percent:", "time:", "duration:", "date:")
-SIGN_OFF = "Best regards,\nNorthwind Outfitters Support"
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ def compose_answer(
     query_vector: npt.NDArray[np.float32] | None = None,
     article_intents: Mapping[str, Collection[str]] | None = None,
     section_hints: Mapping[str, Mapping[str, Collection[str]]] | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Answer | None:
     """An extractive, cited answer to ``ticket_text``, or None when no source has a relevant passage.
 
@@ -73,7 +74,8 @@ def compose_answer(
     computed twice). ``article_intents`` (article id -> declared intents, ``KnowledgeBase.article_intents``)
     allows a second article declared for ``intent``; without it the answer uses one article.
     ``section_hints`` (article id -> {intent: sections}, ``KnowledgeBase.section_hints``) names the
-    sections that answer ``intent``; their passages are strongly preferred when retrieved."""
+    sections that answer ``intent``; their passages are strongly preferred when retrieved. The
+    greeting, order facts and sign-off are written in ``language`` (the sources' own language)."""
     if not sources or not ticket_text.strip():
         return None
     primary = sources[0].article_id
@@ -96,7 +98,7 @@ def compose_answer(
     chosen = _choose_units(units, considered, query, hinted_units)
     if not chosen:
         return None
-    return _assemble(ticket_text, intent, customer, considered, chosen)
+    return _assemble(ticket_text, intent, customer, considered, chosen, language)
 
 
 def _considered_sources(
@@ -163,17 +165,19 @@ def _assemble(
     customer: CustomerContext | None,
     considered: list[Source],
     chosen: list[_Unit],
+    language: str,
 ) -> Answer:
-    parts = [_greeting(customer)]
+    first = customer.name.split()[0] if customer and customer.name.strip() else ""
+    parts = [greeting(first, language)]
     order = relevant_order(ticket_text, intent, customer)
     if order is not None:
-        parts.append(describe_order(order))
+        parts.append(describe_order(order, language))
     parts.append("\n\n".join(u.text for u in chosen))
-    parts.append(SIGN_OFF)
+    parts.append(phrasing(language).sign_off)
     text = "\n\n".join(parts)
 
     cited = [considered[i] for i in sorted({u.source for u in chosen})]
-    score, unsupported = score_groundedness(text, cited, customer)
+    score, unsupported = score_groundedness(text, cited, customer, language)
     return Answer(
         text=text,
         citations=[s.chunk_id for s in cited],
@@ -214,11 +218,6 @@ def unit_context(section: str, unit: str) -> str:
 def _carries_fact(text: str) -> bool:
     """A duration, amount, percentage, time or date: what a customer asked a number for."""
     return any(key.startswith(_FACT_KINDS) for key in fact_keys(text))
-
-
-def _greeting(customer: CustomerContext | None) -> str:
-    first = customer.name.split()[0] if customer and customer.name.strip() else ""
-    return f"Hi {first}," if first else "Hello,"
 
 
 def relevant_order(ticket_text: str, intent: str, customer: CustomerContext | None) -> Order | None:

@@ -12,10 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 
-from supportflow.schemas.models import CustomerContext, Order
+from supportflow.processors.knowledge.phrasing import (
+    DEFAULT_LANGUAGE,
+    describe_order,
+    order_totals,
+    speaks,
+)
+from supportflow.schemas.models import CustomerContext
 
 MONTHS = {
     m: i + 1
@@ -78,7 +83,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("number", re.compile(r"\b\d+(?:[.,]\d+)*\b")),
 ]
-_ENTITY = re.compile(r"\b[A-Z][A-Za-z0-9&'’.-]*[A-Za-z0-9]|\b[A-Z]\b")
+# Letters beyond ASCII belong to the word: "Haustür" is one word, not the name "Haust".
+_ENTITY = re.compile(r"\b[A-ZÀ-ÖØ-Þ][\w&'’.-]*[^\W_]|\b[A-ZÀ-ÖØ-Þ]\b")
 _NOT_ENTITIES = frozenset({"I", "A", "OK", "Hi", "Hello", "Dear", "Thanks", "Yes", "No"})
 
 
@@ -227,29 +233,10 @@ def _entities(text: str, taken: list[bool]) -> list[Fact]:
     return facts
 
 
-def format_date(iso: str) -> str:
-    """``2026-11-02T15:20:00Z`` -> ``November 2, 2026`` (what a customer reads)."""
-    try:
-        value = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return iso
-    return f"{value:%B} {value.day}, {value.year}"
-
-
-def describe_order(order: Order) -> str:
-    """CRM facts about an order as customer-facing text: what the drafter says and the scorer checks."""
-    placed = f", placed on {format_date(order.placed_at)}," if order.placed_at else ""
-    text = f'Your order {order.order_id}{placed} has the status "{order.status}".'
-    if order.carrier:
-        tracking = f", tracking number {order.tracking_number}" if order.tracking_number else ""
-        text += f" Carrier: {order.carrier}{tracking}."
-    if order.delivered_at and order.status in ("delivered", "returned", "refunded"):
-        text += f" It was delivered on {format_date(order.delivered_at)}."
-    return text
-
-
-def customer_fact_lines(customer: CustomerContext | None) -> list[str]:
-    """Every CRM fact about ``customer`` as text: the evidence an answer may use besides the sources."""
+def customer_fact_lines(customer: CustomerContext | None, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """Every CRM fact about ``customer`` as text: the evidence an answer may use besides the sources.
+    For an answer in another ``language``, the same order facts are also written as the drafter
+    writes them in it, so a sentence is compared with evidence in its own language."""
     if customer is None:
         return []
     lines = [f"Customer {customer.name} <{customer.email}> {customer.phone}, tier {customer.tier}."]
@@ -260,4 +247,6 @@ def customer_fact_lines(customer: CustomerContext | None) -> list[str]:
             f"Order {order.order_id} total {order.total:.2f} {order.currency}, items: {items}; "
             f"placed {order.placed_at}, delivered {order.delivered_at or 'not yet'}."
         )
+        if language != DEFAULT_LANGUAGE and speaks(language):
+            lines += [describe_order(order, language), order_totals(order, language)]
     return lines

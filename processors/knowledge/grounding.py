@@ -30,6 +30,7 @@ from supportflow.processors.knowledge.facts import (
     extract_facts,
     fact_keys,
 )
+from supportflow.processors.knowledge.phrasing import DEFAULT_LANGUAGE, NEUTRAL_LINE
 from supportflow.processors.knowledge.sentences import sentence_embeddings, split_sentences
 from supportflow.schemas.models import CustomerContext, Source
 
@@ -56,20 +57,25 @@ _NEUTRAL = re.compile(
 
 def is_neutral(sentence: str) -> bool:
     """Greetings, thanks and sign-offs claim nothing, so they neither help nor hurt the score."""
-    return bool(_NEUTRAL.match(sentence.strip()))
+    line = sentence.strip()
+    return bool(_NEUTRAL.match(line) or NEUTRAL_LINE.match(line))
 
 
 def score_groundedness(
-    answer_text: str, cited: list[Source], customer: CustomerContext | None = None
+    answer_text: str,
+    cited: list[Source],
+    customer: CustomerContext | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> tuple[float, list[str]]:
-    """``(score in [0, 1], unsupported claims)`` for ``answer_text`` against ``cited`` and CRM facts."""
+    """``(score in [0, 1], unsupported claims)`` for ``answer_text`` against ``cited`` and CRM facts
+    (written in ``language`` too, when the answer is)."""
     if not cited:
         return 0.0, ["the answer cites no help-center source"]
     content = [s for s in split_sentences(answer_text) if not is_neutral(s)]
     if not content:
         return 0.0, ["the answer makes no statement to check"]
 
-    crm_lines = customer_fact_lines(customer)
+    crm_lines = customer_fact_lines(customer, language)
     evidence = "\n".join([*(f"{s.title}\n{s.section}\n{s.text}" for s in cited), *crm_lines])
     keys = fact_keys(evidence)
     haystack = evidence.lower()

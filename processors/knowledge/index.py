@@ -28,14 +28,16 @@ from qdrant_client import QdrantClient
 from supportflow.data import data_path
 from supportflow.processors.embedding import DIMENSIONS, Embedder, get_embedder
 from supportflow.processors.knowledge import sparse
-from supportflow.processors.knowledge.articles import Article, load_articles
+from supportflow.processors.knowledge.articles import DEFAULT_LANGUAGE, Article, load_articles
 from supportflow.processors.knowledge.chunking import Chunk
 from supportflow.processors.knowledge.collection import (
     DENSE,
     INTENTS_FIELD,
+    LANGUAGE_FIELD,
     SPARSE,
     ensure_collection,
     point_id,
+    scroll_payloads,
 )
 from supportflow.processors.knowledge.declarations import (
     ArticleIntents,
@@ -169,11 +171,15 @@ class KnowledgeBase:
         k: int = 5,
         vector: np.ndarray | None = None,
         intents: Sequence[str] | None = None,
+        language: str | None = None,
     ) -> list[Source]:
         """Top ``k`` chunks for ``query``; ``vector`` (the router's embedding of it) saves re-embedding.
 
         With ``intents``, only chunks of articles declaring one of them are searched; when that scope
         is empty (out-of-scope or unknown intent, or no article declares it) the whole collection is.
+        With ``language``, only articles in that language are; when articles in other languages declare
+        the intent but none in this one does, nothing is returned (another article in this language
+        would answer a different question).
         """
         if k <= 0:
             return []
@@ -184,10 +190,27 @@ class KnowledgeBase:
         keywords = sparse.query_vector(query) if self.hybrid else None
         scope = intent_scope(intents)
         if scope:
-            scoped = search_points(self.client, self.collection, dense_query, keywords, k, scope, mirror)
+            scoped = search_points(
+                self.client, self.collection, dense_query, keywords, k, scope, mirror, language
+            )
             if scoped:
                 return scoped
-        return search_points(self.client, self.collection, dense_query, keywords, k, (), mirror)
+            if language is not None and search_points(
+                self.client, self.collection, dense_query, None, 1, scope, mirror
+            ):
+                return []
+        return search_points(self.client, self.collection, dense_query, keywords, k, (), mirror, language)
+
+    def article_languages(self) -> dict[str, str]:
+        """article id -> the language it is written in (English for points indexed without one)."""
+        return {
+            str(p.get("article_id", "")): str(p.get(LANGUAGE_FIELD) or DEFAULT_LANGUAGE)
+            for p in scroll_payloads(self.client, self.collection, ["article_id", LANGUAGE_FIELD])
+        }
+
+    def languages(self) -> frozenset[str]:
+        """The languages the indexed articles are written in."""
+        return frozenset(self.article_languages().values())
 
     def _mirror_or_none(self) -> CollectionMirror | None:
         if not self._use_mirror:

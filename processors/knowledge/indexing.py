@@ -66,7 +66,7 @@ class IndexPlan:
 def article_hash(article: Article, model_id: str) -> str:
     material = json.dumps(
         [CHUNKER_VERSION, model_id, article.title, article.url, article.updated, article.body,
-         sorted(article.intents), list(article.answers)]
+         sorted(article.intents), list(article.answers), article.language]
     )  # fmt: skip
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 

@@ -6,7 +6,7 @@ every sparse vector with a pure-Python merge loop and builds a pydantic ``Scored
 the same points as numpy arrays (dense matrix, CSR keyword matrix, intent masks) and answers the two
 searches :class:`KnowledgeBase` issues with Qdrant's own semantics — cosine over unit vectors, IDF
 ``ln((N - df + 0.5) / (df + 0.5) + 1)`` over the whole collection, points without a shared keyword left
-out, ``MatchAny`` on the ``intents`` payload — so results are the same (a test compares them query by
+out, ``MatchAny`` on the ``intents`` payload, the ``language`` match — so results are the same (a test compares them query by
 query). Qdrant stays the store of record: indexing writes go to Qdrant and drop the mirror, which is
 rebuilt from a scroll on the next search. A Qdrant server is always queried directly.
 """
@@ -22,6 +22,9 @@ import numpy as np
 import numpy.typing as npt
 from qdrant_client import QdrantClient, models
 from scipy import sparse as sp
+
+from supportflow.processors.knowledge.articles import DEFAULT_LANGUAGE
+from supportflow.processors.knowledge.collection import LANGUAGE_FIELD
 
 FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
@@ -73,10 +76,13 @@ class CollectionMirror:
         self._corpus = int(self._has_keywords.sum())
         self._df = np.asarray((self._keywords > 0).sum(axis=0)).ravel()
         self._intent_masks: dict[str, BoolArray] = {}
+        self._language_masks: dict[str, BoolArray] = {}
         for row, payload in enumerate(payloads):
             for intent in payload.get(intents_field) or ():
                 mask = self._intent_masks.setdefault(str(intent), np.zeros(len(keys), dtype=np.bool_))
                 mask[row] = True
+            language = str(payload.get(LANGUAGE_FIELD) or DEFAULT_LANGUAGE)
+            self._language_masks.setdefault(language, np.zeros(len(keys), dtype=np.bool_))[row] = True
 
     @classmethod
     def load(cls, client: QdrantClient, collection: str, dense_name: str, keyword_name: str,
@@ -113,15 +119,18 @@ class CollectionMirror:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def scope(self, intents: Sequence[str]) -> BoolArray | None:
-        """Rows whose ``intents`` payload shares any of ``intents`` (``MatchAny``); None = no filter."""
-        if not intents:
+    def scope(self, intents: Sequence[str], language: str | None = None) -> BoolArray | None:
+        """Rows whose ``intents`` payload shares any of ``intents`` (``MatchAny``) and, with ``language``,
+        whose article is in it; None = no filter."""
+        if not intents and language is None:
             return None
-        mask = np.zeros(len(self._keys), dtype=np.bool_)
+        mask = np.zeros(len(self._keys), dtype=np.bool_) if intents else np.ones(len(self._keys), np.bool_)
         for intent in intents:
             found = self._intent_masks.get(intent)
             if found is not None:
                 mask |= found
+        if language is not None:
+            mask &= self._language_masks.get(language, np.zeros(len(self._keys), dtype=np.bool_))
         return mask
 
     def dense_search(self, query: FloatArray, limit: int, scope: BoolArray | None) -> list[Hit]:

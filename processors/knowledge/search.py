@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from qdrant_client import QdrantClient, models
 
-from supportflow.processors.knowledge.collection import DENSE, INTENTS_FIELD, SPARSE
+from supportflow.processors.knowledge.articles import DEFAULT_LANGUAGE
+from supportflow.processors.knowledge.collection import DENSE, INTENTS_FIELD, LANGUAGE_FIELD, SPARSE
 from supportflow.processors.knowledge.fusion import fuse, hits_of, source_of
 from supportflow.processors.knowledge.mirror import CollectionMirror, FloatArray, Hit
 from supportflow.schemas.errors import TransientError
@@ -28,6 +29,19 @@ def intent_scope(intents: Iterable[str] | None) -> list[str]:
     return sorted({i for i in intents or () if i not in UNSCOPED_INTENTS})
 
 
+def search_filter(intents: Sequence[str], language: str | None) -> models.Filter | None:
+    """Qdrant's filter for a scope: any of ``intents``, and ``language`` (points indexed before
+    articles had a language have none: they are English)."""
+    must: list[models.Condition] = []
+    if intents:
+        must.append(models.FieldCondition(key=INTENTS_FIELD, match=models.MatchAny(any=list(intents))))
+    if language is not None:
+        same = models.FieldCondition(key=LANGUAGE_FIELD, match=models.MatchValue(value=language))
+        unsaid = models.IsEmptyCondition(is_empty=models.PayloadField(key=LANGUAGE_FIELD))
+        must.append(models.Filter(should=[same, unsaid]) if language == DEFAULT_LANGUAGE else same)
+    return models.Filter(must=must) if must else None
+
+
 def search_points(
     client: QdrantClient,
     collection: str,
@@ -36,18 +50,21 @@ def search_points(
     k: int,
     intents: Sequence[str],
     mirror: CollectionMirror | None,
+    language: str | None = None,
 ) -> list[Source]:
-    """Top ``k`` chunks among the articles declaring one of ``intents`` (all articles when empty);
-    ``keywords`` set: hybrid ordering."""
+    """Top ``k`` chunks among the articles declaring one of ``intents`` (all articles when empty),
+    in ``language`` when given; ``keywords`` set: hybrid ordering."""
     limit = max(k, CANDIDATES) if keywords is not None else k
     if mirror is not None:
-        scope = mirror.scope(intents)
+        scope = mirror.scope(intents, language)
         if scope is not None and not scope.any():
             return []
         dense_hits = mirror.dense_search(dense_query, limit, scope)
         keyword_hits = mirror.keyword_search(keywords, limit, scope) if keywords is not None else []
     else:
-        dense_hits, keyword_hits = query_qdrant(client, collection, dense_query, keywords, limit, intents)
+        dense_hits, keyword_hits = query_qdrant(
+            client, collection, dense_query, keywords, limit, intents, language
+        )
     if keywords is None:
         return [source_of(h.payload, h.score) for h in dense_hits]
     return fuse(dense_query, dense_hits, keyword_hits, k)
@@ -60,15 +77,10 @@ def query_qdrant(
     keywords: models.SparseVector | None,
     limit: int,
     intents: Sequence[str],
+    language: str | None = None,
 ) -> tuple[list[Hit], list[Hit]]:
     """Dense and keyword candidates from Qdrant itself (a server, or local mode without the mirror)."""
-    query_filter = (
-        models.Filter(
-            must=[models.FieldCondition(key=INTENTS_FIELD, match=models.MatchAny(any=list(intents)))]
-        )
-        if intents
-        else None
-    )
+    query_filter = search_filter(intents, language)
     try:
         dense_hits = client.query_points(
             collection, query=dense_query.tolist(), using=DENSE, limit=limit,

@@ -89,10 +89,11 @@ class TierClient:
         customer_facts: list[str],
         tier: Tier,
         ticket_id: str,
+        language: str = "en",
     ) -> Answer:
         if not sources:
             raise LlmUnavailable("no sources to ground an answer on", reasons=["no_sources"])
-        messages = build_messages(ticket_text, sources, customer_facts)
+        messages = build_messages(ticket_text, sources, customer_facts, language)
         allowed = [s.chunk_id for s in sources]
         reasons: list[str] = []
         last: Exception | None = None

@@ -35,6 +35,13 @@ Reply with one JSON object and nothing else:
 "citations" must list only ids of the sources below and must not be empty."""
 
 
+# The model is told the reply's language by name: "es" alone is easy to miss in a long prompt.
+LANGUAGE_NAMES = {
+    "en": "English", "es": "Spanish", "de": "German", "fr": "French", "pt": "Portuguese",
+    "it": "Italian", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish",
+}  # fmt: skip
+
+
 class ModelAnswer(BaseModel):
     """The structured output the model must return."""
 
@@ -45,7 +52,7 @@ class ModelAnswer(BaseModel):
 
 
 def build_messages(
-    ticket_text: str, sources: Sequence[Source], customer_facts: Sequence[str]
+    ticket_text: str, sources: Sequence[Source], customer_facts: Sequence[str], language: str = "en"
 ) -> list[Message]:
     blocks = []
     for source in sources:
@@ -56,6 +63,7 @@ def build_messages(
         "Help-center sources:\n\n"
         + "\n\n".join(blocks)
         + f"\n\nCustomer facts:\n{facts}\n\nCustomer message:\n<<<\n{ticket_text}\n>>>"
+        + f"\n\nWrite the answer in {LANGUAGE_NAMES.get(language, language)}, the customer's language."
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 

@@ -49,6 +49,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _language_code(raw: str) -> str:
+    code = raw.strip().lower()
+    if len(code) != 2 or not code.isalpha():
+        raise argparse.ArgumentTypeError(f"expected a two-letter ISO 639-1 code such as es, got {raw!r}")
+    return code
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from supportflow.processors.knowledge import KnowledgeBase
 
@@ -56,7 +63,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         if not args.collection:  # only the default collection falls back to the bundled help center
             kb.ensure_default_index()
-        sources = kb.search(args.query, k=args.k)
+        sources = kb.search(args.query, k=args.k, language=args.language)
     finally:
         kb.close()
     if args.json:
@@ -148,6 +155,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--k", type=argtypes.positive_int, default=5, metavar="K", help="sections to return (default 5)"
     )
     search.add_argument("--collection", help="Qdrant collection (default: settings.collection)")
+    search.add_argument(
+        "--language", type=_language_code, help="only articles in this ISO 639-1 language (default: all)"
+    )
     search.add_argument("--json", action="store_true", help="print the sources as a JSON list")
     _mode_arg(search)
     search.set_defaults(func=cmd_search)

@@ -49,7 +49,8 @@ def intent_articles(folder: Path = HERE) -> dict[str, str]:
     from supportflow.processors.knowledge.articles import load_articles
 
     by_intent: dict[str, list[str]] = {}
-    for article in load_articles(folder):
+    # Queries are English (Bitext): label them with the English articles, not their translations.
+    for article in (a for a in load_articles(folder) if a.language == "en"):
         for intent in article.intents:
             by_intent.setdefault(intent, []).append(article.id)
     shared = {intent: ids for intent, ids in by_intent.items() if len(ids) > 1}
