@@ -7,8 +7,9 @@ Run from the repository root::
 Deterministic (seeded). Expected bands are derived from the shipped routing policy
 (``supportflow/data/router/policy.yaml``) at build time, so a policy change is one re-run away:
 band = the intent's band, made more cautious by every rule that applies to the ticket (VIP flag in the
-CRM fixture, a refund above the threshold, non-English text, and for hand cases the rules a person
-marked in ``hand_cases.yaml``). README.md explains every choice.
+CRM fixture, a refund above the threshold, text in a language none of whose help-center articles
+declares the intent, and for hand cases the rules a person marked in ``hand_cases.yaml``). README.md
+explains every choice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from supportflow.processors.knowledge.articles import Article, load_articles
 from supportflow.processors.router.policy import Policy, load_policy
 from supportflow.settings import Thresholds
 
@@ -265,20 +267,44 @@ def _case(
 
 def hand_cases(policy: Policy, customers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     cases = []
+    articles = load_articles(HERE.parent / "helpcenter")
     for raw in yaml.safe_load((HERE / "hand_cases.yaml").read_text(encoding="utf-8")):
         customer = customers[raw["customer"]]
         lang = raw["id"].split("-")[1] if raw["id"].startswith("lang-") else _language_hint(raw["id"])
         rules = list(raw.get("rules", []))
         tags = ["hand", *raw.get("tags", [])]
+        expected_articles = raw.get("articles")
         if lang != "en":
-            rules.append("language")
             tags.append(f"lang:{lang}")
+            localized = localized_articles(articles, lang, raw["intent"])
+            if localized:
+                expected_articles = expected_articles if expected_articles is not None else localized
+            elif raw["intent"] != "oos":
+                # The product answers only from articles in the ticket's language: without one for
+                # this intent the agent gets a draft from the English article.
+                rules.append("language")
+                tags.append("lang_no_article")
         if raw["intent"] == "oos":
             rules.append("out_of_scope")
         cases.append(_case(f"h-{raw['id']}", raw["channel"], customer, raw["text"], raw.get("subject", ""),
                            raw["intent"], rules, list(raw.get("facts", [])), tags, policy,
-                           raw.get("articles")))  # fmt: skip
+                           expected_articles))  # fmt: skip
     return cases
+
+
+def localized_articles(articles: list[Article], lang: str, intent: str) -> list[str]:
+    """Articles in ``lang`` a correct answer to ``intent`` may cite; [] when none declares the intent.
+
+    The ones declaring the intent, then the translations of the intent's other acceptable English
+    articles (``ARTICLES``), as for English tickets. Translations are ``<english-id>-<lang>``.
+    """
+    in_lang = [a for a in articles if a.language == lang]
+    declaring = [a.id for a in in_lang if intent in a.intents]
+    if not declaring:
+        return []
+    translated = {a.id.removesuffix(f"-{lang}"): a.id for a in in_lang}
+    related = [translated[e] for e in ARTICLES.get(intent, []) if e in translated]
+    return list(dict.fromkeys(declaring + related))
 
 
 # Hand cases outside the lang-* block that are written in another language (by id).
