@@ -70,9 +70,15 @@ model_label = LabelGuard(16)
 stage_label = LabelGuard(16)
 error_class_label = LabelGuard(32)
 channel_label = LabelGuard(8)
+language_label = LabelGuard(32)  # fastText knows 176 languages; a queue sees a handful
 
 TICKETS_IN = Counter("supportflow_tickets_in", "Tickets normalized from inbound events.", ["channel"])
 DECISIONS = Counter("supportflow_decisions", "Decisions made by the gate.", ["decision", "band", "intent"])
+DECISIONS_BY_LANGUAGE = Counter(
+    "supportflow_decisions_by_language",
+    "Decisions by the ticket's detected language: deflection and escalation per language.",
+    ["language", "decision"],
+)
 DECISION_REASONS = Counter(
     "supportflow_decision_reasons",
     "Reasons attached to decisions (kind:name, values stripped); one decision counts each reason once.",
@@ -185,6 +191,7 @@ def observe_outcome(outcome: Outcome) -> None:
     """Count one decision: decision/band/intent, each distinct reason, latency, groundedness, cost."""
     decision = str(outcome.decision)
     DECISIONS.labels(decision=decision, band=str(outcome.band), intent=intent_label(outcome.intent)).inc()
+    DECISIONS_BY_LANGUAGE.labels(language=language_label(outcome.language), decision=decision).inc()
     for reason in sorted({reason_label(r) for r in outcome.reasons}):
         DECISION_REASONS.labels(decision=decision, reason=reason).inc()
     END_TO_END_SECONDS.labels(channel=channel_label(str(outcome.channel)), decision=decision).observe(

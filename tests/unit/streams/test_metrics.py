@@ -69,11 +69,14 @@ def test_observe_outcome_counts_decision_reasons_latency_groundedness():
     le_1s_before = _value("supportflow_end_to_end_seconds_bucket", {**e2e, "le": "1.0"})
     le_1_5s_before = _value("supportflow_end_to_end_seconds_bucket", {**e2e, "le": "1.5"})
     g_before = _value("supportflow_groundedness_bucket", {"le": "0.9"})
+    by_language = {"language": "en", "decision": "suggested"}
+    by_language_before = _value("supportflow_decisions_by_language_total", by_language)
 
     metrics.observe_outcome(_outcome(intent=intent))
 
     decisions = {"decision": "suggested", "band": "auto", "intent": intent}
     assert _value("supportflow_decisions_total", decisions) == 1
+    assert _value("supportflow_decisions_by_language_total", by_language) - by_language_before == 1
     # two groundedness reasons with different thresholds are one reason label, counted once
     after = _value(
         "supportflow_decision_reasons_total", {"decision": "suggested", "reason": "gate:groundedness"}
