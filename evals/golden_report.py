@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from supportflow.data import data_path
+from supportflow.evals.golden_language import language_markdown
 from supportflow.schemas.errors import InvalidInputError
 
 # Metrics a comparison lists, with the direction that counts as better.
@@ -16,7 +17,7 @@ HEADLINE: list[tuple[str, str]] = [
     ("deflection_rate", "up"), ("suggest_rate", "flat"), ("escalation_rate", "flat"),
     ("bad_answer_rate", "down"), ("groundedness", "up"), ("groundedness_share_at_floor", "up"),
     ("escalation_precision", "up"), ("escalation_recall", "up"), ("intent_accuracy", "up"),
-    ("decision_matches_band", "up"), ("p50_latency_ms", "down"), ("p95_latency_ms", "down"),
+    ("decision_matches_band", "up"), ("wrong_language_answers", "down"), ("p50_latency_ms", "down"), ("p95_latency_ms", "down"),
     ("p99_latency_ms", "down"), ("cost_per_resolution_routed", "down"),
     ("cost_per_resolution_frontier_only", "down"),
 ]  # fmt: skip
@@ -136,6 +137,8 @@ def scorecard_markdown(metrics: Mapping[str, Any], charts: list[str], command: s
     for band, row in m["band_confusion"].items():
         cells = " | ".join(str(row.get(d, 0)) for d in ("auto_resolved", "suggested", "escalated", "missing"))
         lines.append(f"| {band} | {cells} |")
+    if m.get("by_language"):
+        lines += ["", *language_markdown(m["by_language"])]
     lines += ["", "## Latency per stage (ms)", "", "| stage | p50 | p95 | p99 |", "|---|---|---|---|"]
     for stage, p in m["stage_latency_ms"].items():
         lines.append(f"| {stage} | {p['p50']} | {p['p95']} | {p['p99']} |")

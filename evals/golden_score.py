@@ -5,7 +5,8 @@ Definitions (docs/scorecard.md repeats them for readers):
 - deflection / suggest / escalation rate: share of *all* cases the pipeline auto-resolved / drafted /
   escalated; a case with no outcome counts in the denominator and in none of the numerators.
 - bad answer: an auto-resolved case whose expected band is not ``auto``, or whose answer misses a
-  required fact, or that cites an article outside ``expected_articles``. ``bad_answer_rate`` is bad
+  required fact, or that cites an article outside ``expected_articles``, or that is written in another
+  language than the case's (``evals/golden_language.py``, which also gives the figures by language). ``bad_answer_rate`` is bad
   answers over auto-resolved cases: of the answers we sent a customer, how many were wrong.
 - groundedness: mean of the auto-resolved answers' scores, and the share at or above the floor.
 - escalation precision / recall: decision ``escalated`` against expected band ``escalate``.
@@ -23,6 +24,7 @@ import numpy as np
 
 from supportflow.evals.golden import GoldenCase
 from supportflow.evals.golden_conversations import Conversation, Turn
+from supportflow.evals.golden_language import Detector, language_figures, product_detector, wrong_language
 from supportflow.schemas.models import Band, Decision, Outcome
 
 DECISION_FOR_BAND = {Band.AUTO: Decision.AUTO_RESOLVED, Band.SUGGEST: Decision.SUGGESTED,
@@ -46,12 +48,15 @@ def cited_article(chunk_id: str) -> str:
     return chunk_id.split("#", 1)[0]
 
 
-def bad_answer_reasons(case: GoldenCase, outcome: Outcome) -> list[str]:
-    """Why an auto-resolved answer is wrong ([] when it is right, or when nothing was auto-sent)."""
+def bad_answer_reasons(case: GoldenCase, outcome: Outcome, detect: Detector | None = None) -> list[str]:
+    """Why an auto-resolved answer is wrong ([] when it is right, or when nothing was auto-sent).
+
+    ``detect`` names an answer's language; without it the answer's language is not judged."""
     if outcome.decision != Decision.AUTO_RESOLVED:
         return []
     band = [f"band:expected_{case.expected_band.value}"] if case.expected_band != Band.AUTO else []
-    return band + answer_problems(outcome, case.required_facts, case.expected_articles)
+    language = wrong_language(case, outcome, detect) if detect is not None else []
+    return band + answer_problems(outcome, case.required_facts, case.expected_articles) + language
 
 
 def answer_problems(outcome: Outcome, facts: Sequence[str], articles: Collection[str] | None) -> list[str]:
@@ -86,12 +91,17 @@ class CaseResult:
         return self.outcome.decision.value if self.outcome else "missing"
 
 
-def case_results(cases: Sequence[GoldenCase], outcomes: Mapping[str, Outcome]) -> list[CaseResult]:
-    """Pair every case with its outcome (by golden id) and judge any auto-sent answer."""
+def case_results(
+    cases: Sequence[GoldenCase], outcomes: Mapping[str, Outcome], detect: Detector | None = None
+) -> list[CaseResult]:
+    """Pair every case with its outcome (by golden id) and judge any auto-sent answer.
+
+    Answers' languages are detected with ``detect``, by default the product's own detector."""
+    detect = detect or product_detector()
     results = []
     for case in cases:
         outcome = outcomes.get(case.id)
-        reasons = tuple(bad_answer_reasons(case, outcome)) if outcome else ()
+        reasons = tuple(bad_answer_reasons(case, outcome, detect)) if outcome else ()
         results.append(CaseResult(case, outcome, reasons))
     return results
 
@@ -122,7 +132,7 @@ def _group_summary(results: Sequence[CaseResult]) -> dict[str, Any]:
 
 
 def score(results: Sequence[CaseResult], groundedness_floor: float) -> dict[str, Any]:
-    """Every headline metric plus per-intent, per-channel and per-tag breakdowns."""
+    """Every headline metric plus per-intent, per-channel, per-tag and per-language breakdowns."""
     n = len(results)
     decided = [r for r in results if r.outcome is not None]
     outcomes = [r.outcome for r in decided if r.outcome is not None]
@@ -138,6 +148,7 @@ def score(results: Sequence[CaseResult], groundedness_floor: float) -> dict[str,
     for r in results:
         confusion[r.case.expected_band.value][r.decision] += 1
     bad_kinds = Counter(reason.split(":")[0] for r in bad for reason in r.bad_reasons)
+    by_language = language_figures(results)
     return {
         "cases": n,
         "outcomes": len(decided),
@@ -173,6 +184,8 @@ def score(results: Sequence[CaseResult], groundedness_floor: float) -> dict[str,
         "per_tag": _breakdown(
             results, lambda r: [t for t in r.case.tags if not t.startswith("bitext_tags:")]
         ),
+        "by_language": by_language,
+        "wrong_language_answers": sum(g["wrong_language_answers"] for g in by_language.values()),
         "bad_answer_cases": [
             {
                 "id": r.case.id,

@@ -32,7 +32,7 @@ def metrics(**over):
                  "frontier_to_routed_ratio": 10.0},
         "cost_per_resolution_routed": 0.0004, "cost_per_resolution_frontier_only": 0.004,
         "conversation_escalation_recall": 1.0, "conversation_bad_answer_rate": 0.0,
-        "conversation_closed_when_not_expected": 0,
+        "conversation_closed_when_not_expected": 0, "wrong_language_answers": 0,
     }  # fmt: skip
     m.update(over)
     return m
@@ -41,7 +41,7 @@ def metrics(**over):
 def test_load_floors_bundled_gate_has_the_issue_floors():
     assert load_floors(default_gate_path()) == {
         "groundedness": (">=", 0.94), "escalation_recall": (">=", 0.95), "bad_answer_rate": ("<=", 0.02),
-        "conversation_escalation_recall": (">=", 0.95), "conversation_bad_answer_rate": ("<=", 0.03),
+        "wrong_language_answers": ("<=", 0.0), "conversation_escalation_recall": (">=", 0.95), "conversation_bad_answer_rate": ("<=", 0.03),
         "conversation_closed_when_not_expected": ("<=", 0.0),
     }  # fmt: skip
 
