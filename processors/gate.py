@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from supportflow.processors.conversation.converse import CLOSING
 from supportflow.processors.identity import GATE_IDENTITY, bind_customer
 from supportflow.processors.redact import redact, redact_customer_terms
-from supportflow.processors.router.signals import detect_language
+from supportflow.processors.router.signals import detect_language, language_scores
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
 
 
@@ -58,8 +58,7 @@ def _auto_blockers(
     if answer.groundedness < policy.groundedness_floor:
         blockers.append(f"gate:groundedness<{policy.groundedness_floor:.2f}")
     wanted = record.route.language if record.route else "en"
-    written = detect_language(answer.text)
-    if written != wanted:
+    if (written := answer_language(answer.text, wanted)) != wanted:
         blockers.append(f"gate:answer_language:{written}_not_{wanted}")
     top = max((s.score for s in record.sources), default=0.0)
     scoped = policy.scoped_retrieval_min_score is not None and _cites_on_intent(record, article_intents)
@@ -77,6 +76,22 @@ def _auto_blockers(
     if not policy.auto_send_enabled:
         blockers.append("gate:kill_switch")
     return blockers
+
+
+#: An answer is in the wanted language when the language model gives it at least this probability.
+#: A correct Spanish answer that is mostly card and wallet names ("Visa, Mastercard, PayPal") reads as
+#: English first; an English answer to a Spanish ticket gives Spanish well under 1%.
+ANSWER_LANGUAGE_MIN_SCORE = 0.1
+
+
+def answer_language(text: str, wanted: str) -> str:
+    """``wanted`` when ``text`` may be in it, else the language it is most likely written in."""
+    scores = language_scores(text)
+    if not scores:  # too short to tell: what the ticket's own detection assumes
+        return detect_language(text)
+    if scores.get(wanted, 0.0) >= ANSWER_LANGUAGE_MIN_SCORE:
+        return wanted
+    return max(scores, key=lambda lang: scores[lang])
 
 
 def _cites_on_intent(record: PipelineRecord, article_intents: Mapping[str, Collection[str]] | None) -> bool:

@@ -61,6 +61,7 @@ def decide(
     if band is not Band.AUTO:
         reasons.append(f"policy:intent_band={band.value}")
 
+    language = detect_language(ticket.text)
     # Hard rules: they do not depend on the model being right.
     if rules.legal.matches(text):
         fire("rule:legal", _band(rules.legal.action))
@@ -74,12 +75,11 @@ def decide(
             fire(f"rule:refund_over_threshold:{amount.amount:.2f}>{limit:.2f}", _band(rules.refund.action))
     if rules.vip.enabled and customer is not None and (customer.vip or customer.tier.lower() == "vip"):
         fire("rule:vip", _band(rules.vip.action))
-    if anger := _anger_reason(text, policy):
+    if anger := _anger_reason(text, policy, language):
         fire(anger, _band(rules.anger.action))
     if rules.human_request.matches(text):
         fire("rule:human_request", _band(rules.human_request.action))
 
-    language = detect_language(ticket.text)
     if rules.language.enabled and language not in covered_languages:
         fire(f"language:{language}_not_covered", _band(rules.language.action))
 
@@ -132,14 +132,16 @@ def _mentioned_order(text: str, customer: CustomerContext | None) -> Order | Non
     return None
 
 
-def _anger_reason(text: str, policy: Policy) -> str | None:
+def _anger_reason(text: str, policy: Policy, language: str = "en") -> str | None:
     rule = policy.rules.anger
     if not rule.enabled:
         return None
     points: list[str] = []
     words = rule.escalation_words(text)
     points += [f"word={w}" for w in dict.fromkeys(words)][:2]
-    compound = sentiment_compound(text)
+    # VADER's lexicon is English: German "die Bestellung" reads as "die" (-0.60). Other languages
+    # score from their escalation words, shouting and "!!" only.
+    compound = sentiment_compound(text) if language == "en" else 0.0
     if compound <= rule.negative_compound:
         points.append(f"sentiment={compound:.2f}")
     if compound <= rule.very_negative_compound:

