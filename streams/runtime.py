@@ -24,7 +24,7 @@ from supportflow.processors.conversation.handoff import (
 )
 from supportflow.processors.conversation.state import sender_thread
 from supportflow.processors.customers import CustomerDirectory
-from supportflow.processors.embedding import configure, get_embedder, usable_cores
+from supportflow.processors.embedding import configure, get_embedder, shipped_router_path, usable_cores
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
@@ -126,8 +126,13 @@ class Runtime:
     def build(cls, settings: Settings, *, crm: CustomerDirectory, kb_in_memory: bool = False) -> Runtime:
         """Load everything the stages use; ``crm`` is where route looks customers up (the caller opens it)."""
         start = time.perf_counter()
-        configure(settings.embedding_threads, settings.embedding_compute, settings.cache_dir)
-        router = IntentRouter.load(settings.router_path)
+        configure(
+            settings.embedding_threads,
+            settings.embedding_compute,
+            settings.cache_dir,
+            settings.embedding_model,
+        )
+        router = IntentRouter.load(settings.router_path or shipped_router_path(settings.embedding_model))
         router.check_encoder(get_embedder().model_id)  # fail at start, not with miscalibrated tickets
         warm_up()  # sentiment lexicon + language model: load now, not on the first ticket
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)

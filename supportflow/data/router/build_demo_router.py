@@ -17,6 +17,9 @@ variants), held out as whole clusters per intent (see ``grouped_split``), in eac
 their own seeds, pooled (``calibrate_on_splits``); the heads are then refitted on everything. The
 n-gram view reads entity-normalised text (``normalize.normalize_for_intent``).
 ``--holdout`` writes that split to /tmp for ``eval route`` instead of building.
+
+The encoder is the configured one (``SUPPORTFLOW_EMBEDDING_MODEL``); the default ``--out`` is where the
+runtime looks for that encoder's shipped router (``e5/`` for multilingual-e5-small).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sklearn.cluster import KMeans
 from supportflow.processors.embedding import get_embedder
 from supportflow.processors.router import TrainOptions, calibrate_on_splits, train_router
 from supportflow.processors.router.augment import realistic_variant
+from supportflow.settings import get_settings
 
 HERE = Path(__file__).parent
 SEED = 20261123
@@ -149,16 +153,32 @@ def with_variants(rows: list[tuple[str, str]], seed: int) -> list[tuple[str, str
     return out
 
 
+class CachedEncoder:
+    """The shared embedder, remembering every text's vector: base rows recur in all four splits and
+    a text's vector does not depend on its batch, so each distinct text is embedded once."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if new:
+            self._vectors.update(zip(new, get_embedder().encode(new), strict=True))
+        return np.vstack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, required=True, help="folder holding bitext/ and clinc150/")
-    parser.add_argument("--out", type=Path, default=HERE)
+    default_out = HERE if get_settings().embedding_model == "minilm" else HERE / "e5"
+    parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--holdout", action="store_true", help="write train/test CSVs to /tmp, no artifact")
     args = parser.parse_args()
     base = bitext_rows(args.data_dir) + clinc_negatives(args.data_dir)
-    base_vectors = get_embedder().encode([t for t, _ in base])
+    encoder = CachedEncoder()
+    base_vectors = encoder.encode([t for t, _ in base])
     splits = []  # (fit, held) with their ticket-shaped variants, one per split seed
     for k in range(CALIBRATION_SPLITS):
         fit_base, held_base = grouped_split(base, base_vectors, SEED + 10 * k)
@@ -181,7 +201,7 @@ def main() -> None:
         fit_texts, held_texts = [t for t, _ in split_fit], [t for t, _ in split_held]
         held_labels = [lab for _, lab in split_held]
         # Embedded once here; the final fit below reuses split 0's vectors.
-        vectors = get_embedder().encode(fit_texts), get_embedder().encode(held_texts)
+        vectors = encoder.encode(fit_texts), encoder.encode(held_texts)
         if k == 0:
             first_vectors = vectors
         split_router = train_router(
