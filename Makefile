@@ -81,7 +81,8 @@ crash-loop: setup  ## RUNS consecutive SIGKILL runs of the crash test CASE (a -k
 	@mkdir -p reports/crash-loop; passed=0; \
 	for i in $$(seq $(RUNS)); do \
 	  log=reports/crash-loop/$$(date +%Y%m%dT%H%M%S)-$$i.log; \
-	  if $(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_worker_crash.py -k "$(CASE)" > $$log 2>&1; \
+	  if $(BIN)/pytest -q -s -p no:cacheprovider --basetemp=$${log%.log} tests/integration/test_worker_crash.py \
+	    -k "$(CASE)" > $$log 2>&1; \
 	  then passed=$$((passed + 1)); verdict=pass; else verdict=FAIL; fi; \
 	  echo "run $$i/$(RUNS) $$verdict: $$(grep -h 'tickets decided' $$log | tr '\n' ' ')"; \
 	done; echo "$$passed of $(RUNS) runs passed (logs in reports/crash-loop/)"; test $$passed -eq $(RUNS)

@@ -104,7 +104,8 @@ def _run_with_kill(
     joiner: bool = False,
     tickets: int = TICKETS,
 ) -> tuple[Collected, float, int]:
-    settings = get_settings()
+    # The workers' topology, so a failure's diagnosis reads every hop's input topic.
+    settings = get_settings().model_copy(update={"topology": topology})
     t = settings.topics
     env = {"SUPPORTFLOW_TOPOLOGY": topology, "SUPPORTFLOW_LOG_COMMITS": "true"}  # for a failure's diagnosis
     with EmbeddedBroker() as broker:
