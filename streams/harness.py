@@ -319,9 +319,12 @@ def wait_ready(
     *,
     quiet: bool,
     log_dir: Path,
-    timeout_s: float = 120.0,
+    timeout_s: float = 600.0,
 ) -> None:
-    """Send one canary ticket and wait for its outcome: proves the workers joined and the models loaded."""
+    """Send one canary ticket and wait for its outcome: proves the workers joined and the models loaded.
+
+    The wait is long because start-up embeds every help-center sentence once: seconds with the default
+    encoder, minutes with the multilingual one on two cores. A worker that exits fails it at once."""
     t = settings.topics
     canary = canary_event()
     publish_events(bootstrap, t.full(t.ingress), [canary])
