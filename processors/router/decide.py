@@ -82,6 +82,8 @@ def decide(
 
     if rules.language.enabled and language not in covered_languages:
         fire(f"language:{language}_not_covered", _band(rules.language.action))
+    elif rules.language.enabled and language not in rules.language.auto_languages:
+        fire(f"language:{language}_not_calibrated", Band.SUGGEST)
 
     # The model: out of scope never answers itself; unsure predictions get a human look.
     if prediction.intent == OOS and rules.out_of_scope.enabled:

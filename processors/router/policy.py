@@ -226,6 +226,24 @@ class SimpleRule(_Strict):
     enabled: bool = True
 
 
+class LanguageRule(SimpleRule):
+    """A ticket in a language the help center does not cover is drafted; so is one in a covered
+    language the router's confidence was not calibrated on (``auto_languages``): a confident wrong
+    intent there picks a wrong article, and the answer is grounded in it."""
+
+    auto_languages: list[str] = Field(
+        ["en"], description="Languages whose tickets may reach the auto band (ISO 639-1)."
+    )
+
+    @field_validator("auto_languages")
+    @classmethod
+    def _codes(cls, codes: list[str]) -> list[str]:
+        bad = [c for c in codes if not re.fullmatch(r"[a-z]{2}", c)]
+        if bad:
+            raise ValueError(f"auto_languages must be ISO 639-1 codes such as es, got {bad}")
+        return codes
+
+
 class Rules(_Strict):
     legal: LegalRule = LegalRule()
     account_closure: AccountClosureRule = AccountClosureRule()
@@ -234,7 +252,7 @@ class Rules(_Strict):
     anger: AngerRule = AngerRule()
     human_request: HumanRequestRule = HumanRequestRule()
     out_of_scope: SimpleRule = SimpleRule(action="suggest")
-    language: SimpleRule = SimpleRule(action="suggest")
+    language: LanguageRule = LanguageRule(action="suggest")
 
 
 class Policy(_Strict):

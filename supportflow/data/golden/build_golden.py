@@ -284,6 +284,11 @@ def hand_cases(policy: Policy, customers: dict[str, dict[str, Any]]) -> list[dic
                 # this intent the agent gets a draft from the English article.
                 rules.append("language")
                 tags.append("lang_no_article")
+            if lang not in policy.rules.language.auto_languages and "language" not in rules:
+                # The router's confidence is not calibrated on this language: a draft (the policy's
+                # rules.language.auto_languages).
+                rules.append("language")
+                tags.append("lang_not_calibrated")
         if raw["intent"] == "oos":
             rules.append("out_of_scope")
         cases.append(_case(f"h-{raw['id']}", raw["channel"], customer, raw["text"], raw.get("subject", ""),

@@ -209,9 +209,9 @@ def test_decide_uncovered_language_is_recorded_and_not_auto():
     assert d.language == "de" and d.band == Band.SUGGEST and "language:de_not_covered" in d.reasons
 
 
-def test_decide_covered_language_passes():
+def test_decide_covered_language_not_calibrated_drafts():
     d = route("Wo ist meine Bestellung? Ich warte seit zwei Wochen darauf.", languages=("en", "de"))
-    assert d.language == "de" and d.band == Band.AUTO
+    assert d.language == "de" and d.band == Band.SUGGEST and "language:de_not_calibrated" in d.reasons
 
 
 def test_decide_short_text_falls_back_to_english():

@@ -415,3 +415,37 @@ def test_load_policy_regex_with_capitals_and_accents_matches_folded_text(tmp_pat
     )
     text = "Ich erhebe KLAGE klage, Klage über den Preis"
     assert policy.rules.legal.matches(text) == found
+
+
+COVERED = ("en", "es", "de", "fr", "pt", "it")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("¿Dónde está mi pedido? Lo pedí hace una semana y no llega.", "es"),
+        ("Wo ist meine Bestellung? Ich habe sie vor einer Woche aufgegeben.", "de"),
+    ],
+)
+def test_decide_covered_language_router_not_calibrated_on_drafts(text, language):
+    out = decide(ticket(text), SURE, None, POLICY, THRESHOLDS, 0.93, COVERED)
+    assert out.band == Band.SUGGEST and f"language:{language}_not_calibrated" in out.reasons
+    assert not any(r.endswith("_not_covered") for r in out.reasons)
+
+
+def test_decide_language_listed_in_auto_languages_may_be_auto(tmp_path):
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        "rules:\n  language: {action: suggest, auto_languages: [en, es]}\n", encoding="utf-8"
+    )
+    policy = load_policy(policy_file)
+    out = decide(ticket("¿Dónde está mi pedido? Lo pedí hace una semana y no llega."), SURE, None, policy,
+                 THRESHOLDS, 0.93, COVERED)  # fmt: skip
+    assert out.band == Band.AUTO and not any(r.startswith("language:") for r in out.reasons)
+
+
+def test_load_policy_auto_languages_not_iso_codes_raises(tmp_path):
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text("rules:\n  language: {auto_languages: [English]}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="ISO 639-1"):
+        load_policy(policy_file)
