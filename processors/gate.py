@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from supportflow.processors.conversation.converse import CLOSING
 from supportflow.processors.identity import GATE_IDENTITY, bind_customer
 from supportflow.processors.redact import redact, redact_customer_terms
-from supportflow.processors.router.signals import detect_language, language_scores
+from supportflow.processors.router.signals import DEFAULT_LANGUAGE, language_scores
 from supportflow.schemas.models import Band, Decision, Outcome, PipelineRecord, Ticket, Tier
 
 
@@ -88,7 +88,7 @@ def answer_language(text: str, wanted: str) -> str:
     """``wanted`` when ``text`` may be in it, else the language it is most likely written in."""
     scores = language_scores(text)
     if not scores:  # too short to tell: what the ticket's own detection assumes
-        return detect_language(text)
+        return DEFAULT_LANGUAGE
     if scores.get(wanted, 0.0) >= ANSWER_LANGUAGE_MIN_SCORE:
         return wanted
     return max(scores, key=lambda lang: scores[lang])

@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from supportflow.processors.knowledge.articles import DEFAULT_LANGUAGE
 from supportflow.schemas.models import Order
-
-DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)

