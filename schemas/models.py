@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class Channel(StrEnum):
@@ -240,6 +240,9 @@ class Outcome(_Record):
     handoff_message: str = Field(
         "", description="Customer-facing message for an escalation (language, channel and hours aware)."
     )
+    # Added in schema version 6; empty on every older record.
+    router_version: str = Field("", description="Which router artifact decided (name@content hash).")
+    policy_version: str = Field("", description="Which policy decided (name@content hash).")
 
 
 class DeadLetter(_Record):
@@ -283,3 +286,38 @@ class AuditEvent(_Record):
     unsupported_claims: list[str] = []
     failures: list[str] = []
     timings_ms: dict[str, float] = {}
+    # Added in schema version 6; empty on every older record.
+    router_version: str = ""
+    policy_version: str = ""
+
+
+class FeedbackKind(StrEnum):
+    """What happened after a decision, as the helpdesk, the customer or an import reports it."""
+
+    DRAFT_SENT_UNCHANGED = "draft_sent_unchanged"
+    DRAFT_EDITED = "draft_edited"
+    DRAFT_DISCARDED = "draft_discarded"
+    ESCALATION_RESOLVED = "escalation_resolved"
+    REOPENED = "reopened"
+    CSAT = "csat"
+    INTENT_CORRECTION = "intent_correction"
+
+
+class Feedback(_Record):
+    """One piece of feedback on a decided ticket: the ``feedback`` topic's value, keyed by ticket id.
+
+    Added in schema version 6. Text is PII-redacted and agent ids are hashed before they get here.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    feedback_id: str = Field(description="Stable id of this feedback event: replays dedupe on it.")
+    ticket_id: str
+    external_id: str = Field("", description="The source system's id of the ticket or message.")
+    kind: FeedbackKind
+    score: float | None = Field(None, description="CSAT rating (1-5) or 0/1 good/bad, where one applies.")
+    edited_text: str = Field("", description="The agent's final text when a draft was edited, redacted.")
+    corrected_intent: str = Field("", description="The intent an agent says was right.")
+    agent_id_hash: str = Field("", description="Keyed hash of the agent's id; never the id itself.")
+    source: str = Field(description="zendesk | freshdesk | api | file")
+    occurred_at_ms: int
+    received_at_ms: int = 0

@@ -36,6 +36,7 @@ RECORDS: dict[str, type[BaseModel]] = {
     "Outcome": models.Outcome,
     "DeadLetter": models.DeadLetter,
     "AuditEvent": models.AuditEvent,
+    "Feedback": models.Feedback,
 }
 
 M = TypeVar("M", bound=BaseModel)

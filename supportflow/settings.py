@@ -32,6 +32,8 @@ class TopicSettings(BaseModel):
     dead_letter: str = "deadletter"
     control: str = "control"
     audit: str = "audit"
+    feedback: str = "feedback"
+    outcomes_shadow: str = "outcomes.shadow"
 
     def full(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
@@ -292,6 +294,33 @@ class RedactionSettings(BaseModel):
         return self
 
 
+class SchemaRegistrySettings(BaseModel):
+    """Confluent Schema Registry wire format (magic byte + schema id); off unless ``url`` is set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str | None = Field(None, description="Registry URL; unset keeps supportflow's own record header.")
+    basic_auth_user_info: SecretStr | None = Field(None, description="user:password for the registry.")
+    outcomes_format: Literal["avro", "json"] = Field(
+        "avro", description="json writes outcomes as JSON Schema records for JSON-converter consumers."
+    )
+
+
+class FeedbackSettings(BaseModel):
+    """The learning loop's inputs: helpdesk webhooks and the join of feedback to outcomes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    zendesk_webhook_secret: SecretStr | None = Field(None, description="Zendesk webhook signing secret.")
+    freshdesk_webhook_token: SecretStr | None = Field(
+        None, description="Shared token Freshdesk automation webhooks send."
+    )
+    agent_id_key: SecretStr | None = Field(None, description="Key of the agent-id hash.")
+    join_max_age_s: float = Field(
+        14 * 86400.0, gt=0, description="Outcomes older than this are dropped from the feedback join table."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SUPPORTFLOW_",
@@ -363,6 +392,11 @@ class Settings(BaseSettings):
     egress: EgressSettings = EgressSettings()
     conversation: ConversationSettings = ConversationSettings()
     redaction: RedactionSettings = RedactionSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    shadow: bool = Field(
+        False, description="Shadow worker: its own consumer group, outcomes only to outcomes.shadow."
+    )
 
 
 @lru_cache(maxsize=1)
