@@ -4,6 +4,11 @@ A message value is ``MAGIC (2 bytes) + schema version (1 byte) + Avro schemaless
 decodes with the writer's schema for that version (kept frozen in ``schemas/avro/<name>.v<N>.avsc``)
 and resolves it to the current schema, so records written by older workers still decode during a
 rolling deploy. Avro schemas are derived from the pydantic models, one source of truth.
+
+With a schema registry configured (:mod:`supportflow.schemas.registry`, set once per process by
+``registry.configure``), :func:`encode` and :func:`decode` delegate to that process-wide codec, which
+writes Confluent's framing (``0x00`` + 4-byte schema id); :func:`decode` tells the framings apart by
+the first byte, so records in either header keep decoding.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import typing
 from enum import Enum
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, Protocol, TypeVar, get_args, get_origin
 
 import fastavro
 from pydantic import BaseModel
@@ -40,6 +45,27 @@ RECORDS: dict[str, type[BaseModel]] = {
 }
 
 M = TypeVar("M", bound=BaseModel)
+N = TypeVar("N", bound=BaseModel)
+
+#: First byte of a record in Confluent Schema Registry framing.
+CONFLUENT_MAGIC = 0
+
+
+class Codec(Protocol):
+    """Writes records in another framing and reads that framing back (the schema registry's)."""
+
+    def encode(self, record: BaseModel) -> bytes: ...
+    def decode(self, data: bytes, model: type[N]) -> N: ...
+
+
+#: The process-wide codec (``registry.configure``); None: supportflow's own header only.
+_codec: Codec | None = None
+
+
+def use_codec(codec: Codec | None) -> None:
+    """Route :func:`encode` and Confluent-framed :func:`decode` through ``codec`` (None: own header)."""
+    global _codec
+    _codec = codec
 
 
 def _avro_type(annotation: Any, named: set[str]) -> Any:
@@ -124,6 +150,13 @@ def _model_name(model: type[BaseModel]) -> str:
 
 
 def encode(record: BaseModel) -> bytes:
+    if _codec is not None:
+        return _codec.encode(record)
+    return encode_own(record)
+
+
+def encode_own(record: BaseModel) -> bytes:
+    """``record`` in supportflow's own header, whatever codec is configured."""
     name = _model_name(type(record))
     data = record.model_dump(mode="python")
     hint = _hints(name)
@@ -141,6 +174,10 @@ def encode(record: BaseModel) -> bytes:
 def decode(data: bytes, model: type[M]) -> M:
     """Decode a wire value into ``model``; raises :class:`SchemaError` on anything malformed."""
     name = _model_name(model)
+    if data[:1] == bytes([CONFLUENT_MAGIC]):
+        if _codec is None:
+            raise SchemaError(f"{name}: Confluent-framed record, but no schema registry is configured")
+        return _codec.decode(data, model)
     if len(data) < 3 or data[:2] != MAGIC:
         raise SchemaError(f"{name}: not a supportflow Avro record (bad magic bytes)")
     version = data[2]

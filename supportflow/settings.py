@@ -297,13 +297,25 @@ class RedactionSettings(BaseModel):
 class SchemaRegistrySettings(BaseModel):
     """Confluent Schema Registry wire format (magic byte + schema id); off unless ``url`` is set."""
 
-    model_config = ConfigDict(frozen=True)
+    # A rejected URL may hold credentials: errors name the field, never echo the value.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
-    url: str | None = Field(None, description="Registry URL; unset keeps supportflow's own record header.")
+    url: str | None = Field(
+        None,
+        description="Registry URL (http(s)://host:port, or mock://name for confluent-kafka's in-memory "
+        "registry in tests); unset keeps supportflow's own record header.",
+    )
     basic_auth_user_info: SecretStr | None = Field(None, description="user:password for the registry.")
     outcomes_format: Literal["avro", "json"] = Field(
         "avro", description="json writes outcomes as JSON Schema records for JSON-converter consumers."
     )
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str | None) -> str | None:
+        if url and "@" in url.partition("://")[2].partition("/")[0]:
+            raise ValueError("credentials go in basic_auth_user_info (a secret), not in the URL")
+        return url
 
 
 class FeedbackSettings(BaseModel):
