@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
@@ -41,6 +41,9 @@ from supportflow.schemas.models import Channel, InboundEvent
 from supportflow.streams.flag_registry import FlagError, coerce
 from supportflow.streams.ingest import ingress_key
 
+if TYPE_CHECKING:
+    from supportflow.connectors.feedback.webhook import FeedbackConfig
+
 log = logging.getLogger(__name__)
 
 JSON_TYPES = frozenset({"application/json"})
@@ -57,6 +60,7 @@ class ServiceConfig:
     webhook: WebhookSettings
     ingress_topic: str
     max_body_bytes: int
+    feedback: FeedbackConfig | None = None  # None: the feedback routes answer 503
 
 
 def _not_configured(what: str) -> RequestRejected:
@@ -148,6 +152,11 @@ class IngressService:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    async def read_json_body(self, request: web.Request, jsonl: bool = False) -> bytes:
+        """A JSON (or, with ``jsonl``, also a JSON Lines) body within the size limit; 415/413 otherwise."""
+        _require_json_type(request, JSON_TYPES | JSONL_TYPES if jsonl else JSON_TYPES)
+        return await _read_body(request, self.config.max_body_bytes)
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -326,6 +335,10 @@ def build_app(
         web.get("/admin/flags", service.get_flags, allow_head=False),
         web.post("/admin/flags", service.set_flag),
     ])  # fmt: skip
+    # Imported here: the feedback routes build on this module's service (no import cycle at load).
+    from supportflow.connectors.feedback.webhook import FeedbackEndpoints
+
+    app.add_routes(FeedbackEndpoints(service, config.feedback).routes())
 
     async def close(_app: web.Application) -> None:
         await sink.close()

@@ -32,6 +32,15 @@ class Accepted(BaseModel):
     )
 
 
+class FeedbackAccepted(BaseModel):
+    """accepted: every listed feedback is on the feedback topic (acks=all). ignored: the payload held no
+    feedback. dead_lettered: a signed helpdesk payload that is not feedback, kept on the dead-letter topic."""
+
+    status: Literal["accepted", "ignored", "dead_lettered"]
+    feedback_ids: list[str] = Field(description="Derived from the payload: a redelivery gets the same ids.")
+    reason: str | None = Field(None, description="Why a payload was dead-lettered.")
+
+
 class FlagSet(BaseModel):
     name: str
     value: Any = Field(description="The value written, typed (a JSON boolean for a boolean flag).")
@@ -117,6 +126,30 @@ class ApiTicket(BaseModel):
     metadata: dict[str, str] | None = None
 
 
+class FeedbackRecord(BaseModel):
+    """One piece of feedback on a decided ticket (docs/learning.md). Needs ticket_id or external_id."""
+
+    ticket_id: str | None = Field(None, description="supportflow's ticket id, or the conversation id.")
+    external_id: str | None = Field(None, description="The helpdesk's ticket id.")
+    kind: Literal[
+        "draft_sent_unchanged", "draft_edited", "draft_discarded", "escalation_resolved", "reopened", "csat",
+        "intent_correction",
+    ]  # fmt: skip
+    score: float | None = Field(None, ge=0, le=5, description="Required for csat: 1-5, or 0/1 bad/good.")
+    edited_text: str | None = Field(None, description="The text the agent sent; redacted before it is kept.")
+    corrected_intent: str | None = Field(None, description="Required for intent_correction.")
+    agent_id: str | None = Field(None, description="Kept only as a keyed hash.")
+    occurred_at: str | float | None = Field(None, description="ISO 8601 or epoch seconds; default: now.")
+    feedback_id: str | None = Field(None, description="Your id; default: derived from the record.")
+
+
+class HelpdeskWebhook(BaseModel):
+    """A Zendesk ticket event or satisfaction rating, or a Freshdesk automation webhook body
+    (``{"freshdesk_webhook": {...}}``): docs/learning.md lists the fields read."""
+
+    model_config = {"extra": "allow"}
+
+
 class FlagAssignment(BaseModel):
     name: str = Field(json_schema_extra={"enum": sorted(FLAGS), "example": "auto_resolve"})
     # Every flag in the registry is a boolean today; the server also takes the words below.
@@ -133,5 +166,5 @@ class FlagAssignment(BaseModel):
 #: Every schema the document publishes (nested models are added as they are referenced).
 CONTRACT_MODELS: tuple[type[BaseModel], ...] = (
     Error, Accepted, WhatsAppWebhook, ChatEvent, Attachment, ApiTicket, FlagAssignment, FlagSet, Flags,
-    Status,
+    Status, FeedbackAccepted, FeedbackRecord, HelpdeskWebhook,
 )  # fmt: skip

@@ -43,6 +43,11 @@ _BODY_LIMITS = {"413": _shared("TooLarge"), "415": _shared("UnsupportedMediaType
 _PERSISTED = _ok("Persisted on the ingress topic.", "Accepted")
 _ADMIN_DENIED = "Admin token missing or wrong."
 _API_TICKET = schema_ref("ApiTicket")
+_FEEDBACK_RECORD = schema_ref("FeedbackRecord")
+_FEEDBACK_DONE = _ok(
+    "Persisted on the feedback topic (accepted), or no feedback in it (ignored).", "FeedbackAccepted"
+)
+_FEEDBACK_DEAD = _ok("Signed but not feedback: kept on the dead-letter topic.", "FeedbackAccepted")
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,57 @@ OPERATIONS = (
             "401": "Bearer API key missing or wrong.",
             **_BODY_LIMITS,
             "422": "Valid JSON that cannot become a ticket (no text, no sender, unknown channel).",
+            **_COMMON_WRITE,
+        },
+    ),
+    Operation(
+        "post", "/webhooks/zendesk/feedback", "zendeskFeedback", "Receive a Zendesk webhook carrying feedback",
+        "feedback",
+        description=(
+            "X-Zendesk-Webhook-Signature must be base64 HMAC-SHA256(signing secret, "
+            "X-Zendesk-Webhook-Signature-Timestamp + raw body), the timestamp within the replay window. "
+            "Ticket events (status_changed, comment_added) and satisfaction ratings become feedback; a "
+            "signed body that cannot is dead-lettered (202)."
+        ),
+        body=json_content(schema_ref("HelpdeskWebhook")),
+        responses={
+            "200": _FEEDBACK_DONE, "202": _FEEDBACK_DEAD, "401": "Signature missing or wrong, stale or replayed.",
+            **_BODY_LIMITS, **_COMMON_WRITE,
+        },
+    ),
+    Operation(
+        "post", "/webhooks/freshdesk/feedback", "freshdeskFeedback",
+        "Receive a Freshdesk automation webhook carrying feedback", "feedback",
+        description=(
+            "X-Supportflow-Token must equal the configured Freshdesk webhook token. Status changes, "
+            "replies and satisfaction ratings become feedback; a body that cannot is dead-lettered (202)."
+        ),
+        body=json_content(schema_ref("HelpdeskWebhook")),
+        responses={
+            "200": _FEEDBACK_DONE, "202": _FEEDBACK_DEAD, "401": "Token missing or wrong.",
+            **_BODY_LIMITS, **_COMMON_WRITE,
+        },
+    ),
+    Operation(
+        "post", "/feedback", "submitFeedback",
+        "Submit feedback records (JSON object, JSON array, or JSONL with one record per line)", "feedback",
+        security={"apiKey": []},
+        body={
+            **json_content({"oneOf": [
+                _FEEDBACK_RECORD, {"type": "array", "minItems": 1, "maxItems": 500, "items": _FEEDBACK_RECORD},
+            ]}),
+            "application/x-ndjson": {"schema": {
+                "type": "array", "minItems": 1, "items": _FEEDBACK_RECORD,
+                "description": "Sent as one FeedbackRecord JSON object per line, not as a JSON array.",
+            }},
+        },
+        responses={
+            "200": _ok("No record held feedback.", "FeedbackAccepted"),
+            "202": _ok("Every record persisted on the feedback topic.", "FeedbackAccepted"),
+            "400": "Body (or a JSONL line) is not valid UTF-8 JSON.",
+            "401": "Bearer API key missing or wrong.",
+            **_BODY_LIMITS,
+            "422": "A record that cannot become feedback (no ticket id, unknown kind, csat without score).",
             **_COMMON_WRITE,
         },
     ),

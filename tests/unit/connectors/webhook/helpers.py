@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from supportflow.connectors.feedback.webhook import FeedbackConfig
 from supportflow.connectors.webhook import ServiceConfig, WebhookSettings, build_app
 from supportflow.data import data_path
 from supportflow.schemas.errors import TransientError
+from supportflow.settings import FeedbackSettings
 
 SECRETS = {
     "whatsapp_app_secret": "wa-app-secret",
@@ -18,6 +20,8 @@ SECRETS = {
     "api_key": "api-key-123",
     "admin_token": "admin-token-456",
 }
+FEEDBACK_SECRETS = {"zendesk_webhook_secret": "zd-signing-secret", "freshdesk_webhook_token": "fd-token"}
+FEEDBACK = FeedbackConfig(FeedbackSettings(**FEEDBACK_SECRETS), "test.feedback", "test.deadletter")
 TOPIC = "test.ingress.raw"
 MAX_BODY = 4096
 
@@ -67,7 +71,7 @@ def make_app(
 ):  # fmt: skip
     """The app with every secret configured and rate limiting off unless overridden."""
     settings = WebhookSettings(**{**SECRETS, "rate_per_s": 0, **overrides})
-    config = ServiceConfig(settings, TOPIC, max_body_bytes)
+    config = ServiceConfig(settings, TOPIC, max_body_bytes, feedback=FEEDBACK)
     kwargs = {"clock": clock} if clock else {}
     return build_app(config, sink, flags or MemoryFlags(), **kwargs)
 

@@ -27,9 +27,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from supportflow.connectors.feedback.webhook import zendesk_signature
 from supportflow.connectors.webhook.openapi import build_openapi
 from supportflow.streams.embedded import free_port
-from tests.unit.connectors.webhook.helpers import SECRETS, RecordingSink, make_app
+from tests.unit.connectors.webhook.helpers import FEEDBACK_SECRETS, SECRETS, RecordingSink, make_app
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,11 @@ def jsonl_serializer(_ctx: object, value: object) -> bytes:
 
 schema = schemathesis.openapi.from_dict(build_openapi())
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-BEARER = {"/tickets": SECRETS["api_key"], "/admin/flags": SECRETS["admin_token"]}
+BEARER = {
+    "/tickets": SECRETS["api_key"],
+    "/admin/flags": SECRETS["admin_token"],
+    "/feedback": SECRETS["api_key"],
+}
 
 
 class ServerThread:
@@ -93,6 +98,13 @@ def authenticate(prepared: requests.PreparedRequest, path: str) -> None:
         prepared.headers["X-Supportflow-Signature"] = _hmac(
             SECRETS["chat_hmac_secret"], stamp.encode() + b"." + body
         )
+    elif path == "/webhooks/zendesk/feedback":
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        prepared.headers["X-Zendesk-Webhook-Signature-Timestamp"] = stamp
+        secret = FEEDBACK_SECRETS["zendesk_webhook_secret"].encode()
+        prepared.headers["X-Zendesk-Webhook-Signature"] = zendesk_signature(secret, stamp, body)
+    elif path == "/webhooks/freshdesk/feedback":
+        prepared.headers["X-Supportflow-Token"] = FEEDBACK_SECRETS["freshdesk_webhook_token"]
     elif path in BEARER:
         prepared.headers["Authorization"] = f"Bearer {BEARER[path]}"
     elif path == "/webhooks/whatsapp":
