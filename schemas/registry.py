@@ -296,10 +296,12 @@ _configured: RegistryCodec | None = None
 _configured_with: SchemaRegistrySettings | None = None
 
 
-def configure(settings: Settings) -> RegistryCodec | None:
+def configure(settings: Settings, *, register: bool = True) -> RegistryCodec | None:
     """Make ``wire`` use the registry ``settings`` name, once per process; None: the own header.
 
-    Idempotent for the same settings, so every start-up path may call it.
+    ``register`` checks and registers every schema up front (processes that write); read-only tools
+    pass False and only look schemas up. Idempotent for the same settings, so every start-up path may
+    call it.
     """
     global _configured, _configured_with
     registry = settings.schema_registry
@@ -311,8 +313,9 @@ def configure(settings: Settings) -> RegistryCodec | None:
         wire.use_codec(_configured)
         return _configured
     codec = RegistryCodec(build_client(registry), record_topics(settings.topics), registry.outcomes_format)
-    ids = codec.register()
+    if register:
+        ids = codec.register()
+        log.info("schema registry %s: %d subjects, %s", safe_url(registry.url), len(ids), COMPATIBILITY.value)
     wire.use_codec(codec)
     _configured, _configured_with = codec, registry
-    log.info("schema registry %s: %d subjects, %s", safe_url(registry.url), len(ids), COMPATIBILITY.value)
     return codec

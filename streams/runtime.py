@@ -125,7 +125,10 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, *, crm: CustomerDirectory, kb_in_memory: bool = False) -> Runtime:
         """Load everything the stages use; ``crm`` is where route looks customers up (the caller opens it)."""
+        from supportflow.schemas import registry  # confluent's registry client: loaded by workers only
+
         start = time.perf_counter()
+        registry.configure(settings)  # the registry's framing when one is set (docs/schema-registry.md)
         configure(
             settings.embedding_threads,
             settings.embedding_compute,

@@ -35,9 +35,11 @@ def _records_of(bootstrap: str, topic: str, model: type[M], ticket_id: str) -> l
 
 
 def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list[Outcome]]:
+    from supportflow.schemas import registry
     from supportflow.schemas.models import AuditEvent, Outcome
     from supportflow.settings import get_settings
 
+    registry.configure(get_settings(), register=False)  # reads only: looks schemas up
     t = get_settings().topics
     return (
         _records_of(bootstrap, t.full(t.audit), AuditEvent, ticket_id),

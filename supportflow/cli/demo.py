@@ -63,7 +63,11 @@ def demo_summary(expected: int, collected: Collected, seconds: float) -> dict[st
 def cmd_demo(args: argparse.Namespace) -> int:
     from supportflow.connectors.ingress import events_from_path
     from supportflow.data import data_path
+    from supportflow.schemas import registry
+    from supportflow.settings import get_settings
     from supportflow.streams.harness import run_events
+
+    registry.configure(get_settings())  # events and outcomes in the schema registry's framing when set
 
     path = Path(args.tickets) if args.tickets else data_path("samples")
     if not path.exists():

@@ -33,8 +33,11 @@ def _dead_letter_topic() -> str:
 
 
 def _load(bootstrap: str) -> list[StoredLetter]:
+    from supportflow.schemas import registry
+    from supportflow.settings import get_settings
     from supportflow.streams import dlq
 
+    registry.configure(get_settings())  # letters (and replays) in the schema registry's framing when set
     letters, undecodable = dlq.read_dead_letters(bootstrap, _dead_letter_topic())
     if undecodable:
         err(f"warning: {undecodable} records in {_dead_letter_topic()} are not DeadLetter records")

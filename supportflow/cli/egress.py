@@ -24,11 +24,13 @@ CONNECTORS = ("zendesk", "freshdesk", "webhook")
 
 def cmd_egress(args: argparse.Namespace) -> int:
     from supportflow.connectors.egress import EgressRunner, IdempotencyStore, build_dispatcher, store_path
+    from supportflow.schemas import registry
     from supportflow.schemas.errors import SupportflowError
     from supportflow.settings import get_settings
     from supportflow.streams.topics import ensure_topics, pipeline_topics
 
     settings = get_settings()
+    registry.configure(settings)  # outcomes may be in the schema registry's framing
     target = resolve(args, "egress")
     if target is None:
         return 2

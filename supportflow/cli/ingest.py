@@ -11,12 +11,14 @@ from supportflow.console import err
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from supportflow.connectors.ingress import events_from_path
+    from supportflow.schemas import registry
     from supportflow.settings import get_settings
     from supportflow.streams.ingest import publish_events
 
     target = resolve(args, "ingest")
     if target is None:
         return 2
+    registry.configure(get_settings())  # events in the schema registry's framing when one is set
     t = get_settings().topics
     sent = publish_events(target.bootstrap, t.full(t.ingress), events_from_path(Path(args.path)))
     err(

@@ -47,10 +47,12 @@ def run_metrics_port(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from supportflow.cli.broker import announced, state_path
+    from supportflow.schemas import registry
     from supportflow.settings import get_settings
     from supportflow.streams.harness import WorkerLogs, running_pipeline
 
     settings = get_settings()
+    registry.configure(settings)  # samples and shown outcomes in the registry's framing when one is set
     metrics_port = run_metrics_port(args, settings)
     for port in range(metrics_port, metrics_port + args.workers) if metrics_port else ():
         if problem := metrics_port_problem(port, RUN_PORT_FIX):

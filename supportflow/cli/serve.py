@@ -20,6 +20,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
 
     from supportflow.connectors.webhook.service import serve, startup_problems, unconfigured_endpoints
+    from supportflow.schemas import registry
     from supportflow.settings import get_settings
     from supportflow.streams.embedded import broker_for
     from supportflow.streams.topics import ensure_topics, pipeline_topics
@@ -29,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problems := startup_problems(webhook):
         err(f"supportflow serve: refusing to start: {'; '.join(problems)}")
         return 2
+    registry.configure(settings)  # ingress events in the schema registry's framing when one is set
     # The pipeline a `supportflow run` started, if there is one; else a broker of its own.
     found = find_broker(args.broker, settings.broker, state_path(settings.data_dir))
     with broker_for(found.bootstrap if found else None) as (bootstrap, embedded):
