@@ -38,6 +38,7 @@ from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.runtime import Runtime
 from supportflow.streams.topology import Hop, hops, run_hop
+from supportflow.streams.tracing import header_list
 from supportflow.streams.transport import PipelineApp
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,12 @@ BATCH_MAX = 64
 
 def _messages(events: Sequence[Any]) -> list[Message]:
     return [
-        Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value)
+        Message(
+            e.message.topic, e.message.partition, e.message.offset, e.message.key, e.value,
+            header_list(e.message.headers) if e.message.headers else (),
+        )
         for e in events
-    ]
+    ]  # fmt: skip
 
 
 def build_app(settings: Settings, bootstrap: str, runtime: Runtime) -> PipelineApp:
@@ -124,7 +128,7 @@ def _add_agent(
         for emit in emits:
             target = next_topic if emit.sink == Sink.NEXT else sinks[emit.sink]
             assert target is not None, f"hop {hop.name} emitted {emit.sink} without a next topic"
-            await publisher.produce(target, emit.key, emit.value)
+            await publisher.produce(target, emit.key, emit.value, emit.headers)
 
     async def agent(stream: faust.StreamT) -> None:
         loop = asyncio.get_running_loop()

@@ -46,6 +46,11 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()  # the record's Kafka headers (the trace context)
+
+
+#: Kafka record headers for an output, or None (see ``streams/tracing.py``).
+Headers = list[tuple[str, bytes]] | None
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Emit:
     sink: Sink
     key: bytes | None
     value: bytes
+    headers: Headers = None
 
 
 def now_ms() -> int:
@@ -112,8 +118,13 @@ def _with_retries(
     raise AssertionError("unreachable")
 
 
-def decode_records(stage: str, messages: Sequence[Message]) -> tuple[list[PipelineRecord], list[Emit]]:
-    """Decode a batch; a message that does not decode becomes a dead letter of ``stage``."""
+def decode_records(
+    stage: str,
+    messages: Sequence[Message],
+    received: Callable[[Message, list[PipelineRecord]], None] | None = None,
+) -> tuple[list[PipelineRecord], list[Emit]]:
+    """Decode a batch; a message that does not decode becomes a dead letter of ``stage``. ``received``
+    is told of each decoded record and its message (tracing reads the headers)."""
     records: list[PipelineRecord] = []
     dead: list[Emit] = []
     for msg in messages:
@@ -121,6 +132,9 @@ def decode_records(stage: str, messages: Sequence[Message]) -> tuple[list[Pipeli
             records.append(wire.decode(msg.value, PipelineRecord))
         except SchemaError as exc:
             dead.append(dead_letter(stage, msg, exc))
+            continue
+        if received is not None:
+            received(msg, records[-1:])
     return records, dead
 
 
@@ -163,14 +177,22 @@ def process_records(
     return timed, failed
 
 
-def encode_next(records: list[PipelineRecord]) -> list[Emit]:
-    return [Emit(Sink.NEXT, r.ticket.conversation_id.encode(), wire.encode(r)) for r in records]
+def encode_next(
+    records: list[PipelineRecord], headers: Callable[[PipelineRecord], Headers] | None = None
+) -> list[Emit]:
+    return [
+        Emit(Sink.NEXT, r.ticket.conversation_id.encode(), wire.encode(r), headers(r) if headers else None)
+        for r in records
+    ]
 
 
 def normalize_records(
-    messages: Sequence[Message], normalize: Callable[[bytes], list[PipelineRecord]]
+    messages: Sequence[Message],
+    normalize: Callable[[bytes], list[PipelineRecord]],
+    traced: Callable[[Message, list[PipelineRecord]], list[PipelineRecord]] | None = None,
 ) -> tuple[list[tuple[PipelineRecord, bytes]], list[Emit]]:
-    """Normalize raw events: (record stamped with its time, its wire bytes) per ticket, and dead letters."""
+    """Normalize raw events: (record stamped with its time, its wire bytes) per ticket, and dead letters.
+    ``traced`` sees each event's records before they are encoded (tracing may set their trace id)."""
     out: list[tuple[PipelineRecord, bytes]] = []
     dead: list[Emit] = []
     for msg in messages:
@@ -179,6 +201,7 @@ def normalize_records(
             records = normalize(msg.value)
             ms = round((time.perf_counter() - start) * 1000 / max(1, len(records)), 3)
             timed = [r.model_copy(update={"timings_ms": {"normalize": ms}}) for r in records]
+            timed = traced(msg, timed) if traced is not None else timed
             # Encoding is inside the try: a ticket the wire format cannot hold is dead-lettered too.
             encoded = [(r, wire.encode(r)) for r in timed]
         except Exception as exc:  # PermanentError as designed; anything else is a parser bug: keep the bytes
@@ -210,9 +233,11 @@ def gate_records(
     decide: Callable[[PipelineRecord], Outcome],
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
     decided: Callable[[PipelineRecord, Outcome], None] | None = None,
+    headers: Callable[[PipelineRecord], Headers] | None = None,
 ) -> list[Emit]:
     """Decide each record: its outcome, and its audit event when ``audit`` is given; ``decided`` is
-    told of every outcome the gate made (the conversation state records it)."""
+    told of every outcome the gate made (the conversation state records it); ``headers`` gives the
+    Kafka headers of a record's outcome and audit event."""
     emits: list[Emit] = []
     for record in records:
         start = time.perf_counter()
@@ -225,13 +250,18 @@ def gate_records(
         outcome = outcome.model_copy(update={"timings_ms": {**outcome.timings_ms, "gate": gate_ms}})
         metrics.observe_stage("gate", gate_ms / 1000)
         metrics.observe_outcome(outcome)
-        emits.append(Emit(Sink.OUTCOME, record.ticket.conversation_id.encode(), wire.encode(outcome)))
+        out_headers = headers(record) if headers is not None else None
+        emits.append(
+            Emit(Sink.OUTCOME, record.ticket.conversation_id.encode(), wire.encode(outcome), out_headers)
+        )
         if decided is not None:
             decided(record, outcome)
         if audit is not None:
             try:
                 event = audit(record, outcome)
-                emits.append(Emit(Sink.AUDIT, record.ticket.ticket_id.encode(), wire.encode(event)))
+                emits.append(
+                    Emit(Sink.AUDIT, record.ticket.ticket_id.encode(), wire.encode(event), out_headers)
+                )
             except Exception:  # the decision stands even if its audit record cannot be built
                 log.exception("audit record for %s failed", record.ticket.ticket_id)
     return emits

@@ -71,11 +71,16 @@ class Publisher:
             with self._lock:
                 self._failures.append(f"{msg.topic()}: {err.str()}")
 
-    async def produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+    async def produce(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None = None
+    ) -> None:
         """Queue one record; waits (without blocking the loop) only while librdkafka's queue is full."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key)
+                if headers:  # the trace context; without tracing no record carries headers
+                    self._producer.produce(topic, value=value, key=key, headers=headers)
+                else:
+                    self._producer.produce(topic, value=value, key=key)
                 return
             except BufferError:
                 await asyncio.sleep(BACKPRESSURE_WAIT_S)

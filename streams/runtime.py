@@ -36,7 +36,7 @@ from supportflow.processors.router import IntentRouter, load_policy, warm_up
 from supportflow.processors.router.llm_router import LlmRouterClient
 from supportflow.schemas.models import Decision, Outcome, PipelineRecord
 from supportflow.settings import Settings
-from supportflow.streams import metrics
+from supportflow.streams import metrics, tracing
 from supportflow.streams.flag_registry import is_on
 from supportflow.streams.flags import FlagWatcher
 
@@ -150,7 +150,9 @@ class Runtime:
             llm_router=LlmRouterClient.from_settings(settings.llm_router, on_call=metrics.observe_llm_call),
         )  # fmt: skip
         # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.
-        llm = TierClient(settings.models, on_call=metrics.observe_llm_call)
+        # Traced: each model call a child span of its ticket's resolve span (tracing on only).
+        client = tracing.TracedTierClient if tracing.enabled() else TierClient
+        llm = client(settings.models, on_call=metrics.observe_llm_call)
         # What the articles declare changes only when they are re-indexed: read it once, not per ticket.
         article_intents, section_hints = kb.declarations()
         resolve_ctx = ResolveContext(

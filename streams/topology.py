@@ -55,6 +55,7 @@ from supportflow.streams.handlers import (
     process_records,
     unseen,
 )
+from supportflow.streams.tracing import HopTrace
 
 Topology = Literal["fused", "per-stage"]
 
@@ -144,18 +145,24 @@ def run_hop(
     ``book`` holds the conversation state the batch may read and change (``None``: none is kept)."""
     first = hop.stages[0].name
     bursts = first == "converse" and book is not None and book.burst_window_ms > 0
+    trace = HopTrace(hop.name)  # spans per ticket and stage; inert while tracing is off
     if first == "normalize":
-        normalized, emits = normalize_records(messages, stages.normalize)
+        normalized, emits = normalize_records(
+            messages, stages.normalize, trace.normalized if trace.on else None
+        )
         if len(hop.stages) == 1:  # already encoded: a ticket the wire format cannot hold was dead-lettered
             return [
                 *emits,
-                *(Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw) for r, raw in normalized),
+                *(
+                    Emit(Sink.NEXT, r.ticket.conversation_id.encode(), raw, trace.headers(r))
+                    for r, raw in normalized
+                ),
             ], 0
         records = [r for r, _raw in normalized]
     elif bursts:
-        records, emits = _hold_bursts(messages, book)
+        records, emits = _hold_bursts(messages, book, trace)
     else:
-        records, emits = decode_records(first, messages)
+        records, emits = decode_records(first, messages, trace.received if trace.on else None)
     duplicates = 0
     if hop.decides:
         records, duplicates = unseen(records, seen)
@@ -164,17 +171,19 @@ def run_hop(
         emits += folded
     stateful = book is not None and hop.keeps_conversations
     for part in conversation_rounds(records) if stateful else [records]:
-        emits += _run_stages(hop, part, stages, audit, book)
+        emits += _run_stages(hop, part, stages, audit, book, trace)
     return emits, duplicates
 
 
-def _hold_bursts(messages: Sequence[Message], book: StateBook) -> tuple[list[PipelineRecord], list[Emit]]:
+def _hold_bursts(
+    messages: Sequence[Message], book: StateBook, trace: HopTrace
+) -> tuple[list[PipelineRecord], list[Emit]]:
     """Decode, leaving out the messages whose burst window is still open: ``book.held`` tells the
     agent which messages (by position) to hand back later, and when."""
     decoded: list[tuple[int, PipelineRecord]] = []
     dead: list[Emit] = []
     for i, message in enumerate(messages):
-        records, failed = decode_records("converse", [message])
+        records, failed = decode_records("converse", [message], trace.received if trace.on else None)
         decoded += [(i, r) for r in records]
         dead += failed
     holding = burst.held([r for _, r in decoded], now_ms(), book.burst_window_ms)
@@ -203,20 +212,27 @@ def _run_stages(
     stages: StageFunctions,
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None,
     book: StateBook | None,
+    trace: HopTrace,
 ) -> list[Emit]:
     emits: list[Emit] = []
-    for stage in hop.stages:
-        if stage.name == "converse":
-            records, failed = process_records("converse", records, lambda rs: _converse(rs, stages, book))
-            emits += failed
-        elif stage.name not in ("normalize", "gate"):
-            # route, retrieve, resolve: the StageFunctions method of the stage's name
-            records, failed = process_records(stage.name, records, getattr(stages, stage.name))
-            emits += failed
+    for i, stage in enumerate(hop.stages):
+        if stage.name in ("normalize", "gate"):
+            continue
+        process = (
+            (lambda rs: _converse(rs, stages, book))
+            if stage.name == "converse"
+            else getattr(stages, stage.name)  # route, retrieve, resolve: the method of the stage's name
+        )
+        with trace.stage(stage.name, records, first=i == 0) as spans:
+            records, failed = process_records(stage.name, records, process)
+            spans.done(records)
+        emits += failed
     if not hop.decides:
-        return [*emits, *encode_next(records)]
+        return [*emits, *encode_next(records, trace.headers if trace.on else None)]
     decided = None if book is None else lambda r, o: book.apply(_key(r), note_decision(r, o, now_ms()))
-    return [*emits, *gate_records(records, stages.gate, audit, decided)]
+    with trace.stage("gate", records, first=len(hop.stages) == 1) as spans:
+        headers = trace.headers if trace.on else None
+        return [*emits, *gate_records(records, spans.deciding(stages.gate), audit, decided, headers)]
 
 
 def _key(record: PipelineRecord) -> bytes:

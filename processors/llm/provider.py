@@ -17,6 +17,8 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
+from opentelemetry import trace
+
 from supportflow.processors.llm.errors import LlmError, LlmRequestRejected
 
 # Statuses worth retrying: timeouts, conflicts/too-early, rate limits, and every 5xx.
@@ -58,7 +60,50 @@ class Endpoint:
 
 
 def complete(endpoint: Endpoint, messages: list[dict[str, str]]) -> Completion:
-    """One HTTP round trip. Raises :class:`LlmError` (retryable) or :class:`LlmRequestRejected`."""
+    """One HTTP round trip. Raises :class:`LlmError` (retryable) or :class:`LlmRequestRejected`.
+
+    Inside a ticket's trace (a span is current: tracing is on) the call is a child span with the
+    OpenTelemetry GenAI attributes: provider, model, token counts; never the prompt or the reply."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return _complete(endpoint, messages)
+    tracer = trace.get_tracer("supportflow.llm")
+    with tracer.start_as_current_span(
+        f"chat {endpoint.model}", kind=trace.SpanKind.CLIENT, record_exception=False,
+        set_status_on_exception=False, attributes=_request_attributes(endpoint),
+    ) as span:  # fmt: skip
+        try:
+            completion = _complete(endpoint, messages)
+        except Exception as exc:  # the class only: an exception message may quote the provider's reply
+            span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+            span.set_attribute("error.type", type(exc).__name__)
+            raise
+        span.set_attributes({
+            "gen_ai.usage.input_tokens": completion.tokens_in,
+            "gen_ai.usage.output_tokens": completion.tokens_out,
+            "supportflow.cost_usd": completion.cost_usd,
+        })  # fmt: skip
+        return completion
+
+
+def _request_attributes(endpoint: Endpoint) -> dict[str, str | float | int]:
+    provider = _provider_name(endpoint.model)
+    return {
+        "gen_ai.operation.name": "chat", "gen_ai.system": provider, "gen_ai.provider.name": provider,
+        "gen_ai.request.model": endpoint.model, "gen_ai.request.temperature": 0.0,
+        "gen_ai.request.max_tokens": MAX_OUTPUT_TOKENS,
+    }  # fmt: skip
+
+
+@cache
+def _provider_name(model: str) -> str:
+    """LiteLLM's provider for ``model`` (``openai`` for ``openai/gpt-4o-mini``)."""
+    try:
+        return str(litellm_module().get_llm_provider(model)[1])
+    except Exception:  # an unknown prefix: the prefix itself says the most
+        return model.split("/", 1)[0] if "/" in model else "unknown"
+
+
+def _complete(endpoint: Endpoint, messages: list[dict[str, str]]) -> Completion:
     litellm = litellm_module()
     kwargs: dict[str, Any] = {
         "model": endpoint.model,

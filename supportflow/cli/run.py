@@ -121,6 +121,7 @@ def _show_outcomes(pipe: Pipeline) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from supportflow.connectors.crm import open_crm
     from supportflow.settings import get_settings
+    from supportflow.streams import tracing
     from supportflow.streams.worker import run_worker
 
     target = resolve(args, "worker")
@@ -131,6 +132,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if port and (problem := metrics_port_problem(port, WORKER_PORT_FIX)):
         err(f"supportflow: {problem}")
         return 2
+    tracing.configure_from_env(service_name="supportflow-worker")  # off unless OTEL_* names an exporter
     try:
         run_worker(settings, target.bootstrap, crm=open_crm(settings),
                    embedded=args.embedded_quirks or target.embedded, kb_in_memory=args.kb_in_memory)  # fmt: skip
@@ -141,6 +143,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             raise
         err(f"supportflow: metrics port {port} is in use; {WORKER_PORT_FIX}")
         return 2
+    finally:
+        tracing.shutdown()  # export the spans still queued
     return 0
 
 
