@@ -24,14 +24,20 @@ from supportflow.processors.conversation.handoff import (
 )
 from supportflow.processors.conversation.state import sender_thread
 from supportflow.processors.customers import CustomerDirectory
-from supportflow.processors.embedding import configure, get_embedder, shipped_router_path, usable_cores
+from supportflow.processors.embedding import (
+    Embedder,
+    configure,
+    get_embedder,
+    shipped_router_path,
+    usable_cores,
+)
 from supportflow.processors.gate import GatePolicy, gate
 from supportflow.processors.knowledge import KnowledgeBase
 from supportflow.processors.llm import TierClient
 from supportflow.processors.normalize import normalize
 from supportflow.processors.resolve import ResolveContext, resolve_batch
 from supportflow.processors.retrieve import retrieve
-from supportflow.processors.route import RouteContext, route_batch
+from supportflow.processors.route import MultilingualRouting, RouteContext, route_batch
 from supportflow.processors.router import IntentRouter, load_policy, warm_up
 from supportflow.processors.router.llm_router import LlmRouterClient
 from supportflow.schemas.models import Decision, Outcome, PipelineRecord
@@ -93,6 +99,17 @@ def tuned_interpreter() -> Iterator[None]:
         sys.setswitchinterval(old.switch_interval_s)
 
 
+def multilingual_routing(settings: Settings) -> MultilingualRouting | None:
+    """The shipped multilingual router for non-English tickets, when the main encoder is English-only
+    (``settings.multilingual_router``); None when the main encoder already reads every language."""
+    if not settings.multilingual_router or settings.embedding_model != "minilm":
+        return None
+    embedder = Embedder(threads=settings.embedding_threads, model="multilingual-e5-small")
+    router = IntentRouter.load(shipped_router_path("multilingual-e5-small"))
+    router.check_encoder(embedder.model_id)
+    return MultilingualRouting(embedder, router)
+
+
 class SeenTickets:
     """Bounded memory of decided ticket ids: redelivered records are suppressed, not decided twice."""
 
@@ -148,6 +165,7 @@ class Runtime:
             embedder=get_embedder(), router=router, policy=load_policy(settings.policy_path),
             crm=crm, thresholds=settings.thresholds, languages=covered,
             llm_router=LlmRouterClient.from_settings(settings.llm_router, on_call=metrics.observe_llm_call),
+            multilingual=multilingual_routing(settings),
         )  # fmt: skip
         # Every provider call is counted where it happens (retries, 429s, refusals), not per ticket.
         # Traced: each model call a child span of its ticket's resolve span (tracing on only).

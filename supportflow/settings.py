@@ -378,6 +378,12 @@ class Settings(BaseSettings):
         "text; embedding_threads are its OpenMP threads. Unset router_path picks the shipped router "
         "trained for it; the help-center index is re-embedded when the encoder changes.",
     )
+    multilingual_router: bool = Field(
+        True,
+        description="With the minilm encoder: tickets not in English are classified by the shipped "
+        "multilingual-e5-small router, so they get an intent instead of oos; English tickets never pay "
+        "e5's cost. false: every ticket goes through the minilm router.",
+    )
     cache_dir: Path = Field(
         default_factory=lambda: (
             Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "supportflow"

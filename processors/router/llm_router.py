@@ -320,17 +320,23 @@ def refine_routed_records(
     policy: Policy,
     thresholds: Thresholds,
     covered_languages: tuple[str, ...] = ("en",),
+    vectors: Sequence[npt.NDArray[np.float32]] | None = None,
 ) -> list[PipelineRecord]:
     """:func:`refine_uncertain` over the route stage's output records (route, customer and embedding
-    set), ``queries`` being the texts it classified. Records without a route or vector pass through."""
+    set), ``queries`` being the texts it classified and ``vectors`` what ``router`` classified them on
+    (default: the records' own embedding). Records without a route or vector pass through."""
     if client is None:
         return list(records)
-    if len(queries) != len(records):
+    if len(queries) != len(records) or (vectors is not None and len(vectors) != len(records)):
         raise ValueError(f"{len(queries)} queries for {len(records)} records")
+
+    def vector(i: int, record: PipelineRecord) -> npt.NDArray[np.float32]:
+        return vectors[i] if vectors is not None else np.frombuffer(record.embedding, dtype=np.float32)
+
     indexed = [
-        (i, RouteCase(r.ticket, q, np.frombuffer(r.embedding, dtype=np.float32), r.route, r.customer))
+        (i, RouteCase(r.ticket, q, vector(i, r), r.route, r.customer))
         for i, (r, q) in enumerate(zip(records, queries, strict=True))
-        if r.route is not None and r.embedding
+        if r.route is not None and (r.embedding or vectors is not None)
     ]
     refined = refine_uncertain(
         [case for _, case in indexed], client, router, policy, thresholds, covered_languages
