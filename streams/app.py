@@ -38,7 +38,7 @@ from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.runtime import Runtime
 from supportflow.streams.topology import Hop, hops, run_hop
-from supportflow.streams.tracing import header_list
+from supportflow.streams.tracing_headers import header_list
 from supportflow.streams.transport import PipelineApp
 
 log = logging.getLogger(__name__)

@@ -77,10 +77,8 @@ class Publisher:
         """Queue one record; waits (without blocking the loop) only while librdkafka's queue is full."""
         while True:
             try:
-                if headers:  # the trace context; without tracing no record carries headers
-                    self._producer.produce(topic, value=value, key=key, headers=headers)
-                else:
-                    self._producer.produce(topic, value=value, key=key)
+                # headers: the trace context; None (no headers) while tracing is off
+                self._producer.produce(topic, value=value, key=key, headers=headers)
                 return
             except BufferError:
                 await asyncio.sleep(BACKPRESSURE_WAIT_S)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from supportflow.schemas.errors import TransientError
-from supportflow.streams import kafka
+from supportflow.streams import kafka, tracing
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,9 @@ class KafkaEventSink:
     def __init__(self, bootstrap: str, *, delivery_timeout_s: float = 5.0, readiness_timeout_s: float = 2.0,
                  config: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.bootstrap = bootstrap
+        # The service's one producer of ingress.raw: where its traces start (off unless OTEL_* names
+        # an exporter; once per process).
+        tracing.configure_from_env(service_name="supportflow-webhook")
         self._delivery_timeout_s = delivery_timeout_s
         self._readiness_timeout_s = readiness_timeout_s
         self._fatal: str | None = None
@@ -96,8 +99,9 @@ class KafkaEventSink:
             def on_delivery(err: KafkaError | None, _msg: Message, fut: asyncio.Future[None] = fut) -> None:
                 loop.call_soon_threadsafe(settle, fut, err)
 
+            headers = tracing.ingress_headers(topic)  # None while tracing is off
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery)
+                self._producer.produce(topic, key=key, value=value, on_delivery=on_delivery, headers=headers)
             except (BufferError, KafkaException) as exc:
                 for pending in futures:  # nobody will await them now
                     pending.cancel()

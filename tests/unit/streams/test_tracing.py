@@ -18,7 +18,7 @@ from supportflow.processors.audit import audit_event
 from supportflow.schemas import wire
 from supportflow.schemas.models import AuditEvent, Outcome, PipelineRecord
 from supportflow.settings import Settings
-from supportflow.streams import tracing
+from supportflow.streams import tracing, tracing_headers
 from supportflow.streams.handlers import Emit, Message, Sink
 from supportflow.streams.runtime import Runtime, SeenTickets
 from supportflow.streams.topology import STAGES_BY_NAME, Hop, hops, run_hop
@@ -62,9 +62,9 @@ def _parent_id(span: ReadableSpan) -> int | None:
 
 def test_tracing_headers_inject_then_extract_same_span_context(spans):
     span = trace.get_tracer("test").start_span("publish")
-    headers = tracing.inject(trace.set_span_in_context(span))
+    headers = tracing_headers.inject(trace.set_span_in_context(span))
 
-    ctx = tracing.extract(headers)
+    ctx = tracing_headers.extract(headers)
 
     assert [k for k, _ in headers] == ["traceparent"]
     assert ctx is not None
@@ -86,7 +86,7 @@ def test_tracing_headers_inject_then_extract_same_span_context(spans):
     ],
 )
 def test_tracing_extract_missing_or_malformed_header_none(headers):
-    assert tracing.extract(headers) is None
+    assert tracing_headers.extract(headers) is None
 
 
 def test_tracing_malformed_header_new_root_span_keeps_ticket_trace_id(spans):
@@ -101,7 +101,7 @@ def test_tracing_malformed_header_new_root_span_keeps_ticket_trace_id(spans):
     assert tracing.trace_id_hex(span.context.trace_id) == TICKET_TRACE
     (out,) = [e for e in emits if e.sink == Sink.NEXT]
     # The next hop continues from this span, in the ticket's trace.
-    ctx = tracing.extract(out.headers or [])
+    ctx = tracing_headers.extract(out.headers or [])
     assert ctx is not None and trace.get_current_span(ctx).get_span_context().span_id == span.context.span_id
 
 
@@ -128,7 +128,7 @@ def test_tracing_per_stage_hops_one_trace_a_span_per_stage_same_trace_id_as_outc
 
 def test_tracing_ingress_header_adopted_by_normalize_and_ticket(spans, runtime):
     upstream = trace.get_tracer("test").start_span("webhook")
-    headers = tracing.inject(trace.set_span_in_context(upstream))
+    headers = tracing_headers.inject(trace.set_span_in_context(upstream))
     ingress = Message("ingress", 0, 0, None, wire.encode(bench_events(1)[0]), headers)
 
     emits, _ = run_hop(hops("per-stage")[0], [ingress], runtime, lambda _t: False)
