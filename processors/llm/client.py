@@ -1,10 +1,12 @@
-"""The resolve stage's model client: two LiteLLM tiers, bounded retries, fallback, a circuit breaker.
+"""The resolve stage's model client: two LiteLLM tiers, bounded retries, fallback, Router cooldowns.
 
 For one ticket: try the requested tier's model; retry provider failures with exponential backoff and
 jitter (or the provider's ``Retry-After``) up to ``ModelTiers.max_retries`` times; re-ask once if the
 reply is not valid cited JSON; then try the other tier the same way; then raise
 :class:`LlmUnavailable` so the caller drafts or escalates. Worst case per ticket is bounded by
 ``2 tiers x (max_retries + 2 calls: first, re-ask, retries) x timeout_s`` plus the backoff waits.
+Every call goes through LiteLLM's Router (breaker.py), which cools a model down after repeated provider
+failures; a cooling model fails at once and the ticket moves on to the other tier.
 
 Ticket text and customer facts arrive already redacted. Logs carry ids, models, error classes and
 statuses only, never prompt or reply text.
@@ -20,10 +22,16 @@ from dataclasses import dataclass, field
 
 import tenacity
 
-from supportflow.processors.llm.breaker import BreakerPolicy, CircuitBreaker
-from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
+from supportflow.processors.llm.breaker import BreakerPolicy, ModelCircuits
+from supportflow.processors.llm.errors import (
+    LlmCircuitOpen,
+    LlmError,
+    LlmOutputInvalid,
+    LlmRequestRejected,
+    LlmUnavailable,
+)
 from supportflow.processors.llm.prompt import build_messages, parse_model_answer, reask_messages
-from supportflow.processors.llm.provider import Completion, Endpoint, complete
+from supportflow.processors.llm.provider import Completion, Endpoint
 from supportflow.schemas.models import Answer, Source, Tier
 from supportflow.settings import ModelTiers
 
@@ -43,10 +51,6 @@ class RetryPolicy:
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
-class _CircuitOpen(Exception):
-    pass
-
-
 #: ``(tier, model, outcome, tokens_in, tokens_out)`` for every provider call and refusal; outcome is one
 #: of ok | error | timeout | rate_limited | invalid | circuit_open. The worker wires it to Prometheus.
 CallObserver = Callable[[str, str, str, int, int], None]
@@ -55,7 +59,8 @@ CallObserver = Callable[[str, str, str, int, int], None]
 def _outcome_of(exc: LlmError) -> str:
     if exc.status == 429:
         return "rate_limited"
-    return "timeout" if exc.status is None else "error"  # no status: no answer in time / no connection
+    # LiteLLM's Timeout carries 408; no status at all means no connection: both are "no answer in time".
+    return "timeout" if exc.status in (None, 408) else "error"
 
 
 @dataclass
@@ -65,7 +70,7 @@ class _RetryCount:
 
 @dataclass
 class TierClient:
-    """One per process: the circuit-breaker state is per model and shared by every ticket."""
+    """One per process: the Router's cooldown state is per model and shared by every ticket."""
 
     tiers: ModelTiers
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -73,10 +78,11 @@ class TierClient:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
     on_call: CallObserver | None = None
-    breaker: CircuitBreaker = field(init=False)
+    circuits: ModelCircuits = field(init=False)
 
     def __post_init__(self) -> None:
-        self.breaker = CircuitBreaker(self.breaker_policy)
+        models = [m for m in (self.tiers.commodity, self.tiers.frontier) if m]
+        self.circuits = ModelCircuits([self._endpoint(m) for m in models], self.breaker_policy)
 
     def enabled(self) -> bool:
         return bool(self.tiers.commodity or self.tiers.frontier)
@@ -100,8 +106,8 @@ class TierClient:
         for attempt_tier, model in self._plan(tier):
             try:
                 return self._answer_with(model, attempt_tier, messages, allowed, ticket_id)
-            except (LlmError, LlmRequestRejected, LlmOutputInvalid, _CircuitOpen) as exc:
-                reason = "circuit_open" if isinstance(exc, _CircuitOpen) else _describe(exc)
+            except (LlmError, LlmRequestRejected, LlmOutputInvalid, LlmCircuitOpen) as exc:
+                reason = "circuit_open" if isinstance(exc, LlmCircuitOpen) else _describe(exc)
                 reasons.append(f"{attempt_tier.value}:{model}:{reason}")
                 log.warning(
                     "llm tier failed ticket=%s tier=%s model=%s reason=%s",
@@ -160,15 +166,16 @@ class TierClient:
         if self.on_call is not None:
             self.on_call(tier.value, model, outcome, tokens_in, tokens_out)
 
+    def _endpoint(self, model: str) -> Endpoint:
+        key = self.tiers.api_key.get_secret_value() if self.tiers.api_key else None
+        return Endpoint(
+            model=model, api_base=self.tiers.api_base, api_key=key, timeout_s=self.tiers.timeout_s
+        )
+
     def _call_with_retries(
         self, model: str, tier: Tier, messages: list[dict[str, str]], ticket_id: str, retries: _RetryCount
     ) -> Completion:
-        endpoint = Endpoint(
-            model=model,
-            api_base=self.tiers.api_base,
-            api_key=self.tiers.api_key.get_secret_value() if self.tiers.api_key else None,
-            timeout_s=self.tiers.timeout_s,
-        )
+        endpoint = self._endpoint(model)
 
         def wait_s(state: tenacity.RetryCallState) -> float:
             retry_after_s = _failure(state).retry_after_s
@@ -203,25 +210,19 @@ class TierClient:
         return completion
 
     def _call_once(self, endpoint: Endpoint, tier: Tier, messages: list[dict[str, str]]) -> Completion:
-        """One provider call behind the breaker, observed whatever its outcome."""
+        """One provider call through the Router, observed whatever its outcome."""
         model = endpoint.model
-        if not self.breaker.allow(model):
-            self._observe(tier, model, "circuit_open")
-            raise _CircuitOpen(model)
         try:
-            completion = complete(endpoint, messages)
+            completion = self.circuits.complete(endpoint, messages)
+        except LlmCircuitOpen:
+            self._observe(tier, model, "circuit_open")
+            raise
         except LlmError as exc:
             self._observe(tier, model, _outcome_of(exc))
-            self.breaker.record_failure(model)
             raise
         except LlmRequestRejected:
             self._observe(tier, model, "error")
-            self.breaker.record_success(model)  # the provider is up; it refused this request
             raise
-        except BaseException:
-            self.breaker.record_failure(model)  # never leave a half-open probe dangling
-            raise
-        self.breaker.record_success(model)
         self._observe(tier, model, "ok", completion.tokens_in, completion.tokens_out)
         return completion
 

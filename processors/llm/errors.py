@@ -20,6 +20,13 @@ class LlmError(TransientError):
         self.retry_after_s = retry_after_s
 
 
+class LlmCircuitOpen(TransientError):
+    """No request was sent: the model is cooling down after repeated provider failures (see breaker.py).
+
+    Not an :class:`LlmError`, so it is never retried: the other tier answers, or the ticket degrades.
+    """
+
+
 class LlmRequestRejected(PermanentError):
     """The provider refused this request (400/401/403/404/422...): the same model will refuse it again."""
 
@@ -33,7 +40,7 @@ class LlmOutputInvalid(PermanentError):
 
 
 class LlmUnavailable(SupportflowError):
-    """Every tier failed, was exhausted, or has its circuit open: the caller degrades (draft/escalate).
+    """Every tier failed, was exhausted, or is cooling down: the caller degrades (draft/escalate).
 
     ``reasons`` has one short, PII-free entry per tier tried, e.g. ``"commodity:openai/x:LlmError(429)"``.
     """

@@ -19,7 +19,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from supportflow.processors.llm.errors import LlmError, LlmRequestRejected
+from supportflow.processors.llm.errors import LlmCircuitOpen, LlmError, LlmRequestRejected
 
 # Statuses worth retrying: timeouts, conflicts/too-early, rate limits, and every 5xx.
 _RETRYABLE_STATUS = {408, 409, 425, 429}
@@ -59,20 +59,20 @@ class Endpoint:
     timeout_s: float
 
 
-def complete(endpoint: Endpoint, messages: list[dict[str, str]]) -> Completion:
+def complete(endpoint: Endpoint, messages: list[dict[str, str]], router: Any = None) -> Completion:
     """One HTTP round trip. Raises :class:`LlmError` (retryable) or :class:`LlmRequestRejected`.
 
     Inside a ticket's trace (a span is current: tracing is on) the call is a child span with the
     OpenTelemetry GenAI attributes: provider, model, token counts; never the prompt or the reply."""
     if not trace.get_current_span().get_span_context().is_valid:
-        return _complete(endpoint, messages)
+        return _complete(endpoint, messages, router)
     tracer = trace.get_tracer("supportflow.llm")
     with tracer.start_as_current_span(
         f"chat {endpoint.model}", kind=trace.SpanKind.CLIENT, record_exception=False,
         set_status_on_exception=False, attributes=_request_attributes(endpoint),
     ) as span:  # fmt: skip
         try:
-            completion = _complete(endpoint, messages)
+            completion = _complete(endpoint, messages, router)
         except Exception as exc:  # the class only: an exception message may quote the provider's reply
             span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
             span.set_attribute("error.type", type(exc).__name__)
@@ -103,7 +103,7 @@ def _provider_name(model: str) -> str:
         return model.split("/", 1)[0] if "/" in model else "unknown"
 
 
-def _complete(endpoint: Endpoint, messages: list[dict[str, str]]) -> Completion:
+def _complete(endpoint: Endpoint, messages: list[dict[str, str]], router: Any) -> Completion:
     litellm = litellm_module()
     kwargs: dict[str, Any] = {
         "model": endpoint.model,
@@ -115,14 +115,17 @@ def _complete(endpoint: Endpoint, messages: list[dict[str, str]]) -> Completion:
         "max_tokens": MAX_OUTPUT_TOKENS,
         "drop_params": True,  # a provider without e.g. temperature support gets the call without it
     }
-    if endpoint.api_base:
+    # A Router's deployment holds these; passed per call, they would make it a caller's credentials,
+    # whose failures the Router does not count against the deployment.
+    if endpoint.api_base and router is None:
         kwargs["api_base"] = endpoint.api_base
-    if endpoint.api_key:
+    if endpoint.api_key and router is None:
         kwargs["api_key"] = endpoint.api_key
     if _supports_json_mode(endpoint.model):
         kwargs["response_format"] = {"type": "json_object"}
     try:
-        response = litellm.completion(**kwargs)
+        # Through a litellm.Router (breaker.py) when given, so its deployment cooldowns see the outcome.
+        response = (litellm.completion if router is None else router.completion)(**kwargs)
     except Exception as exc:
         raise _translate(exc, litellm) from exc
     content = response.choices[0].message.content or ""
@@ -170,6 +173,8 @@ def _translate(exc: Exception, litellm: ModuleType) -> Exception:
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     name = type(exc).__name__
+    if isinstance(exc, litellm.RouterRateLimitError):  # the model is cooling down: nothing was sent
+        return LlmCircuitOpen(f"{name}: model cooling down after provider failures")
     if isinstance(exc, litellm.Timeout | litellm.APIConnectionError):
         return LlmError(f"{name}: no answer in time", status=status)
     if status is not None and (status in _RETRYABLE_STATUS or status >= 500):

@@ -10,7 +10,6 @@ from pydantic import SecretStr
 
 from supportflow.processors.llm import (
     BreakerPolicy,
-    BreakerState,
     LlmOutputInvalid,
     LlmUnavailable,
     RetryPolicy,
@@ -238,43 +237,111 @@ def test_answer_provider_down_raises_unavailable(server: FakeOpenAIServer) -> No
     assert len(raised.value.reasons) == 2
 
 
-def test_breaker_opens_after_n_failures_fails_fast_then_half_opens(server: FakeOpenAIServer) -> None:
-    server.script(CHEAP, then=Fail(500))
-    client = make_client(server, frontier="", max_retries=1, breaker=BreakerPolicy(failures=2, reset_s=0.6))
-
+def test_circuit_provider_down_after_n_failures_skips_the_call_and_fails_fast(
+    server: FakeOpenAIServer,
+) -> None:
+    server.script(CHEAP, then=Hang(1.5))
+    client = make_client(
+        server, frontier="", timeout_s=0.3, max_retries=1, breaker=BreakerPolicy(failures=2, reset_s=30)
+    )
+    calls: list[tuple[str, str, str, int, int]] = []
+    client.on_call = lambda *call: calls.append(call)
     with pytest.raises(LlmUnavailable):
-        ask(client)  # 2 failed calls: the circuit opens
-    assert client.breaker.state(CHEAP) == BreakerState.OPEN
+        ask(client)  # two timed-out calls: the Router cools the model down
     seen = len(server.requests)
 
     started = time.monotonic()
     with pytest.raises(LlmUnavailable) as raised:
         ask(client)
-    assert time.monotonic() - started < 0.2
+        ask(client)
+
+    assert time.monotonic() - started < 0.2  # no timeout paid: nothing reached the provider
+    assert len(server.requests) == seen == 2
     assert raised.value.reasons == [f"commodity:{CHEAP}:circuit_open"]
-    assert len(server.requests) == seen  # failed fast: nothing reached the provider
+    assert [c[2] for c in calls] == ["timeout", "timeout", "circuit_open"]
+
+
+def test_circuit_unreachable_provider_cools_down_too(server: FakeOpenAIServer) -> None:
+    with FakeOpenAIServer() as gone:
+        dead_base = gone.base_url
+    client = make_client(
+        server, frontier="", api_base=dead_base, max_retries=1, breaker=BreakerPolicy(failures=2, reset_s=30)
+    )
+    with pytest.raises(LlmUnavailable) as first:
+        ask(client)
+    with pytest.raises(LlmUnavailable) as second:
+        ask(client)
+
+    assert "circuit_open" not in first.value.reasons[0]
+    assert second.value.reasons == [f"commodity:{CHEAP}:circuit_open"]
+
+
+def test_circuit_after_the_cooldown_calls_the_provider_again(server: FakeOpenAIServer) -> None:
+    server.script(CHEAP, Fail(500), Fail(500), Reply(GOOD))
+    client = make_client(server, frontier="", max_retries=1, breaker=BreakerPolicy(failures=2, reset_s=0.6))
+    with pytest.raises(LlmUnavailable):
+        ask(client)
+    with pytest.raises(LlmUnavailable):
+        ask(client)  # still cooling down
+    assert len(server.requests) == 2
 
     time.sleep(0.7)
-    server.script(CHEAP, Reply(GOOD))
-    answer = ask(client)  # the half-open probe succeeds and closes the circuit
+    answer = ask(client)
+
     assert answer.citations == ["returns#1"]
-    assert len(server.requests) == seen + 1
-    assert client.breaker.state(CHEAP) == BreakerState.CLOSED
+    assert len(server.requests) == 3
 
 
-def test_breaker_failed_half_open_probe_reopens_without_retrying(server: FakeOpenAIServer) -> None:
+def test_circuit_still_down_after_the_cooldown_cools_down_again_after_n_failures(
+    server: FakeOpenAIServer,
+) -> None:
     server.script(CHEAP, then=Fail(502))
     client = make_client(server, frontier="", max_retries=3, breaker=BreakerPolicy(failures=2, reset_s=0.3))
     with pytest.raises(LlmUnavailable):
         ask(client)
-    assert len(server.requests) == 2  # the breaker cut the retries short at N failures
+    assert len(server.requests) == 2  # the cooldown cut the retries short at N failures
 
     time.sleep(0.35)
     with pytest.raises(LlmUnavailable):
         ask(client)
+    with pytest.raises(LlmUnavailable) as raised:
+        ask(client)
 
-    assert len(server.requests) == 3  # exactly one probe, then open again
-    assert client.breaker.state(CHEAP) == BreakerState.OPEN
+    assert len(server.requests) == 4  # the failure count starts over: N more calls, then cooling again
+    assert raised.value.reasons == [f"commodity:{CHEAP}:circuit_open"]
+
+
+def test_circuit_invalid_replies_do_not_cool_the_model_down(server: FakeOpenAIServer) -> None:
+    server.script(CHEAP, Reply("not json"), Reply("still not json"), Reply(GOOD))
+    client = make_client(server, frontier="", breaker=BreakerPolicy(failures=1, reset_s=30))
+    with pytest.raises(LlmUnavailable) as raised:
+        ask(client)
+    assert "LlmOutputInvalid" in raised.value.reasons[0]
+
+    answer = ask(client)
+
+    assert answer.citations == ["returns#1"]
+    assert len(server.requests) == 3
+
+
+def test_circuit_request_refusals_do_not_cool_the_model_down(server: FakeOpenAIServer) -> None:
+    server.script(CHEAP, Fail(400, message="context length exceeded"), Fail(404), Reply(GOOD))
+    client = make_client(server, frontier="", breaker=BreakerPolicy(failures=1, reset_s=30))
+    for _ in range(2):
+        with pytest.raises(LlmUnavailable):
+            ask(client)
+
+    answer = ask(client)
+
+    assert answer.citations == ["returns#1"]
+    assert len(server.requests) == 3
+
+
+def test_circuit_policy_without_failures_or_cooldown_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        BreakerPolicy(failures=0)
+    with pytest.raises(ValueError):
+        BreakerPolicy(reset_s=0)
 
 
 def test_breaker_open_on_commodity_still_lets_frontier_answer(server: FakeOpenAIServer) -> None:
