@@ -29,6 +29,7 @@ from supportflow.cli import (
     ingest,
     kb,
     redact,
+    route_languages,
     router,
     run,
     schemas_cmd,
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     router.add_eval_parser(evals)
     kb.add_eval_parser(evals)
     golden.add_eval_parser(evals)
+    route_languages.add_eval_parser(evals)
     return parser
 
 
