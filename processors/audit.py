@@ -25,4 +25,5 @@ def audit_event(record: PipelineRecord, outcome: Outcome) -> AuditEvent:
         groundedness=answer.groundedness if answer else 0.0,
         unsupported_claims=[redact(c, terms).text for c in answer.unsupported] if answer else [],
         failures=list(record.failures), timings_ms=dict(outcome.timings_ms),
+        router_version=outcome.router_version, policy_version=outcome.policy_version,
     )  # fmt: skip

@@ -6,6 +6,7 @@ The stage agents in :mod:`supportflow.streams.app` only call into this; tests bu
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import sys
 import time
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
+from supportflow.data import data_path
 from supportflow.processors.conversation.converse import ConverseContext, converse, reopened
 from supportflow.processors.conversation.handoff import (
     BusinessHours,
@@ -138,6 +141,8 @@ class Runtime:
     seen: SeenTickets = field(default_factory=SeenTickets)
     article_intents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     handoff: Handoff | None = None
+    #: Stamped on every outcome the gate makes: which router and policy decided (``artifact_version``).
+    versions: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: Settings, *, crm: CustomerDirectory, kb_in_memory: bool = False) -> Runtime:
@@ -152,7 +157,8 @@ class Runtime:
             settings.cache_dir,
             settings.embedding_model,
         )
-        router = IntentRouter.load(settings.router_path or shipped_router_path(settings.embedding_model))
+        router_path = settings.router_path or shipped_router_path(settings.embedding_model)
+        router = IntentRouter.load(router_path)
         router.check_encoder(get_embedder().model_id)  # fail at start, not with miscalibrated tickets
         warm_up()  # sentiment lexicon + language model: load now, not on the first ticket
         kb = KnowledgeBase.open(settings, in_memory=kb_in_memory)
@@ -176,8 +182,13 @@ class Runtime:
         resolve_ctx = ResolveContext(
             llm if llm.enabled() else None, section_hints=section_hints, article_languages=article_languages
         )
+        policy_path = settings.policy_path or data_path("router", "policy.yaml")
+        versions = {
+            "router_version": artifact_version(router_path),
+            "policy_version": artifact_version(policy_path),
+        }
         runtime = cls(settings, route_ctx, kb, resolve_ctx, article_intents=article_intents,
-                      handoff=Handoff.from_settings(settings))  # fmt: skip
+                      handoff=Handoff.from_settings(settings), versions=versions)  # fmt: skip
         log.info(
             "runtime ready in %.1fs (router %s, %d help-center sentences embedded)",
             time.perf_counter() - start, router.version, warmed,
@@ -232,7 +243,24 @@ class Runtime:
         now = int(time.time() * 1000)
         outcome = gate(record, self.gate_policy(), lambda cid: self.kb.get_chunk(cid) is not None,
                        now, self.article_intents or None)  # fmt: skip
+        outcome = outcome.model_copy(update=self.versions) if self.versions else outcome
         return self.handoff.complete(outcome, now) if self.handoff else outcome
+
+
+#: The files of a router artifact (``IntentRouter.save``).
+ROUTER_FILES = ("router.json", "router.npz")
+
+
+def artifact_version(path: Path) -> str:
+    """``<name>@<12 hex of sha256>`` of a router folder's files or a policy file's bytes: two workers
+    (live and shadow) name the artifact they decided with, and the same content has the same name."""
+    # A router folder may hold other files (the shipped one holds the policy and training data).
+    files = [path / name for name in ROUTER_FILES] if path.is_dir() else [path]
+    h = hashlib.sha256()
+    for file in files:
+        h.update(file.read_bytes())
+    name = path.name if path.is_dir() else path.stem
+    return f"{name}@{h.hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not path.exists():
         err(f"no such file or folder: {path}")
         return 2
+    if args.shadow_router or args.shadow_policy:
+        return _demo_with_shadow(args, path)
     # Progress goes to stderr either way: with --json, stdout carries only the one JSON object.
     expected, collected, seconds = run_events(
         list(events_from_path(path)), workers=args.workers, timeout_s=args.timeout, keep_logs=args.keep_logs
@@ -82,6 +84,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         _print_summary(summary)
+    return 0 if summary["lost"] == 0 else 1
+
+
+def _demo_with_shadow(args: argparse.Namespace, path: Path) -> int:
+    """The demo with a shadow worker deciding the same tickets with a candidate, then the comparison."""
+    from supportflow.cli.shadow import demo_with_shadow
+    from supportflow.connectors.ingress import events_from_path
+    from supportflow.evals.shadow import render
+
+    summary, report = demo_with_shadow(list(events_from_path(path)), args.shadow_router, args.shadow_policy,
+                                       timeout_s=args.timeout, keep_logs=args.keep_logs)  # fmt: skip
+    if args.json:
+        print(json.dumps({**summary, "shadow": report.as_dict()}, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+        print("\nshadow comparison (live -> candidate):\n" + render(report))
     return 0 if summary["lost"] == 0 else 1
 
 
@@ -119,6 +137,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--keep-logs", action="store_true",
         help="keep the workers' temporary log folder on exit (it is always kept when a worker fails)",
     )  # fmt: skip
+    p.add_argument("--shadow-router", type=Path, metavar="DIR",
+                   help="also run a shadow worker with this candidate router and print the comparison")  # fmt: skip
+    p.add_argument("--shadow-policy", type=Path, metavar="FILE",
+                   help="also run a shadow worker with this candidate policy and print the comparison")  # fmt: skip
     p.set_defaults(func=cmd_demo)
 
 

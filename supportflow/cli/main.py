@@ -35,6 +35,7 @@ from supportflow.cli import (
     schemas_cmd,
     serve,
     topics,
+    shadow,
 )
 from supportflow.schemas.errors import SupportflowError
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     redact.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
+    shadow.add_parser(sub)
     )
     router.add_eval_parser(evals)
     kb.add_eval_parser(evals)
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_languages.add_eval_parser(evals)
     return parser
 
+    shadow.add_eval_parser(evals)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()

@@ -7,12 +7,15 @@ import errno
 import signal
 import socket
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from supportflow.cli import argtypes
 from supportflow.cli.broker import STATE_HINT, add_broker_option, resolve
 from supportflow.cli.output import OutcomeTable
+from supportflow.cli.shadow import time_ms
 from supportflow.console import err
+from supportflow.schemas.errors import PermanentError
 
 if TYPE_CHECKING:
     from supportflow.settings import Settings
@@ -127,11 +130,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     target = resolve(args, "worker")
     if target is None:
         return 2
-    settings = get_settings()
+    settings = _worker_settings(args, get_settings())
     port = settings.metrics_port
     if port and (problem := metrics_port_problem(port, WORKER_PORT_FIX)):
         err(f"supportflow: {problem}")
         return 2
+    _seed_shadow_start(args, settings, target.bootstrap)
     tracing.configure_from_env(service_name="supportflow-worker")  # off unless OTEL_* names an exporter
     try:
         run_worker(settings, target.bootstrap, crm=open_crm(settings),
@@ -146,6 +150,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         tracing.shutdown()  # export the spans still queued
     return 0
+
+
+def _worker_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """--router/--policy over the settings; --shadow (or SUPPORTFLOW_SHADOW) derives the shadow
+    worker's (``streams/shadow.py``) and refuses one that would write a live topic."""
+    from supportflow.streams.shadow import check_isolated, shadow_settings
+
+    paths = {k: v for k, v in (("router_path", args.router), ("policy_path", args.policy)) if v is not None}
+    settings = settings.model_copy(update=paths) if paths else settings
+    if not (args.shadow or settings.shadow):
+        return settings
+    shadow = shadow_settings(settings)
+    check_isolated(settings, shadow)
+    err(f"shadow worker: group {shadow.app_id}, outcomes to {shadow.topics.full(shadow.topics.outcomes)}")
+    return shadow
+
+
+def _seed_shadow_start(args: argparse.Namespace, settings: Settings, bootstrap: str) -> None:
+    """--from: where a shadow group with no offsets yet starts reading ingress."""
+    if args.from_ms is None:
+        return
+    if not settings.shadow:
+        raise PermanentError(
+            "--from is for a shadow worker (--shadow): the live group reads what it has not yet"
+        )
+    from supportflow.streams.shadow import seed_group_start
+
+    t = settings.topics
+    seed_group_start(bootstrap, settings.app_id, t.full(t.ingress), args.from_ms)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -186,5 +219,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )  # fmt: skip
     p.add_argument(
         "--kb-in-memory", action="store_true", help="index the bundled help center in memory (no Qdrant)"
+    )
+    p.add_argument(
+        "--shadow", action="store_true",
+        help="decide the live ingress in its own consumer group and write outcomes only to outcomes.shadow "
+        "(also SUPPORTFLOW_SHADOW=true; compare with `supportflow eval shadow`)",
+    )  # fmt: skip
+    p.add_argument(
+        "--from", dest="from_ms", type=time_ms, metavar="TIME",
+        help="with --shadow: where a new shadow group starts reading ingress (ISO 8601, a duration ago "
+        "like 1h, or now; default: the start of retention)",
+    )  # fmt: skip
+    p.add_argument(
+        "--router", type=Path, metavar="DIR", help="router artifact (default: SUPPORTFLOW_ROUTER_PATH)"
+    )
+    p.add_argument(
+        "--policy", type=Path, metavar="FILE", help="policy YAML (default: SUPPORTFLOW_POLICY_PATH)"
     )
     p.set_defaults(func=cmd_worker)
