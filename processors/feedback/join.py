@@ -58,12 +58,14 @@ class Entry:
     pending: list[Feedback] = field(default_factory=list)
     counted: list[str] = field(default_factory=list)
     touched_ms: int = 0
+    #: Under a conversation id or tag: the ticket id whose entry holds the outcome (kept once).
+    alias: str = ""
 
     def dumps(self) -> bytes:
         return orjson.dumps({
             "decided": None if self.decided is None else self.decided.__dict__,
             "pending": [f.model_dump(mode="json") for f in self.pending],
-            "counted": self.counted, "touched_ms": self.touched_ms,
+            "counted": self.counted, "touched_ms": self.touched_ms, "alias": self.alias,
         })  # fmt: skip
 
     @classmethod
@@ -73,7 +75,8 @@ class Entry:
         doc = orjson.loads(raw)
         decided = Decided(**doc["decided"]) if doc.get("decided") else None
         pending = [Feedback.model_validate(f) for f in doc.get("pending", [])]
-        return cls(decided, pending, list(doc.get("counted", [])), int(doc.get("touched_ms", 0)))
+        counted, touched = list(doc.get("counted", [])), int(doc.get("touched_ms", 0))
+        return cls(decided, pending, counted, touched, str(doc.get("alias", "")))
 
     def count(self, feedback_id: str) -> None:
         self.counted = [*self.counted, feedback_id][-MAX_COUNTED:]
@@ -96,7 +99,9 @@ def outcome_keys(outcome: Outcome) -> list[str]:
 
 
 def decided(outcome: Outcome) -> Decided:
-    answer = redact(outcome.answer[:MAX_ANSWER_CHARS]).text if outcome.answer else ""
+    """Only a suggestion's draft is kept: edit distance is measured on drafts an agent sent or changed."""
+    keep = outcome.decision == Decision.SUGGESTED and outcome.answer
+    answer = redact(outcome.answer[:MAX_ANSWER_CHARS]).text if keep else ""
     return Decided(
         outcome.ticket_id,
         path_of(outcome.decision),
@@ -134,7 +139,10 @@ class FeedbackJoin:
         joined: list[Joined] = []
         for key in outcome_keys(outcome):
             entry = self._load(key)
-            entry.decided = kept
+            if key == outcome.ticket_id:
+                entry.decided, entry.alias = kept, ""
+            else:  # the latest outcome of a conversation is the one its helpdesk ticket's feedback is about
+                entry.decided, entry.alias = None, outcome.ticket_id
             for waiting in entry.pending:
                 if waiting.feedback_id not in entry.counted:
                     entry.count(waiting.feedback_id)
@@ -151,11 +159,12 @@ class FeedbackJoin:
             if feedback.feedback_id in entry.counted or _is_pending(entry, feedback):
                 self.counts.duplicates += 1
                 return []
-            if entry.decided is not None:
+            found = self._load(entry.alias).decided if entry.alias else entry.decided
+            if found is not None:
                 entry.count(feedback.feedback_id)
                 self._save(key, entry, now_ms)
                 self.counts.joined += 1
-                return [Joined(entry.decided, feedback)]
+                return [Joined(found, feedback)]
         key = feedback.ticket_id
         entry = self._load(key)
         entry.pending.append(feedback)

@@ -24,6 +24,7 @@ from supportflow.cli import (
     demo,
     dlq,
     egress,
+    feedback,
     flags_cmd,
     golden,
     ingest,
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(sub)
     egress.add_parser(sub)
     dlq.add_parser(sub)
+    feedback.add_parser(sub)
     flags_cmd.add_parser(sub)
     redact.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
