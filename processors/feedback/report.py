@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from supportflow.processors.feedback.join import FeedbackJoin, MemoryStore
+from supportflow.processors.feedback.join import FeedbackJoin, Joined, MemoryStore
 from supportflow.processors.feedback.measure import FeedbackStats
 from supportflow.schemas.models import Feedback, Outcome
 
@@ -23,9 +23,15 @@ COLUMNS = (
 
 
 def build_report(outcomes: Iterable[Outcome], feedback: Iterable[Feedback], since_ms: int) -> FeedbackStats:
+    return join_window(outcomes, feedback, since_ms)[0]
+
+
+def join_window(
+    outcomes: Iterable[Outcome], feedback: Iterable[Feedback], since_ms: int
+) -> tuple[FeedbackStats, list[Joined]]:
     """Outcomes decided in the window first, then the feedback that occurred or arrived in it, in the
     order it occurred: what stays unjoined had no outcome in the window."""
-    join, stats = FeedbackJoin(MemoryStore()), FeedbackStats()
+    join, stats, pairs = FeedbackJoin(MemoryStore()), FeedbackStats(), []
     for outcome in sorted(
         (o for o in outcomes if o.decided_at_ms >= since_ms), key=lambda o: o.decided_at_ms
     ):
@@ -42,7 +48,8 @@ def build_report(outcomes: Iterable[Outcome], feedback: Iterable[Feedback], sinc
             stats.unjoined += not joined
         for pair in joined:
             stats.add(pair)
-    return stats
+        pairs += joined
+    return stats, pairs
 
 
 def _cell(value: Any, fmt: str) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from supportflow.cli.broker import add_broker_option, resolve
 from supportflow.console import err
@@ -54,40 +55,75 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from supportflow.processors.feedback.report import build_report, render_table
+def _read(bootstrap: str, topic: str, model: type[M], timeout_s: float) -> tuple[list[M], int]:
+    """Every record of ``topic`` that decodes as ``model``, and how many did not."""
     from supportflow.schemas import wire
     from supportflow.schemas.errors import SchemaError
-    from supportflow.schemas.models import Feedback, Outcome
-    from supportflow.settings import get_settings
     from supportflow.streams.collect import read_to_end
 
-    target = resolve(args, "feedback report")
+    records: list[M] = []
+    undecodable = 0
+    for _key, value in read_to_end(bootstrap, topic, timeout_s=timeout_s):
+        try:
+            records.append(wire.decode(value, model))
+        except SchemaError:
+            undecodable += 1  # the join dead-letters them; reading only skips them
+    return records, undecodable
+
+
+def _window(args: argparse.Namespace, command: str) -> tuple[str, int, Any, list[Any]] | None:
+    """The broker, the window's start, and the join over it (stats and joined pairs)."""
+    from supportflow.processors.feedback.report import join_window
+    from supportflow.schemas.models import Feedback, Outcome
+    from supportflow.settings import get_settings
+
+    target = resolve(args, command)
     if target is None:
-        return 2
+        return None
     t = get_settings().topics
     since_ms = int((time.time() - args.since) * 1000)
-    undecodable = 0
+    outcomes, bad_outcomes = _read(target.bootstrap, t.full(t.outcomes), Outcome, args.timeout)
+    feedback, bad_feedback = _read(target.bootstrap, t.full(t.feedback), Feedback, args.timeout)
+    if bad_outcomes + bad_feedback:
+        err(f"warning: {bad_outcomes + bad_feedback} records could not be decoded and were skipped")
+    stats, joined = join_window(outcomes, feedback, since_ms)
+    return target.bootstrap, since_ms, stats, joined
 
-    def decoded(topic: str, model: type[M]) -> list[M]:
-        nonlocal undecodable
-        records: list[M] = []
-        for _key, value in read_to_end(target.bootstrap, topic, timeout_s=args.timeout):
-            try:
-                records.append(wire.decode(value, model))
-            except SchemaError:
-                undecodable += 1  # the join dead-letters them; the report only skips them
-        return records
 
-    outcomes = decoded(t.full(t.outcomes), Outcome)
-    feedback = decoded(t.full(t.feedback), Feedback)
-    stats = build_report(outcomes, feedback, since_ms)
+def cmd_report(args: argparse.Namespace) -> int:
+    from supportflow.processors.feedback.report import render_table
+
+    window = _window(args, "feedback report")
+    if window is None:
+        return 2
+    _bootstrap, since_ms, stats, _joined = window
     if args.json:
         print(json.dumps({"since_ms": since_ms, **stats.as_dict()}, ensure_ascii=False))
     else:
         print(render_table(stats, since_ms))
-    if undecodable:
-        err(f"warning: {undecodable} records could not be decoded and were skipped")
+    return 0
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    from supportflow.processors.feedback.labels import CORRECTED, feedback_labels
+    from supportflow.schemas.models import AuditEvent
+    from supportflow.settings import get_settings
+
+    window = _window(args, "feedback labels")
+    if window is None:
+        return 2
+    bootstrap, _since_ms, _stats, joined = window
+    t = get_settings().topics
+    audits, _bad = _read(bootstrap, t.full(t.audit), AuditEvent, args.timeout)
+    rows = feedback_labels(joined, {a.ticket_id: a.redacted_input for a in audits})
+    with Path(args.out).open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "why", "routed", "ticket_id"])
+        writer.writerows((r.text, r.label, r.why, r.routed, r.ticket_id) for r in rows)
+    corrected = sum(r.why == CORRECTED for r in rows)
+    print(
+        f"wrote {len(rows)} rows to {args.out}: {corrected} corrected, {len(rows) - corrected} confirmed by agents"
+    )
     return 0
 
 
@@ -103,7 +139,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("feedback", help="feedback on decisions: publish | report | join")
+    parser = sub.add_parser("feedback", help="feedback on decisions: publish | report | labels | join")
     actions = parser.add_subparsers(dest="feedback_command", required=True, metavar="ACTION")
 
     p = actions.add_parser("publish", help="publish a JSONL file of feedback records to the feedback topic")
@@ -114,16 +150,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = actions.add_parser(
         "report", help="CSAT, draft acceptance, reopen rate, corrections by path and intent"
     )
-    p.add_argument("--since", type=duration_s, default=duration_s("24h"), metavar="DURATION",
-                   help="window: outcomes decided and feedback given since, e.g. 30m, 24h, 7d (default 24h)")  # fmt: skip
+    _window_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--timeout", type=float, default=60.0, metavar="SECONDS", help="most time to read each topic"
-    )
-    add_broker_option(p)
     p.set_defaults(func=cmd_report)
+
+    p = actions.add_parser("labels", help="agent-confirmed and corrected intents as a text,label CSV")
+    _window_options(p)
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV for `router train --feedback`")
+    p.set_defaults(func=cmd_labels)
 
     p = actions.add_parser("join", help="run the feedback join (one process): metrics on --metrics-port")
     add_broker_option(p)
     p.add_argument("--embedded-quirks", action="store_true", help="the --broker is the embedded Tansu broker")
     p.set_defaults(func=cmd_join)
+
+
+def _window_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", type=duration_s, default=duration_s("24h"), metavar="DURATION",
+                   help="window: outcomes decided and feedback given since, e.g. 30m, 24h, 7d (default 24h)")  # fmt: skip
+    p.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="most time to read each topic"
+    )
+    add_broker_option(p)

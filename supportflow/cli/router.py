@@ -17,13 +17,14 @@ def _train(args: argparse.Namespace) -> int:
     from supportflow.evals.route import load_csv
     from supportflow.processors.router import TrainOptions, train_router
 
-    texts, labels = load_csv(args.data)
+    texts, labels = _with_feedback(load_csv(args.data), args.feedback)
     val_texts, val_labels = load_csv(args.val) if args.val else (None, None)
     router = train_router(
         texts, labels, val_texts=val_texts, val_labels=val_labels, oos_label=args.oos_label,
         target_precision=args.target_precision,
         options=TrainOptions(use_text=not args.no_ngrams, oos_recall_target=args.oos_recall),
-        info={"data": args.data.name, "val": args.val.name if args.val else None},
+        info={"data": args.data.name, "val": args.val.name if args.val else None,
+              "feedback": args.feedback.name if args.feedback else None},
     )  # fmt: skip
     router.save(args.out)
     cal = router.calibration
@@ -34,11 +35,48 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_feedback(rows: tuple[list[str], list[str]], feedback: Path | None) -> tuple[list[str], list[str]]:
+    """The training rows plus agent-confirmed and corrected rows (``supportflow feedback labels``)."""
+    texts, labels = rows
+    if feedback is None:
+        return texts, labels
+    from supportflow.evals.route import load_csv
+    from supportflow.processors.feedback.labels import merge_rows
+
+    merged = merge_rows(texts, labels, *load_csv(feedback))
+    print(f"feedback {feedback.name}: {merged.added} rows added, {merged.relabelled} training rows relabelled",
+          file=sys.stderr)  # fmt: skip
+    return merged.texts, merged.labels
+
+
+def _train_with_feedback(train: Path, feedback: Path | None, folder: Path) -> Path:
+    """``train``, or a copy of it with the feedback rows merged in (what ``eval route`` trains on)."""
+    if feedback is None:
+        return train
+    import csv
+
+    from supportflow.evals.route import load_csv
+
+    texts, labels = _with_feedback(load_csv(train), feedback)
+    merged = folder / f"{train.stem}+{feedback.stem}.csv"
+    with merged.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *zip(texts, labels, strict=True)])
+    return merged
+
+
 def _eval_route(args: argparse.Namespace) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="supportflow-route-") as folder:
+        train = _train_with_feedback(args.train, args.feedback, Path(folder))
+        return _run_eval_route(args, train)
+
+
+def _run_eval_route(args: argparse.Namespace, train: Path) -> int:
     from supportflow.evals.route import run
 
     return run(
-        args.train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision,
+        train, args.test, args.val, args.oos_label, args.json, args.plots, args.target_precision,
         llm_router=args.llm_router, llm_api_base=args.llm_api_base, llm_limit=args.llm_limit,
         oos_recall=args.oos_recall,
     )  # fmt: skip
@@ -53,6 +91,10 @@ def _fraction(text: str) -> float:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--oos-label", default="oos", help="label of out-of-scope rows (default: oos)")
+    p.add_argument(
+        "--feedback", type=Path, metavar="CSV",
+        help="agent-confirmed and corrected rows (`supportflow feedback labels`) added to the training rows",
+    )  # fmt: skip
     p.add_argument(
         "--target-precision", type=float, default=0.99, help="auto-band precision to reach on validation"
     )
