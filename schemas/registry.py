@@ -61,6 +61,9 @@ MAX_RETRIES = 2
 #: The subjects' compatibility level: a new schema must read every record of the previous one.
 COMPATIBILITY = ConfigCompatibilityLevel.BACKWARD
 SERDE_CONF: dict[str, Any] = {"subject.name.strategy": topic_subject_name_strategy}
+#: JSON records are pydantic models on both sides (dumped by one, validated by the other): a JSON Schema
+#: validation on top would check the same twice, at several times the cost of the whole encode.
+JSON_CONF: dict[str, Any] = {**SERDE_CONF, "validate": False}
 
 
 class IncompatibleSchemaError(SchemaError):
@@ -137,7 +140,7 @@ class RegistryCodec:
         self._topics = {name: tuple(ts) for name, ts in topics.items() if ts}
         self._writers: dict[str, _Writer] = {}
         self._avro_readers: dict[str, AvroDeserializer] = {}
-        self._json_reader = JSONDeserializer(None, schema_registry_client=client, conf=SERDE_CONF)
+        self._json_reader = JSONDeserializer(None, schema_registry_client=client, conf=JSON_CONF)
         self._schema_types: dict[int, str] = {}
         self._lock = threading.Lock()
 
@@ -200,12 +203,14 @@ class RegistryCodec:
         if len(data) < 6 or data[0] != wire.CONFLUENT_MAGIC:
             raise SchemaError(f"{name}: not a Confluent-framed record ({len(data)} bytes)")
         schema_id = int.from_bytes(data[1:5], "big")
-        context = SerializationContext(self._topics.get(name, ("",))[0], MessageField.VALUE)
-        reader = (
-            self._json_reader if self._schema_type(name, schema_id) == "JSON" else self._avro_reader(name)
-        )
+        kind = self._schema_type(name, schema_id)  # SchemaError (unknown id) or TransientError
         try:
-            return model.model_validate(reader(data, context))
+            if kind == "JSON":  # the JSON reader needs the topic's subject
+                topic = self._topics.get(name, ("",))[0]
+                raw = self._json_reader(data, SerializationContext(topic, MessageField.VALUE))
+            else:  # no context: no subject, so no per-record rule lookups (supportflow sets no rules)
+                raw = self._avro_reader(name)(data, None)
+            return model.model_validate(raw)
         except Exception as exc:  # fastavro and pydantic raise many types on foreign bytes
             raise SchemaError(
                 f"{name} (schema id {schema_id}): cannot decode ({type(exc).__name__}: {str(exc)[:300]})"
@@ -245,12 +250,14 @@ class RegistryCodec:
 
     def _new_writer(self, name: str) -> _Writer:
         context = SerializationContext(self._topics[name][0], MessageField.VALUE)
-        conf = {**SERDE_CONF, "auto.register.schemas": True}
         schema = self.schema(name)
         if schema.schema_type == "JSON":
+            conf = {**JSON_CONF, "auto.register.schemas": True}
             json_serializer = JSONSerializer(schema, self.client, to_dict=lambda o, _ctx: o, conf=conf)
             return _Writer(json_serializer, context, lambda r: r.model_dump(mode="json"))
-        avro_serializer = AvroSerializer(self.client, schema, conf=conf)
+        avro_serializer = AvroSerializer(
+            self.client, schema, conf={**SERDE_CONF, "auto.register.schemas": True}
+        )
         hint = wire._hints(name)
 
         def prepare(record: BaseModel) -> object:

@@ -175,7 +175,9 @@ def test_registry_json_outcomes_round_trip(configure):
 def test_registry_json_outcome_applied_by_egress_dispatcher(configure):
     configure(outcomes_format="json")
     with FakeCrmServer() as server:
-        handled = dispatcher("webhook", server).handle(message(outcome()))
+        d = dispatcher("webhook", server)
+        handled = d.handle(message(outcome()))
+        d.deliverer.close()
         assert handled.fate == Fate.DELIVERED
         assert len(server.recorded("webhook")) == 1
 
@@ -225,3 +227,11 @@ def test_registry_safe_url_drops_user_info():
 def test_registry_codec_repr_hides_client_config(configure):
     codec = configure(basic_auth_user_info=SecretStr("sf:hidden-pw"))
     assert "hidden-pw" not in repr(codec)
+
+
+def test_registry_unreachable_on_lookup_is_transient_not_dead_letter():
+    client = registry.build_client(SchemaRegistrySettings(url="http://127.0.0.1:9"))  # nothing listens
+    codec = registry.RegistryCodec(client, registry.record_topics(Settings().topics))
+    with pytest.raises(TransientError, match="unreachable") as caught:
+        codec.decode(b"\x00\x00\x00\x00\x07\x02", Outcome)
+    assert not isinstance(caught.value, SchemaError)
