@@ -18,10 +18,8 @@ are retried by client.py but not counted.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from supportflow.processors.llm.provider import Completion, Endpoint, complete, litellm_module
@@ -85,62 +83,3 @@ def _build_router(endpoints: list[Endpoint], policy: BreakerPolicy) -> Any:
     return litellm.Router(
         model_list=deployments, num_retries=0, allowed_fails_policy=counted, cooldown_time=policy.reset_s
     )
-
-
-# The hand-written breaker below serves only processors/router/llm_router.py (LlmRouterClient), which
-# calls provider.complete itself; TierClient uses ModelCircuits above.
-
-
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-
-
-@dataclass
-class _Circuit:
-    consecutive_failures: int = 0
-    opened_at: float | None = None
-    probing: bool = False
-
-
-class CircuitBreaker:
-    """closed --N consecutive failures--> open --reset_s--> half-open (one probe) --> closed or open again."""
-
-    def __init__(self, policy: BreakerPolicy, clock: Callable[[], float] = time.monotonic) -> None:
-        self.policy = policy
-        self._clock = clock
-        self._circuits: dict[str, _Circuit] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, model: str) -> bool:
-        """True if a call to ``model`` may go out now; an allowed call in half-open state is the probe."""
-        with self._lock:
-            circuit = self._circuits.setdefault(model, _Circuit())
-            if circuit.opened_at is None:
-                return True
-            if circuit.probing or self._clock() - circuit.opened_at < self.policy.reset_s:
-                return False
-            circuit.probing = True
-            return True
-
-    def record_success(self, model: str) -> None:
-        with self._lock:
-            self._circuits[model] = _Circuit()
-
-    def record_failure(self, model: str) -> None:
-        with self._lock:
-            circuit = self._circuits.setdefault(model, _Circuit())
-            circuit.consecutive_failures += 1
-            if circuit.probing or circuit.consecutive_failures >= self.policy.failures:
-                circuit.opened_at = self._clock()
-                circuit.probing = False
-
-    def state(self, model: str) -> BreakerState:
-        with self._lock:
-            circuit = self._circuits.get(model)
-            if circuit is None or circuit.opened_at is None:
-                return BreakerState.CLOSED
-            if circuit.probing or self._clock() - circuit.opened_at >= self.policy.reset_s:
-                return BreakerState.HALF_OPEN
-            return BreakerState.OPEN

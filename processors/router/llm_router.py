@@ -31,11 +31,17 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from supportflow.processors.llm.breaker import BreakerPolicy, CircuitBreaker
+from supportflow.processors.llm.breaker import BreakerPolicy, ModelCircuits
 from supportflow.processors.llm.client import CallObserver
-from supportflow.processors.llm.errors import LlmError, LlmOutputInvalid, LlmRequestRejected, LlmUnavailable
+from supportflow.processors.llm.errors import (
+    LlmCircuitOpen,
+    LlmError,
+    LlmOutputInvalid,
+    LlmRequestRejected,
+    LlmUnavailable,
+)
 from supportflow.processors.llm.prompt import validate_json_reply
-from supportflow.processors.llm.provider import Completion, Endpoint, complete
+from supportflow.processors.llm.provider import Completion, Endpoint
 from supportflow.processors.redact import redact, redact_customer_terms
 from supportflow.processors.router.decide import decide
 from supportflow.processors.router.model import OOS, IntentRouter, Prediction
@@ -137,19 +143,25 @@ def failure_class(exc: Exception) -> str:
 
 @dataclass
 class LlmRouterClient:
-    """One per process: thread-safe, and the circuit breaker is shared by every ticket, so a dead
-    provider costs one timeout per ``breaker_policy.reset_s`` window instead of one per ticket."""
+    """One per process: thread-safe, and the model's cooldown (LiteLLM Router, ``ModelCircuits``) is
+    shared by every ticket, so a dead provider costs ``breaker_policy.failures`` calls per
+    ``breaker_policy.reset_s`` window instead of one timeout per ticket."""
 
     settings: LlmRouterSettings
     descriptions: Mapping[str, str] = field(default_factory=dict)  # intent -> one line for the prompt
     breaker_policy: BreakerPolicy = field(default_factory=BreakerPolicy)
     on_call: CallObserver | None = None
-    breaker: CircuitBreaker = field(init=False)
+    circuits: ModelCircuits = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.settings.model:
             raise ValueError("LlmRouterClient needs settings.model")
-        self.breaker = CircuitBreaker(self.breaker_policy)
+        self.circuits = ModelCircuits([self._endpoint()], self.breaker_policy)
+
+    def _endpoint(self) -> Endpoint:
+        s = self.settings
+        key = s.api_key.get_secret_value() if s.api_key else None
+        return Endpoint(model=s.model, api_base=s.api_base, api_key=key, timeout_s=s.timeout_s)
 
     @classmethod
     def from_settings(
@@ -190,26 +202,18 @@ class LlmRouterClient:
             raise
 
     def _call(self, messages: list[dict[str, str]]) -> Completion:
-        s = self.settings
-        key = s.api_key.get_secret_value() if s.api_key else None
-        endpoint = Endpoint(model=s.model, api_base=s.api_base, api_key=key, timeout_s=s.timeout_s)
-        if not self.breaker.allow(s.model):
-            self._observe("circuit_open")
-            raise LlmUnavailable(f"circuit open for {s.model}", reasons=["circuit_open"])
+        model = self.settings.model
         try:
-            completion = complete(endpoint, messages)
+            completion = self.circuits.complete(self._endpoint(), messages)
+        except LlmCircuitOpen as exc:
+            self._observe("circuit_open")
+            raise LlmUnavailable(f"circuit open for {model}", reasons=["circuit_open"]) from exc
         except LlmError as exc:
             self._observe(failure_class(exc))
-            self.breaker.record_failure(s.model)
             raise
         except LlmRequestRejected:
             self._observe("error")
-            self.breaker.record_success(s.model)  # the provider is up; it refused this request
             raise
-        except BaseException:
-            self.breaker.record_failure(s.model)  # never leave a half-open probe dangling
-            raise
-        self.breaker.record_success(s.model)
         self._observe("ok", completion.tokens_in, completion.tokens_out)
         return completion
 
