@@ -143,6 +143,8 @@ class RegistryCodec:
         self._json_reader = JSONDeserializer(None, schema_registry_client=client, conf=JSON_CONF)
         self._schema_types: dict[int, str] = {}
         self._lock = threading.Lock()
+        #: Every schema checked and registered (:meth:`register`).
+        self.registered = False
 
     def __repr__(self) -> str:  # the client's conf holds the credentials: never shown
         return f"RegistryCodec(outcomes_format={self.outcomes_format!r}, records={sorted(self._topics)})"
@@ -164,6 +166,7 @@ class RegistryCodec:
             schema = self.schema(name)
             for topic in topics:
                 ids[subject(topic)] = self._register(subject(topic), schema)
+        self.registered = True
         return ids
 
     def _register(self, subject_name: str, schema: Schema) -> int:
@@ -300,7 +303,7 @@ def check_backward(client: SchemaRegistryClient, subject_name: str, schema: Sche
 
 
 _configured: RegistryCodec | None = None
-_configured_with: SchemaRegistrySettings | None = None
+_configured_for: tuple[SchemaRegistrySettings, TopicSettings] | None = None
 
 
 def configure(settings: Settings, *, register: bool = True) -> RegistryCodec | None:
@@ -310,19 +313,21 @@ def configure(settings: Settings, *, register: bool = True) -> RegistryCodec | N
     pass False and only look schemas up. Idempotent for the same settings, so every start-up path may
     call it.
     """
-    global _configured, _configured_with
+    global _configured, _configured_for
     registry = settings.schema_registry
     if not registry.url:
         wire.use_codec(None)
-        _configured = _configured_with = None
+        _configured = _configured_for = None
         return None
-    if _configured is not None and _configured_with == registry:
-        wire.use_codec(_configured)
-        return _configured
-    codec = RegistryCodec(build_client(registry), record_topics(settings.topics), registry.outcomes_format)
-    if register:
+    key = (registry, settings.topics)
+    codec = _configured if _configured_for == key else None
+    if codec is None:
+        codec = RegistryCodec(
+            build_client(registry), record_topics(settings.topics), registry.outcomes_format
+        )
+    if register and not codec.registered:
         ids = codec.register()
         log.info("schema registry %s: %d subjects, %s", safe_url(registry.url), len(ids), COMPATIBILITY.value)
     wire.use_codec(codec)
-    _configured, _configured_with = codec, registry
+    _configured, _configured_for = codec, key
     return codec

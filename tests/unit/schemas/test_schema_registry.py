@@ -235,3 +235,11 @@ def test_registry_unreachable_on_lookup_is_transient_not_dead_letter():
     with pytest.raises(TransientError, match="unreachable") as caught:
         codec.decode(b"\x00\x00\x00\x00\x07\x02", Outcome)
     assert not isinstance(caught.value, SchemaError)
+
+
+def test_registry_configure_read_only_registers_nothing_until_a_writer_configures(configure):
+    settings = _settings()
+    reader = registry.configure(settings, register=False)
+    assert reader is not None and reader.client.get_subjects() == []
+    assert registry.configure(settings) is reader
+    assert f"{OUTCOMES}-value" in reader.client.get_subjects()
