@@ -23,7 +23,6 @@ import time
 from typing import Any
 
 import faust
-from prometheus_client import Counter, Histogram
 
 from supportflow.processors.feedback.join import Entry, FeedbackJoin, Joined, expired, path_of
 from supportflow.processors.feedback.measure import measure
@@ -35,6 +34,14 @@ from supportflow.streams import metrics
 from supportflow.streams.conversations import in_partition
 from supportflow.streams.handlers import Message, dead_letter
 from supportflow.streams.kafka import partition_for
+from supportflow.streams.metrics import (
+    CSAT_RATINGS,
+    DRAFTS,
+    EDIT_DISTANCE,
+    FEEDBACK,
+    FEEDBACK_OUTCOMES,
+    FEEDBACK_UNJOINED,
+)
 from supportflow.streams.offsets import EMBEDDED_GAP_CONFIRM_S, GAP_CONFIRM_S
 from supportflow.streams.publisher import Publisher
 from supportflow.streams.tansu_quirks import seed_group_offsets
@@ -47,37 +54,6 @@ TABLE_NAME = "feedback_join"
 SWEEP_INTERVAL_S = 600.0
 SWEEP_BATCH = 5_000
 STAGE = "feedback"
-
-FEEDBACK = Counter(
-    "supportflow_feedback",
-    "Feedback joined to its outcome, by the outcome's path (auto|suggested|escalated|closed), intent and kind.",
-    ["path", "intent", "kind"],
-)
-FEEDBACK_OUTCOMES = Counter(
-    "supportflow_feedback_outcomes",
-    "Outcomes the feedback join kept, by path and intent.",
-    ["path", "intent"],
-)
-CSAT_RATINGS = Counter(
-    "supportflow_feedback_csat_ratings", "CSAT ratings by path, intent and satisfied (true|false).",
-    ["path", "intent", "satisfied"],
-)  # fmt: skip
-DRAFTS = Counter(
-    "supportflow_feedback_drafts", "Drafts an agent acted on, by path, intent and whether sent unchanged.",
-    ["path", "intent", "accepted"],
-)  # fmt: skip
-EDIT_DISTANCE = Histogram(
-    "supportflow_feedback_edit_distance", "Normalized edit distance of the sent text from the draft (0..1).",
-    ["path"], buckets=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
-)  # fmt: skip
-FEEDBACK_UNJOINED = Counter(
-    "supportflow_feedback_unjoined",
-    "Feedback not counted: duplicate (a replayed id), pending_dropped (over the per-ticket bound), "
-    "expired (no outcome within the join's max age).",
-    ["reason"],
-)
-for _reason in ("duplicate", "pending_dropped", "expired"):
-    FEEDBACK_UNJOINED.labels(reason=_reason)
 
 
 def join_app_id(settings: Settings) -> str:

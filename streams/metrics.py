@@ -157,6 +157,39 @@ for _flag in (*FLAGS, FLAG_UNKNOWN):  # every series exists from start-up at 0, 
     FLAG_VALUES_INVALID.labels(flag=_flag)
     FLAGS_INVALID_NOW.labels(flag=_flag)
 
+# The feedback join's (streams/feedback.py): what happened after decisions, by path and intent.
+FEEDBACK = Counter(
+    "supportflow_feedback",
+    "Feedback joined to its outcome, by the outcome's path (auto|suggested|escalated|closed), intent and kind.",
+    ["path", "intent", "kind"],
+)
+FEEDBACK_OUTCOMES = Counter(
+    "supportflow_feedback_outcomes",
+    "Outcomes the feedback join kept, by path and intent.",
+    ["path", "intent"],
+)
+CSAT_RATINGS = Counter(
+    "supportflow_feedback_csat_ratings", "CSAT ratings by path, intent and satisfied (true|false).",
+    ["path", "intent", "satisfied"],
+)  # fmt: skip
+DRAFTS = Counter(
+    "supportflow_feedback_drafts", "Drafts an agent acted on, by path, intent and whether sent unchanged.",
+    ["path", "intent", "accepted"],
+)  # fmt: skip
+EDIT_DISTANCE = Histogram(
+    "supportflow_feedback_edit_distance", "Normalized edit distance of the sent text from the draft (0..1).",
+    ["path"], buckets=(0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0),
+)  # fmt: skip
+FEEDBACK_UNJOINED = Counter(
+    "supportflow_feedback_unjoined",
+    "Feedback not counted: duplicate (a replayed id), pending_dropped (over the per-ticket bound), "
+    "expired (no outcome within the join's max age).",
+    ["reason"],
+)
+for _reason in ("duplicate", "pending_dropped", "expired"):  # exported at 0 from start-up
+    FEEDBACK_UNJOINED.labels(reason=_reason)
+
+
 _COMPARATOR = re.compile(r"[<>=!]")
 _LANGUAGE_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]+)?_")
 _UNSAFE = re.compile(r"[^a-z0-9_]+")

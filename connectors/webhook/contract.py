@@ -135,7 +135,7 @@ class FeedbackRecord(BaseModel):
         "draft_sent_unchanged", "draft_edited", "draft_discarded", "escalation_resolved", "reopened", "csat",
         "intent_correction",
     ]  # fmt: skip
-    score: float | None = Field(None, ge=0, le=5, description="Required for csat: 1-5, or 0/1 bad/good.")
+    score: float | None = Field(None, ge=1, le=5, description="Required for csat: 1 (worst) to 5 (best).")
     edited_text: str | None = Field(None, description="The text the agent sent; redacted before it is kept.")
     corrected_intent: str | None = Field(None, description="Required for intent_correction.")
     agent_id: str | None = Field(None, description="Kept only as a keyed hash.")

@@ -1,7 +1,7 @@
 """Feedback joined to the outcome it is about: a bounded entry per ticket key, in any key-value store.
 
-An outcome is kept under three keys, because each helpdesk names a ticket its own way: its ticket id
-(API and file feedback), its conversation id (a Zendesk ticket's ``external_id``, or the Zendesk or
+An outcome is kept under four keys, because each source names a ticket its own way: its ticket id and
+its external id (the API client's own ticket id: API and file feedback), its conversation id (a Zendesk ticket's ``external_id``, or the Zendesk or
 Freshdesk id of a ticket that came from the helpdesk) and the ``sf-<hash>`` tag egress puts on a
 Freshdesk ticket it created. Feedback looks itself up by its ``ticket_id``, then its ``external_id``.
 
@@ -94,7 +94,12 @@ def freshdesk_link_tag(conversation_id: str) -> str:
 
 
 def outcome_keys(outcome: Outcome) -> list[str]:
-    keys = [outcome.ticket_id, outcome.conversation_id, freshdesk_link_tag(outcome.conversation_id)]
+    keys = [
+        outcome.ticket_id,
+        outcome.external_id,
+        outcome.conversation_id,
+        freshdesk_link_tag(outcome.conversation_id),
+    ]
     return list(dict.fromkeys(k for k in keys if k))
 
 

@@ -1,6 +1,6 @@
 """What joined feedback says, by path (auto / suggested / escalated / closed) and intent.
 
-- CSAT: share of ratings that are satisfied (4-5 on a 1-5 scale, or 1 on a 0/1 good/bad scale);
+- CSAT: share of ratings that are satisfied (4 or 5 on the 1-5 scale);
 - draft acceptance: drafts sent unchanged (or replies at least ``SAME_TEXT`` similar to the draft)
   among drafts acted on, and the mean edit distance (1 - difflib similarity, 0 = unchanged);
 - reopen rate: reopened tickets among the outcomes of the path (the automatic answers' is the alarm);
@@ -30,7 +30,8 @@ def edit_distance(draft: str, final: str) -> float:
 
 
 def satisfied(score: float) -> bool:
-    return score >= 4 if score > 1 else score >= 1
+    """Every source's rating is on the 1-5 scale (Zendesk's good/bad arrive as 5/1)."""
+    return score >= 4
 
 
 @dataclass

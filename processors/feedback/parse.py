@@ -60,10 +60,10 @@ def api_feedback(doc: Any, *, source: str, received_at_ms: int, agent_key: bytes
 def _score(value: Any, kind: FeedbackKind) -> float | None:
     if value is None:
         if kind == FeedbackKind.CSAT:
-            raise FeedbackError("a csat record needs a score (1-5, or 0/1 for bad/good)")
+            raise FeedbackError("a csat record needs a score from 1 to 5")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 5:
-        raise FeedbackError("score must be a number from 0 to 5")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 5:
+        raise FeedbackError("score must be a number from 1 to 5")
     return float(value)
 
 
@@ -127,7 +127,8 @@ def _zendesk_comment(
 
 def _zendesk_rating(doc: dict[str, Any], received_at_ms: int, agent_key: bytes | None) -> Feedback:
     rating: dict[str, Any] = doc["satisfaction_rating"]
-    score = {"good": 1.0, "bad": 0.0}.get(text_field(rating, "score").lower())
+    # Good/bad on the 1-5 scale every other source uses, so one CSAT means one thing.
+    score = {"good": 5.0, "bad": 1.0}.get(text_field(rating, "score").lower())
     if score is None:
         raise FeedbackError(
             "satisfaction_rating.score must be good or bad (offered/unoffered carry no rating)"

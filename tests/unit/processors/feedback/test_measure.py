@@ -41,8 +41,8 @@ def test_measure_reopen_rate_of_auto_answers_by_outcomes():
     assert (cell["outcomes"], cell["reopened"], cell["reopen_rate"]) == (4, 1, 0.25)
 
 
-@pytest.mark.parametrize(("score", "satisfied"), [(5.0, 1.0), (4.0, 1.0), (3.0, 0.0), (1.0, 1.0), (0.0, 0.0)])
-def test_measure_csat_satisfied_share_on_both_scales(score, satisfied):
+@pytest.mark.parametrize(("score", "satisfied"), [(5.0, 1.0), (4.0, 1.0), (3.0, 0.0), (1.0, 0.0)])
+def test_measure_csat_satisfied_share_is_four_or_five(score, satisfied):
     cell = stats_of([outcome()], [feedback(score=score)]).by_path()["suggested"].as_dict()
     assert cell["csat"] == satisfied
 

@@ -39,9 +39,9 @@ def test_zendesk_customer_comment_carries_no_feedback():
     assert zendesk_feedback(orjson.dumps(doc), received_at_ms=5, agent_key=KEY) == []
 
 
-def test_zendesk_bad_satisfaction_rating_is_csat_zero():
+def test_zendesk_bad_satisfaction_rating_is_csat_one():
     [fb] = zendesk("zendesk_satisfaction_rating.json")
-    assert (fb.kind, fb.score, fb.ticket_id, fb.external_id) == (FeedbackKind.CSAT, 0.0, "conv-zd-1", "35436")
+    assert (fb.kind, fb.score, fb.ticket_id, fb.external_id) == (FeedbackKind.CSAT, 1.0, "conv-zd-1", "35436")
 
 
 def test_zendesk_redelivered_event_keeps_its_feedback_id():
