@@ -56,6 +56,8 @@ class ShadowReport:
     transitions: dict[str, int] = field(default_factory=dict)
     by_intent: dict[str, IntentRow] = field(default_factory=dict)
     verdicts: dict[str, int] = field(default_factory=dict)
+    #: Every ticket whose decision or intent changed: ticket_id, intent, live, shadow, verdict.
+    changed: list[dict[str, str]] = field(default_factory=list)
     live_versions: dict[str, int] = field(default_factory=dict)
     shadow_versions: dict[str, int] = field(default_factory=dict)
 
@@ -72,7 +74,7 @@ class ShadowReport:
             "auto_rate_change": round(self.auto_rate_change, 4),
             "transitions": dict(self.transitions),
             "by_intent": {k: vars(v) for k, v in sorted(self.by_intent.items())},
-            "verdicts": dict(self.verdicts),
+            "verdicts": dict(self.verdicts), "changed": list(self.changed),
             "live_versions": dict(self.live_versions), "shadow_versions": dict(self.shadow_versions),
         }  # fmt: skip
 
@@ -130,8 +132,11 @@ def compare(
             transitions[f"{a.decision} -> {b.decision}"] += 1
         if a.decision != b.decision or a.intent != b.intent:
             given = feedback.get(ticket_id, ())
+            verdict = (judge(a, b, given) or "undecided") if given else "no feedback"
             if given:
-                verdicts[judge(a, b, given) or "undecided"] += 1
+                verdicts[verdict] += 1
+            report.changed.append({"ticket_id": ticket_id, "intent": a.intent, "shadow_intent": b.intent,
+                                   "live": str(a.decision), "shadow": str(b.decision), "verdict": verdict})  # fmt: skip
     n = len(both)
     report.decision_agreement, report.intent_agreement = same_decision / n, same_intent / n
     report.live_auto_rate, report.shadow_auto_rate = live_auto / n, shadow_auto / n
@@ -183,8 +188,11 @@ def _pct(x: float) -> str:
 def render(report: ShadowReport) -> str:
     """The report as text: headline numbers, transitions, intents with changes, feedback verdicts."""
     r = report
+    head = f"tickets decided by both: {r.joined} (live only {r.live_only}, shadow only {r.shadow_only})"
+    if not r.joined:
+        return head
     lines = [
-        f"tickets decided by both: {r.joined} (live only {r.live_only}, shadow only {r.shadow_only})",
+        head,
         f"live:    {', '.join(f'{v} ({n})' for v, n in r.live_versions.items()) or '-'}",
         f"shadow:  {', '.join(f'{v} ({n})' for v, n in r.shadow_versions.items()) or '-'}",
         f"decision agreement {_pct(r.decision_agreement)}, intent agreement {_pct(r.intent_agreement)}",
@@ -198,6 +206,14 @@ def render(report: ShadowReport) -> str:
         lines += ["", f"  {'intent':<28}{'tickets':>8}{'changed':>8}{'live auto':>11}{'shadow auto':>13}"]
         lines += [
             f"  {k:<28}{v.tickets:>8}{v.changed:>8}{v.live_auto:>11}{v.shadow_auto:>13}" for k, v in changed
+        ]
+    if r.changed:
+        lines += ["", "changed tickets (first 10):"]
+        lines += [
+            f"  {c['ticket_id']:<26}{c['intent']:<24}{c['live']} -> {c['shadow']}"
+            + (f" (shadow intent {c['shadow_intent']})" if c["shadow_intent"] != c["intent"] else "")
+            + f"  [{c['verdict']}]"
+            for c in r.changed[:10]
         ]
     if r.verdicts:
         said = ", ".join(

@@ -48,6 +48,8 @@ def test_compare_one_changed_decision_counts_agreement_rates_and_transition():
         "shadow_auto": 0,
     }
     assert report.verdicts == {}
+    assert report.changed == [{"ticket_id": "a", "intent": "track_order", "shadow_intent": "track_order",
+                               "live": "auto_resolved", "shadow": "suggested", "verdict": "no feedback"}]  # fmt: skip
 
 
 def test_compare_nothing_joined_reports_zero_without_dividing():
@@ -63,7 +65,9 @@ def test_compare_feedback_on_changed_tickets_counts_each_verdict():
         "b": [feedback("b", FeedbackKind.CSAT, score=5)],  # the auto answer pleased: live right
         "c": [feedback("c", FeedbackKind.ESCALATION_RESOLVED)],  # says nothing about sending alone
     }
-    assert compare(live, shadow, given).verdicts == {"live": 1, "shadow": 1, "undecided": 1}
+    report = compare(live, shadow, given)
+    assert report.verdicts == {"live": 1, "shadow": 1, "undecided": 1}
+    assert [c["verdict"] for c in report.changed] == ["shadow", "live", "undecided", "no feedback"]
 
 
 @pytest.mark.parametrize(
@@ -114,7 +118,18 @@ def test_render_changed_decision_lists_transition_intent_and_feedback_state():
     text = render(report)
     assert "automatic rate: live 100.0% -> shadow 0.0% (-100.0 points)" in text
     assert "auto_resolved -> suggested" in text and "track_order" in text
+    assert (
+        "  a                         track_order             auto_resolved -> suggested  [no feedback]"
+        in text
+    )
     assert "router@abc + cautious@1 (1)" in text and "no feedback on the changed tickets yet" in text
+
+
+def test_render_nothing_joined_only_the_counts():
+    assert (
+        render(compare({"a": outcome("a", AUTO)}, {}, {}))
+        == "tickets decided by both: 0 (live only 1, shadow only 0)"
+    )
 
 
 def test_write_plots_writes_both_charts(tmp_path):
