@@ -49,6 +49,7 @@ N = TypeVar("N", bound=BaseModel)
 
 #: First byte of a record in Confluent Schema Registry framing.
 CONFLUENT_MAGIC = 0
+_CONFLUENT_PREFIX = bytes([CONFLUENT_MAGIC])
 
 
 class Codec(Protocol):
@@ -174,7 +175,7 @@ def encode_own(record: BaseModel) -> bytes:
 def decode(data: bytes, model: type[M]) -> M:
     """Decode a wire value into ``model``; raises :class:`SchemaError` on anything malformed."""
     name = _model_name(model)
-    if data[:1] == bytes([CONFLUENT_MAGIC]):
+    if data[:1] == _CONFLUENT_PREFIX:
         if _codec is None:
             raise SchemaError(f"{name}: Confluent-framed record, but no schema registry is configured")
         return _codec.decode(data, model)
