@@ -204,6 +204,8 @@ def normalize_records(
             timed = traced(msg, timed) if traced is not None else timed
             # Encoding is inside the try: a ticket the wire format cannot hold is dead-lettered too.
             encoded = [(r, wire.encode(r)) for r in timed]
+        except TransientError:
+            raise  # e.g. the schema registry is unreachable: the event is fine, redeliver it later
         except Exception as exc:  # PermanentError as designed; anything else is a parser bug: keep the bytes
             if not isinstance(exc, PermanentError):
                 log.exception(

@@ -17,7 +17,7 @@ from supportflow.connectors.egress.delivery import Deliverer, HttpCall, idempote
 from supportflow.connectors.egress.store import IdempotencyStore
 from supportflow.connectors.egress.tickets import Resolved, TicketRequestFailed, resolve_ticket
 from supportflow.schemas import wire
-from supportflow.schemas.errors import SupportflowError
+from supportflow.schemas.errors import SupportflowError, TransientError
 from supportflow.schemas.models import Outcome
 from supportflow.streams.handlers import Emit, Message, dead_letter
 
@@ -47,11 +47,15 @@ class Dispatcher:
         self.stage = f"egress:{connector.name}"
 
     def handle(self, msg: Message) -> Handled:
-        """Raises only :class:`~.delivery.DeliveryInterrupted` (the worker is stopping)."""
+        """Raises :class:`~.delivery.DeliveryInterrupted` (the worker is stopping) or a
+        :class:`TransientError` reading the outcome (the schema registry is unreachable): the runner
+        stops without committing it, so it is read again after the restart."""
         try:
             outcome = wire.decode(msg.value, Outcome)
             link = self.connector.ticket_link(outcome)
             calls = self.connector.calls(outcome) if link is None else []
+        except TransientError:
+            raise  # e.g. the schema registry is unreachable: the outcome is fine, redeliver it later
         except SupportflowError as exc:
             log.warning(
                 "%s: cannot apply %s[%d]@%d: %s", self.stage, msg.topic, msg.partition, msg.offset, exc
