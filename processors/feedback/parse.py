@@ -128,7 +128,9 @@ def _zendesk_comment(
 def _zendesk_rating(doc: dict[str, Any], received_at_ms: int, agent_key: bytes | None) -> Feedback:
     rating: dict[str, Any] = doc["satisfaction_rating"]
     # Good/bad on the 1-5 scale every other source uses, so one CSAT means one thing.
-    score = {"good": 5.0, "bad": 1.0}.get(text_field(rating, "score").lower())
+    # The API says "good"/"bad"; a trigger's {{satisfaction.current_rating}} says e.g. "Good, I'm satisfied".
+    said = text_field(rating, "score").lower()
+    score = 5.0 if said.startswith("good") else 1.0 if said.startswith("bad") else None
     if score is None:
         raise FeedbackError(
             "satisfaction_rating.score must be good or bad (offered/unoffered carry no rating)"

@@ -18,7 +18,7 @@ COLUMNS = (
     ("outcomes", "outcomes", "{}"), ("csat", "csat", "{:.0%}"), ("ratings", "ratings", "{}"),
     ("draft_acceptance", "accepted", "{:.0%}"), ("drafts", "drafts", "{}"),
     ("edit_distance", "edit_dist", "{:.2f}"), ("reopen_rate", "reopen", "{:.1%}"),
-    ("reopened", "reopened", "{}"), ("corrections", "corrections", "{}"),
+    ("reopened", "reopened", "{}"), ("escalations_resolved", "resolved", "{}"), ("corrections", "corrections", "{}"),
 )  # fmt: skip
 
 

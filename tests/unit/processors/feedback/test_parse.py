@@ -107,3 +107,11 @@ def test_api_record_without_id_gets_content_id_same_on_republish():
 
 def test_hash_agent_without_key_drops_the_id():
     assert hash_agent("agent@example.com", None) == ""
+
+
+def test_zendesk_trigger_rating_text_good_is_csat_five():
+    body = (
+        b'{"external_id": "c1", "satisfaction_rating": {"ticket_id": "7", "score": "Good, I\'m satisfied"}}'
+    )
+    [fb] = zendesk_feedback(body, received_at_ms=5, agent_key=KEY)
+    assert (fb.score, fb.ticket_id, fb.external_id) == (5.0, "c1", "7")
