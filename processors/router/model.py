@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from supportflow.data import data_path
+from supportflow.processors._e5_model import MODEL_ID as E5_MODEL_ID
 from supportflow.processors._encoder_model import LEGACY_ENCODER
 from supportflow.processors.router.calibration import FloatArray, softmax
 from supportflow.processors.router.normalize import NORMALIZATION_VERSION, normalize_for_intent
@@ -299,5 +300,7 @@ def _version(parts: RouterParts) -> str:
         h.update(np.ascontiguousarray(arrays[name]).tobytes())
     meta.pop("info")
     h.update(json.dumps(meta, sort_keys=True).encode())
-    kind = "minilm-lr+ngram" if parts.text_head is not None else "minilm-lr"
+    # Named for the encoder its embedding head reads, so an audit record says which router decided.
+    encoder = "e5" if (parts.encoder or "").startswith(E5_MODEL_ID.split("+")[0]) else "minilm"
+    kind = f"{encoder}-lr+ngram" if parts.text_head is not None else f"{encoder}-lr"
     return f"{kind}-{h.hexdigest()[:12]}"
