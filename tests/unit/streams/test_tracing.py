@@ -89,6 +89,18 @@ def test_tracing_extract_missing_or_malformed_header_none(headers):
     assert tracing_headers.extract(headers) is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [((("traceparent", b"00-x"),)), [("traceparent", b"00-x")], {"traceparent": b"00-x"}],
+)
+def test_tracing_header_list_pairs_or_mapping_same_list(raw):
+    assert tracing_headers.header_list(raw) == [("traceparent", b"00-x")]
+
+
+def test_tracing_header_list_none_empty():
+    assert tracing_headers.header_list(None) == []
+
+
 def test_tracing_malformed_header_new_root_span_keeps_ticket_trace_id(spans):
     routed = record().model_copy(update={"ticket": ticket(trace_id=TICKET_TRACE)})
     hop = Hop((STAGES_BY_NAME["route"],))
