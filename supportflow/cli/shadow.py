@@ -114,7 +114,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ensure_topics(target.bootstrap, [s for s in pipeline_topics(settings) if s.name == outcomes_topic])
     records = read_window(target.bootstrap, t.full(t.ingress), from_ms, to_ms)
     err(
-        f"read {len(records)} ingress records from {_iso(from_ms)} to {_iso(to_ms)}; loading the candidate..."
+        f"read {len(records)} ingress records from {_iso(from_ms)} to {_iso(to_ms)}; loading the router and policy..."
     )
     runtime = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=args.kb_in_memory)
     producer = kafka.producer(target.bootstrap, **{"linger.ms": 5})

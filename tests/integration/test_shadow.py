@@ -14,7 +14,7 @@ from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.processors.channels import expected_fates
 from supportflow.schemas import wire
-from supportflow.schemas.models import Feedback, FeedbackKind, Outcome
+from supportflow.schemas.models import AuditEvent, Feedback, FeedbackKind, Outcome
 from supportflow.settings import get_settings
 from supportflow.streams import kafka
 from supportflow.streams.collect import OutcomeReader, read_to_end
@@ -67,6 +67,7 @@ def test_shadow_worker_and_report_compare_live_with_candidate(tmp_path, capsys):
         if t.full(t.feedback) not in {s.name for s in specs}:
             specs.append(TopicSpec(t.full(t.feedback), t.partitions, "feedback"))
         ensure_topics(boot, specs)
+        ensure_topics(boot, pipeline_topics(shadow))  # the shadow worker would create them as it starts
         live_worker = WorkerProcess(boot, embedded=True, log_path=tmp_path / "live.log")
         shadow_worker = WorkerProcess(boot, embedded=True, log_path=tmp_path / "shadow.log",
                                       env={"SUPPORTFLOW_SHADOW": "true", "SUPPORTFLOW_POLICY_PATH": str(cautious)})  # fmt: skip
@@ -76,11 +77,6 @@ def test_shadow_worker_and_report_compare_live_with_candidate(tmp_path, capsys):
             started = datetime.now(UTC).isoformat()
             publish_events(boot, t.full(t.ingress), events)
             live_outcomes = _wait_for(live, plan.ticket_ids)
-            # The shadow worker creates its topics when it starts: read them once they exist.
-            deadline = time.monotonic() + 120
-            while st.full(st.outcomes) not in kafka.admin(boot).list_topics(timeout=10).topics:
-                assert time.monotonic() < deadline and shadow_worker.alive(), "shadow worker did not start"
-                time.sleep(0.2)
             with_shadow = OutcomeReader(boot, st.full(st.outcomes), st.full(st.dead_letter))
             shadow_outcomes = _wait_for(with_shadow, plan.ticket_ids)
             with_shadow.close()
@@ -102,6 +98,9 @@ def test_shadow_worker_and_report_compare_live_with_candidate(tmp_path, capsys):
                        "--kb-in-memory"])  # fmt: skip
         replay_code, replayed = _eval_json(capsys, "--broker", boot, "--since", "10m")
         live_records = [wire.decode(v, Outcome) for _k, v in read_to_end(boot, t.full(t.outcomes))]
+        promote = main(["shadow", "promote", "--broker", boot, "--router", str(data_path("router")),
+                        "--policy", str(cautious), "--reason", "fewer reopened track_order answers"])  # fmt: skip
+        audits = [wire.decode(v, AuditEvent) for _k, v in read_to_end(boot, t.full(t.audit))]
     cautious_version = artifact_version(cautious)
     assert {o.policy_version for o in shadow_outcomes.values()} == {cautious_version}
     assert cautious_version not in {o.policy_version for o in live_records}, "shadow wrote to live outcomes"
@@ -120,3 +119,8 @@ def test_shadow_worker_and_report_compare_live_with_candidate(tmp_path, capsys):
         f"{router_version} + {artifact_version(generous)}": len(plan.ticket_ids),
         f"{router_version} + {cautious_version}": 1,
     }
+    # Live audit events name the live policy; the promotion is on record with the candidate's.
+    (promotion,) = [a for a in audits if a.ticket_id.startswith("promotion-")]
+    assert promote == 0 and promotion.policy_version == cautious_version
+    live_policy = artifact_version(data_path("router", "policy.yaml"))
+    assert {a.policy_version for a in audits if a is not promotion} == {live_policy}
