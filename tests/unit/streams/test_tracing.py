@@ -199,3 +199,17 @@ def test_tracing_exporter_from_env_off_unless_an_exporter_is_named(env, expected
 def test_tracing_exporter_from_env_unsupported_exporter_clear_error():
     with pytest.raises(ValueError, match="zipkin"):
         tracing.exporter_from_env({"OTEL_TRACES_EXPORTER": "zipkin"})
+
+
+def test_tracing_ingress_headers_on_producer_span_and_its_traceparent(spans):
+    headers = tracing.ingress_headers("supportflow.ingress.raw")
+
+    (span,) = spans.get_finished_spans()
+    assert span.name == "supportflow.ingress.raw publish" and span.kind == trace.SpanKind.PRODUCER
+    ctx = tracing_headers.extract(headers or [])
+    assert ctx is not None and trace.get_current_span(ctx).get_span_context().span_id == span.context.span_id
+
+
+def test_tracing_ingress_headers_off_none():
+    tracing.disable()
+    assert tracing.ingress_headers("supportflow.ingress.raw") is None
