@@ -37,3 +37,20 @@ def test_merge_rows_relabels_present_texts_and_appends_new_ones():
         1,
         1,
     )
+
+
+def test_eval_route_train_with_feedback_writes_merged_csv(tmp_path):
+    from supportflow.cli.router import _train_with_feedback
+    from supportflow.evals.route import load_csv
+
+    train, labels = tmp_path / "train.csv", tmp_path / "labels.csv"
+    train.write_text("text,label\ncancel my plan,cancel_subscription\nstop for a month,cancel_subscription\n")
+    labels.write_text(
+        "text,label,why\nstop for a month,pause_subscription,corrected\nhi there,greeting,confirmed\n"
+    )
+    merged = _train_with_feedback(train, labels, tmp_path)
+    assert load_csv(merged) == (
+        ["cancel my plan", "stop for a month", "hi there"],
+        ["cancel_subscription", "pause_subscription", "greeting"],
+    )
+    assert _train_with_feedback(train, None, tmp_path) == train
