@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import islice
 from typing import Any
 
 import faust
@@ -95,6 +96,7 @@ class TableStore:
 
     def __init__(self, table: Any, topic: str, partitions: int) -> None:
         self.table, self.topic, self.partitions = table, topic, partitions
+        self._cursor = 0  # where the next sweep continues
 
     def partition(self, key: str) -> int:
         return partition_for(key.encode(), self.partitions)
@@ -109,12 +111,18 @@ class TableStore:
             self.table[key.encode()] = value
 
     def sweep(self, now_ms: int, max_age_ms: int) -> tuple[int, int]:
-        """Delete up to ``SWEEP_BATCH`` entries nobody touched within ``max_age_ms``; returns how many,
-        and how many pending feedback records (never joined) went with them."""
-        stale = [(k, v) for k, v in list(self.table.items())[:SWEEP_BATCH] if expired(v, now_ms, max_age_ms)]
+        """Delete the entries nobody touched within ``max_age_ms`` among the next ``SWEEP_BATCH`` keys
+        (a cursor walks the table over successive sweeps); returns how many, and how many pending
+        feedback records (never joined) went with them."""
+        window = list(islice(self.table.items(), self._cursor, self._cursor + SWEEP_BATCH))
+        if not window and self._cursor:  # every key was looked at: start the round again
+            self._cursor = 0
+            window = list(islice(self.table.items(), SWEEP_BATCH))
+        stale = [(k, v) for k, v in window if expired(v, now_ms, max_age_ms)]
         for key, _value in stale:
             with in_partition(self.topic, partition_for(key, self.partitions)):
                 del self.table[key]
+        self._cursor += len(window) - len(stale)  # the deleted keys were before the cursor
         return len(stale), sum(len(Entry.loads(v).pending) for _k, v in stale)
 
 
