@@ -314,7 +314,9 @@ class Feedback(_Record):
     ticket_id: str
     external_id: str = Field("", description="The source system's id of the ticket or message.")
     kind: FeedbackKind
-    score: float | None = Field(None, description="CSAT rating (1-5) or 0/1 good/bad, where one applies.")
+    score: float | None = Field(
+        None, description="CSAT rating 1-5 (Zendesk good/bad as 5/1), where one applies."
+    )
     edited_text: str = Field("", description="The agent's final text when a draft was edited, redacted.")
     corrected_intent: str = Field("", description="The intent an agent says was right.")
     agent_id_hash: str = Field("", description="Keyed hash of the agent's id; never the id itself.")

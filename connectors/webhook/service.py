@@ -6,12 +6,13 @@ import logging
 
 from aiohttp import web
 
+from supportflow.connectors.feedback.webhook import FeedbackConfig
 from supportflow.connectors.webhook.app import ServiceConfig, build_app
 from supportflow.connectors.webhook.flags import KafkaFlagStore
 from supportflow.connectors.webhook.server import run
 from supportflow.connectors.webhook.settings import WebhookSettings, secret_value
 from supportflow.connectors.webhook.sink import KafkaEventSink
-from supportflow.settings import Settings
+from supportflow.settings import FeedbackSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,26 @@ ENDPOINT_SECRETS = {
 }
 
 
-def unconfigured_endpoints(webhook: WebhookSettings) -> list[str]:
-    return [
+#: The helpdesk feedback webhooks' secrets live in ``settings.feedback`` (``POST /feedback`` uses api_key).
+FEEDBACK_SECRETS = {
+    "POST /webhooks/zendesk/feedback": "zendesk_webhook_secret",
+    "POST /webhooks/freshdesk/feedback": "freshdesk_webhook_token",
+}
+
+
+def unconfigured_endpoints(webhook: WebhookSettings, feedback: FeedbackSettings | None = None) -> list[str]:
+    missing = [
         f"{endpoint} (set SUPPORTFLOW_WEBHOOK__{field.upper()})"
         for endpoint, field in ENDPOINT_SECRETS.items()
         if secret_value(getattr(webhook, field)) is None
     ]
+    if feedback is not None:
+        missing += [
+            f"{endpoint} (set SUPPORTFLOW_FEEDBACK__{field.upper()})"
+            for endpoint, field in FEEDBACK_SECRETS.items()
+            if secret_value(getattr(feedback, field)) is None
+        ]
+    return missing
 
 
 def kafka_app(settings: Settings, webhook: WebhookSettings, bootstrap: str) -> web.Application:
@@ -41,7 +56,9 @@ def kafka_app(settings: Settings, webhook: WebhookSettings, bootstrap: str) -> w
         readiness_timeout_s=webhook.readiness_timeout_s,
     )
     flags = KafkaFlagStore(bootstrap, t.full(t.control))
-    config = ServiceConfig(webhook, t.full(t.ingress), settings.thresholds.max_body_bytes)
+    config = ServiceConfig(
+        webhook, t.full(t.ingress), settings.thresholds.max_body_bytes, FeedbackConfig.from_settings(settings)
+    )
     app = build_app(config, sink, flags)
 
     async def start_flags(_app: web.Application) -> None:

@@ -17,7 +17,7 @@ from supportflow.console import err
 if TYPE_CHECKING:
     from supportflow.streams.dlq import StoredLetter
 
-STAGES = ("normalize", "route", "retrieve", "resolve", "gate")
+STAGES = ("normalize", "route", "retrieve", "resolve", "gate", "feedback")
 
 
 def _bootstrap(args: argparse.Namespace, command: str) -> str | None:

@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with broker_for(found.bootstrap if found else None) as (bootstrap, embedded):
         ensure_topics(bootstrap, pipeline_topics(settings))
         err(f"broker {bootstrap} ({'embedded Tansu' if embedded or not found else 'from ' + found.source})")
-        for endpoint in unconfigured_endpoints(webhook):
+        for endpoint in unconfigured_endpoints(webhook, settings.feedback):
             err(f"  not configured, answers 503: {endpoint}")
         err(f"serving on http://{args.host}:{args.port} (OpenAPI at /openapi.json); Ctrl-C to stop")
         serve(settings, webhook, bootstrap, args.host, args.port)
