@@ -80,6 +80,13 @@ def _security_schemes() -> dict[str, Any]:
         "chatTimestamp": header("X-Supportflow-Timestamp", "Epoch seconds; signed together with the body."),
         "apiKey": bearer("SUPPORTFLOW_WEBHOOK__API_KEY"),
         "adminToken": bearer("SUPPORTFLOW_WEBHOOK__ADMIN_TOKEN"),
+        "zendeskSignature": header(
+            "X-Zendesk-Webhook-Signature", "base64 HMAC-SHA256(signing secret, timestamp + raw body)"
+        ),
+        "zendeskTimestamp": header(
+            "X-Zendesk-Webhook-Signature-Timestamp", "Zendesk's signing time; signed together with the body."
+        ),
+        "freshdeskToken": header("X-Supportflow-Token", "SUPPORTFLOW_FEEDBACK__FRESHDESK_WEBHOOK_TOKEN"),
     }
 
 

@@ -155,6 +155,7 @@ OPERATIONS = (
             "Ticket events (status_changed, comment_added) and satisfaction ratings become feedback; a "
             "signed body that cannot is dead-lettered (202)."
         ),
+        security={"zendeskSignature": [], "zendeskTimestamp": []},
         body=json_content(schema_ref("HelpdeskWebhook")),
         responses={
             "200": _FEEDBACK_DONE, "202": _FEEDBACK_DEAD, "401": "Signature missing or wrong, stale or replayed.",
@@ -168,6 +169,7 @@ OPERATIONS = (
             "X-Supportflow-Token must equal the configured Freshdesk webhook token. Status changes, "
             "replies and satisfaction ratings become feedback; a body that cannot is dead-lettered (202)."
         ),
+        security={"freshdeskToken": []},
         body=json_content(schema_ref("HelpdeskWebhook")),
         responses={
             "200": _FEEDBACK_DONE, "202": _FEEDBACK_DEAD, "401": "Token missing or wrong.",
