@@ -35,8 +35,8 @@ from supportflow.cli import (
     run,
     schemas_cmd,
     serve,
-    topics,
     shadow,
+    topics,
 )
 from supportflow.schemas.errors import SupportflowError
 
@@ -92,17 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
     feedback.add_parser(sub)
     flags_cmd.add_parser(sub)
     redact.add_parser(sub)
+    shadow.add_parser(sub)
     evals = sub.add_parser("eval", help="evaluate: route | retrieval | golden").add_subparsers(
         dest="eval_command", required=True, metavar="EVAL"
-    shadow.add_parser(sub)
     )
     router.add_eval_parser(evals)
     kb.add_eval_parser(evals)
     golden.add_eval_parser(evals)
     route_languages.add_eval_parser(evals)
+    shadow.add_eval_parser(evals)
     return parser
 
-    shadow.add_eval_parser(evals)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
