@@ -89,12 +89,20 @@ class WindowRecord:
 
 
 def read_window(
-    bootstrap: str, topic: str, from_ms: int, to_ms: int, *, timeout_s: float = 120.0, idle_s: float = 2.0
+    bootstrap: str,
+    topic: str,
+    from_ms: int,
+    to_ms: int,
+    *,
+    timeout_s: float = 120.0,
+    idle_s: float = 2.0,
+    time_index: bool = True,
 ) -> list[WindowRecord]:
     """The records of ``topic`` written in ``[from_ms, to_ms]``, per partition in offset order.
 
-    Each partition starts at the broker's offset for ``from_ms`` (``offsets_for_times``), or at 0
-    when the broker gives none, and is read until a record past ``to_ms`` or the end of the log.
+    Each partition starts at the broker's offset for ``from_ms`` (``offsets_for_times``; from 0 when
+    the broker gives none, or with ``time_index=False``: the embedded broker answers 0 for any time),
+    and is read until a record past ``to_ms`` or the end of the log; earlier records are skipped.
     """
     reads = ContiguousReads(kafka.consumer(bootstrap, **{"fetch.wait.max.ms": 100}))
     consumer = reads.consumer
@@ -104,7 +112,7 @@ def read_window(
             raise PermanentError(f"topic {topic} does not exist on {bootstrap}")
         wanted = [TopicPartition(topic, p, from_ms) for p in sorted(meta.partitions)]
         try:
-            starts = consumer.offsets_for_times(wanted, timeout=10)
+            starts = consumer.offsets_for_times(wanted, timeout=10) if time_index else []
         except Exception:  # a broker without timestamp lookups: scan from the start and filter
             starts = []
         start_at = {tp.partition: tp.offset for tp in starts if tp.offset >= 0}
@@ -204,10 +212,14 @@ def _next_messages(
     return forward
 
 
-def seed_group_start(bootstrap: str, group: str, topic: str, from_ms: int, timeout_s: float = 10.0) -> int:
+def seed_group_start(
+    bootstrap: str, group: str, topic: str, from_ms: int, *, time_index: bool = True, timeout_s: float = 10.0
+) -> int:
     """Commit, for each partition of ``topic`` that ``group`` has no offset for, the first offset at or
     after ``from_ms``, so a new shadow group starts there instead of at the start of retention.
-    Returns how many partitions were seeded; a group that already has offsets resumes where it was."""
+    Returns how many partitions were seeded; a group that already has offsets resumes where it was.
+    ``time_index=False`` finds the offsets by reading the partitions (the embedded broker's
+    ``offsets_for_times`` answers 0 for any time)."""
     consumer = kafka.consumer(bootstrap, group)
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
@@ -217,8 +229,11 @@ def seed_group_start(bootstrap: str, group: str, topic: str, from_ms: int, timeo
         fresh = [tp for tp in consumer.committed(tps, timeout=timeout_s) if tp.offset < 0]
         if not fresh:
             return 0
-        starts = consumer.offsets_for_times(
-            [TopicPartition(topic, tp.partition, from_ms) for tp in fresh], timeout=timeout_s
+        wanted = [TopicPartition(topic, tp.partition, from_ms) for tp in fresh]
+        starts = (
+            consumer.offsets_for_times(wanted, timeout=timeout_s)
+            if time_index
+            else _first_offsets(bootstrap, topic, wanted, from_ms)
         )
         # -1: nothing that recent in the partition yet; start at its end (the high watermark).
         seeded = [
@@ -234,3 +249,21 @@ def seed_group_start(bootstrap: str, group: str, topic: str, from_ms: int, timeo
 
 def _end(consumer: Consumer, tp: TopicPartition, timeout_s: float) -> int:
     return int(consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=timeout_s)[1])
+
+
+def _first_offsets(
+    bootstrap: str, topic: str, wanted: list[TopicPartition], from_ms: int
+) -> list[TopicPartition]:
+    """Per partition of ``wanted``, the first offset written at or after ``from_ms``, else its end,
+    found by reading it (the embedded broker's ListOffsets answers are wrong for times and the end)."""
+    first: dict[int, int] = {}
+    end: dict[int, int] = {}
+    for record in read_window(bootstrap, topic, 0, 2**62, time_index=False):
+        m = record.message
+        end[m.partition] = max(end.get(m.partition, 0), m.offset + 1)
+        if record.timestamp_ms >= from_ms:
+            first[m.partition] = min(first.get(m.partition, m.offset), m.offset)
+    return [
+        TopicPartition(topic, tp.partition, first.get(tp.partition, end.get(tp.partition, 0)))
+        for tp in wanted
+    ]

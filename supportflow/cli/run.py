@@ -135,7 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if port and (problem := metrics_port_problem(port, WORKER_PORT_FIX)):
         err(f"supportflow: {problem}")
         return 2
-    _seed_shadow_start(args, settings, target.bootstrap)
+    _seed_shadow_start(args, settings, target.bootstrap, args.embedded_quirks or target.embedded)
     tracing.configure_from_env(service_name="supportflow-worker")  # off unless OTEL_* names an exporter
     try:
         run_worker(settings, target.bootstrap, crm=open_crm(settings),
@@ -167,7 +167,7 @@ def _worker_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     return shadow
 
 
-def _seed_shadow_start(args: argparse.Namespace, settings: Settings, bootstrap: str) -> None:
+def _seed_shadow_start(args: argparse.Namespace, settings: Settings, bootstrap: str, embedded: bool) -> None:
     """--from: where a shadow group with no offsets yet starts reading ingress."""
     if args.from_ms is None:
         return
@@ -178,7 +178,7 @@ def _seed_shadow_start(args: argparse.Namespace, settings: Settings, bootstrap: 
     from supportflow.streams.shadow import seed_group_start
 
     t = settings.topics
-    seed_group_start(bootstrap, settings.app_id, t.full(t.ingress), args.from_ms)
+    seed_group_start(bootstrap, settings.app_id, t.full(t.ingress), args.from_ms, time_index=not embedded)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -112,7 +112,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     outcomes_topic = t.full(t.outcomes)
     ensure_topics(target.bootstrap, [s for s in pipeline_topics(settings) if s.name == outcomes_topic])
-    records = read_window(target.bootstrap, t.full(t.ingress), from_ms, to_ms)
+    records = read_window(target.bootstrap, t.full(t.ingress), from_ms, to_ms, time_index=not target.embedded)
     err(
         f"read {len(records)} ingress records from {_iso(from_ms)} to {_iso(to_ms)}; loading the router and policy..."
     )
