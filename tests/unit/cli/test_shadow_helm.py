@@ -33,7 +33,12 @@ def test_chart_shadow_enabled_renders_shadow_worker_with_candidate(tmp_path):
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["worker", "--shadow"]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env == {"SUPPORTFLOW_SHADOW": "true", "SUPPORTFLOW_POLICY_PATH": POLICY}
+    assert env == {
+        "SUPPORTFLOW_SHADOW": "true",
+        "SUPPORTFLOW_METRICS_PORT": "0",
+        "SUPPORTFLOW_POLICY_PATH": POLICY,
+    }
+    assert "ports" not in container  # not scraped: its decisions stay out of the live dashboards
     assert {"name": "candidate", "mountPath": "/candidate", "readOnly": True} in container["volumeMounts"]
 
 
