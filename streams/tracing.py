@@ -12,7 +12,8 @@ gave it, a valid W3C trace id. On:
   event carry the id of the trace that holds their spans;
 - a record without a usable header starts a root span, and that root keeps the ticket's own trace
   id (:class:`TicketTraceIds`), so a trace never splits from the ticket's ``trace_id``;
-- model calls are child spans of the ticket's resolve span (:mod:`.tracing_llm`).
+- model calls are child spans of the ticket's resolve span (:class:`TracedTierClient` makes the
+  span current on the pool thread; ``processors/llm/provider.py`` opens the GenAI span).
 
 Span attributes are ids and labels only (ticket id, stage, intent, band, decision, tier, language,
 model, token counts): never ticket text, names or contact data.
