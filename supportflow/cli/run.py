@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         running_pipeline(settings, logs, bootstrap=args.broker, workers=args.workers,
                          metrics_port=metrics_port) as pipe,
         announced(state, pipe.bootstrap, pipe.embedded),
+        _feedback_join(pipe, args, metrics_port),
     ):  # fmt: skip
         _banner(pipe, args, metrics_port)
         if args.replay_samples:
@@ -74,6 +80,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         status = _show_outcomes(pipe)
     err("stopped")
     return status
+
+
+@contextlib.contextmanager
+def _feedback_join(pipe: Pipeline, args: argparse.Namespace, metrics_port: int) -> Iterator[None]:
+    """The feedback join (``supportflow feedback join``) beside the workers, so feedback published to
+    this pipeline is joined and measured; its metrics on the port after the workers'."""
+    if args.no_feedback_join:
+        yield
+        return
+    cmd = [sys.executable, "-m", "supportflow.cli.main", "feedback", "join", "--broker", pipe.bootstrap]
+    if pipe.embedded:
+        cmd.append("--embedded-quirks")
+    port = metrics_port + args.workers if metrics_port else 0
+    env = {**os.environ, "SUPPORTFLOW_METRICS_PORT": str(port)}
+    with (pipe.logs.path / "feedback-join.log").open("ab") as log:
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    err(f"feedback join: pid {proc.pid}" + (f", metrics http://127.0.0.1:{port}/metrics" if port else ""))
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _banner(pipe: Pipeline, args: argparse.Namespace, metrics_port: int) -> None:
@@ -197,6 +228,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     argtypes.add_workers_option(p)
     p.add_argument("--replay-samples", action="store_true", help="also publish the bundled sample tickets")
+    p.add_argument(
+        "--no-feedback-join", action="store_true",
+        help="do not start the feedback join (supportflow feedback join) beside the workers",
+    )  # fmt: skip
     p.add_argument(
         "--metrics-port", type=argtypes.port, default=None, metavar="PORT",
         help=f"Prometheus port of worker 0, worker i gets PORT+i; 0 disables (default: SUPPORTFLOW_METRICS_PORT "
