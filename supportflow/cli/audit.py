@@ -47,6 +47,31 @@ def find_journey(bootstrap: str, ticket_id: str) -> tuple[list[AuditEvent], list
     )
 
 
+def journey_lines(a: AuditEvent) -> list[str]:
+    """One audit record as the lines `supportflow audit` prints."""
+    out: list[str] = []
+    out.append(f"ticket {a.ticket_id} (trace {a.trace_id}, conversation {a.conversation_id}, {a.channel})")
+    out.append(f"  input (redacted): {shorten(a.redacted_input, 300)}")
+    if a.router_version or a.policy_version:
+        out.append(f"  decided with: router {a.router_version or '-'}, policy {a.policy_version or '-'}")
+    if a.ticket_id.startswith("promotion-"):  # a shadow candidate promoted: no ticket was routed
+        out.append(f"  promotion: {', '.join(a.reasons)}; why: {a.model_output or '-'}")
+        return out
+    out.append(f"  routed: {a.intent} @ {a.confidence:.2f} by {a.router_model}")
+    for stage, ms in a.timings_ms.items():
+        out.append(f"  {stage:<10} {ms:8.2f} ms")
+    out.append(f"  sources: {', '.join(a.sources) or 'none'}")
+    out.append(f"  CRM facts shown: {'; '.join(a.crm_fields_shown) or 'none'}")
+    out.append(
+        f"  model: {a.model or 'none'}; groundedness {a.groundedness:.2f}; cites {', '.join(a.citations) or 'none'}"
+    )
+    if a.unsupported_claims:
+        out.append(f"  unsupported claims: {a.unsupported_claims}")
+    out.append(f"  output (redacted): {shorten(a.model_output, 400)}")
+    out.append(f"  DECISION: {a.decision}  reasons: {', '.join(a.reasons)}")
+    return out
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     target = resolve(args, "audit")
     if target is None:
@@ -60,20 +85,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                           "outcomes": [o.model_dump(mode="json") for o in outcomes]}, ensure_ascii=False))  # fmt: skip
         return 0
     for a in audits:
-        print(f"ticket {a.ticket_id} (trace {a.trace_id}, conversation {a.conversation_id}, {a.channel})")
-        print(f"  input (redacted): {shorten(a.redacted_input, 300)}")
-        print(f"  routed: {a.intent} @ {a.confidence:.2f} by {a.router_model}")
-        for stage, ms in a.timings_ms.items():
-            print(f"  {stage:<10} {ms:8.2f} ms")
-        print(f"  sources: {', '.join(a.sources) or 'none'}")
-        print(f"  CRM facts shown: {'; '.join(a.crm_fields_shown) or 'none'}")
-        print(
-            f"  model: {a.model or 'none'}; groundedness {a.groundedness:.2f}; cites {', '.join(a.citations) or 'none'}"
-        )
-        if a.unsupported_claims:
-            print(f"  unsupported claims: {a.unsupported_claims}")
-        print(f"  output (redacted): {shorten(a.model_output, 400)}")
-        print(f"  DECISION: {a.decision}  reasons: {', '.join(a.reasons)}")
+        print("\n".join(journey_lines(a)))
     if len(outcomes) > 1:
         print(f"  note: {len(outcomes)} outcome records (redeliveries); consumers dedupe by ticket id")
     return 0
