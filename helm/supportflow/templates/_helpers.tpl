@@ -175,9 +175,10 @@ topologySpreadConstraints:
 {{- end -}}
 {{- end -}}
 
-{{/* The Kafka principal (KafkaUser name) of a component; call with (dict "ctx" $ "component" "worker"). */}}
+{{/* The Kafka principal (KafkaUser name) of a component; call with (dict "ctx" $ "component" "worker"),
+plus "key" when its kafka.acls.principals key differs from the component ("feedbackJoin"). */}}
 {{- define "supportflow.kafkaPrincipal" -}}
-{{- default (printf "%s-%s" (include "supportflow.fullname" .ctx) .component) (index .ctx.Values.kafka.acls.principals .component) -}}
+{{- default (printf "%s-%s" (include "supportflow.fullname" .ctx) .component) (index .ctx.Values.kafka.acls.principals (default .component .key)) -}}
 {{- end -}}
 
 {{/* One literal ACL rule of a KafkaUser; call with (dict "type" "topic" "name" $topic "ops" (list "Read")). */}}
@@ -207,5 +208,64 @@ metadata:
 {{- if ne .Values.kafka.acls.authentication "none" }}
 authentication:
   type: {{ .Values.kafka.acls.authentication }}
+{{- end }}
+{{- end -}}
+
+
+{{/* EnvVars of the Schema Registry credentials, by reference to their Secret (never a value in the
+chart); only with schemaRegistry.url and basicAuth.existingSecret set. Every pod that encodes or
+decodes records gets them. */}}
+{{- define "supportflow.registryEnv" -}}
+{{- $r := .Values.schemaRegistry -}}
+{{- if and $r.url $r.basicAuth.existingSecret }}
+- name: SUPPORTFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO
+  valueFrom:
+    secretKeyRef:
+      name: {{ $r.basicAuth.existingSecret | quote }}
+      key: {{ $r.basicAuth.key | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The standard OpenTelemetry variables (docs/tracing.md) of the pods that make spans; the export
+headers hold credentials, so they come from a Secret by reference. */}}
+{{- define "supportflow.tracingEnv" -}}
+{{- $t := .Values.tracing -}}
+{{- if $t.enabled }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ required "tracing.endpoint is required when tracing.enabled is true: the OTLP/HTTP endpoint of your collector, e.g. http://otel-collector.observability:4318" $t.endpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+{{- with $t.sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $t.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+{{- with $t.resourceAttributes }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ . | quote }}
+{{- end }}
+{{- if $t.headers.existingSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $t.headers.existingSecret | quote }}
+      key: {{ $t.headers.key | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The env list of a workload: tracing (when "tracing" is true), registry credentials, then the
+component's extraEnv (last, so it can override). Empty when there is none of these. Call with
+(dict "ctx" $ "tracing" true "extraEnv" $cfg.extraEnv). */}}
+{{- define "supportflow.workloadEnv" -}}
+{{- if .tracing }}
+{{- include "supportflow.tracingEnv" .ctx }}
+{{- end }}
+{{- include "supportflow.registryEnv" .ctx }}
+{{- with .extraEnv }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
