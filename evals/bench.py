@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import cycle
@@ -25,7 +25,7 @@ from confluent_kafka import TopicPartition
 from supportflow.connectors.ingress import events_from_path
 from supportflow.data import data_path
 from supportflow.processors.channels import parse_event
-from supportflow.schemas.errors import SupportflowError
+from supportflow.schemas.errors import InvalidInputError, SupportflowError
 from supportflow.schemas.models import Channel, InboundEvent, Ticket
 from supportflow.settings import Settings
 from supportflow.streams import kafka
@@ -45,12 +45,19 @@ def sample_tickets() -> list[Ticket]:
     return tickets
 
 
-def bench_events(n: int) -> list[InboundEvent]:
-    """``n`` API tickets cycling through the bundled samples' texts, each with its own id and conversation."""
+def bench_events(n: int, languages: Collection[str] = ()) -> list[InboundEvent]:
+    """``n`` API tickets cycling through the bundled samples' texts, each with its own id and conversation;
+    with ``languages``, only the samples whose text is in one of them (as the hard rules detect it)."""
     run = uuid.uuid4().hex[:8]
     events = []
     # API tickets need a contact the CRM can resolve; chat handles ("guest-...") have none.
     usable = [t for t in sample_tickets() if "@" in t.sender or t.sender.startswith("+")]
+    if languages:
+        from supportflow.processors.router.signals import detect_language
+
+        usable = [t for t in usable if detect_language(t.text) in languages]
+        if not usable:
+            raise InvalidInputError(f"no bundled sample ticket is in {', '.join(sorted(languages))}")
     for i, t in zip(range(n), cycle(usable), strict=False):
         contact = {"email": t.sender} if "@" in t.sender else {"phone": t.sender}
         body = {"ticket_id": f"bench-{run}-{i}", "conversation_id": f"bench-{run}-{i}", "subject": t.subject,

@@ -24,6 +24,7 @@ def run_bench(
     cpus_per_worker: int = 0,
     warmup_tickets: int | None = None,
     topology: str | None = None,
+    languages: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Every phase of ``supportflow bench``; its ``--json`` result.
 
@@ -42,10 +43,10 @@ def run_bench(
     if topology:  # the workers are separate processes: they take it from their environment
         settings = settings.model_copy(update={"topology": topology})
     env: dict[str, str] = {"SUPPORTFLOW_TOPOLOGY": settings.topology}
-    events = bench_events(tickets)
+    events = bench_events(tickets, languages)
 
     def warmup_for(n: int) -> list[InboundEvent]:
-        return bench_events(max(20, n // 5) if warmup_tickets is None else warmup_tickets)
+        return bench_events(max(20, n // 5) if warmup_tickets is None else warmup_tickets, languages)
 
     warmup = warmup_for(tickets)
 
@@ -72,13 +73,14 @@ def run_bench(
         # The warm-up goes in at full speed and is decided before the measured tickets start at
         # ``rate``: warm-up tickets at that rate into cold workers would leave a queue behind them.
         _, lat, _ = run_events(
-            bench_events(latency_tickets), bootstrap=bootstrap, workers=workers, quiet=True, rate_per_s=rate,
+            bench_events(latency_tickets, languages), bootstrap=bootstrap, workers=workers, quiet=True,
+            rate_per_s=rate,
             cpus_per_worker=cpus_per_worker, warmup=lat_warmup, env=env,
         )  # fmt: skip
     latency = percentiles([o.latency_ms for o in lat.outcomes.values()])
     return {
         "tickets": n, "workers": workers, "partitions": settings.topics.partitions,
-        "topology": settings.topology, "hops": hops,
+        "topology": settings.topology, "hops": hops, "languages": sorted(languages) or "all",
         "cpus_per_worker": cpus_per_worker or None, "warmup_tickets": len(warmup),
         "raw_kafka_tps": round(raw, 1), "compute_tps": round(compute.tickets_per_s, 1),
         "pipeline_tps": round(pipeline, 1),
@@ -103,6 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.cpus_per_worker,
         args.warmup_tickets,
         args.topology,
+        tuple(args.language),
     )
     if args.json:
         print(json.dumps(result))
@@ -185,6 +188,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--store", choices=("memory", "rocksdb"), default="memory",
         help="with --conversations: the table store of the worker (default memory, the embedded default)",
+    )  # fmt: skip
+    p.add_argument(
+        "--language", action="append", default=[], metavar="CODE",
+        help="only the bundled samples in this language (repeatable, e.g. --language en); default: all of them",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object with every measurement")
     p.set_defaults(func=cmd_bench)

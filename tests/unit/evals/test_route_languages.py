@@ -3,6 +3,7 @@ by tests/unit/processors/test_route_multilingual.py)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,14 @@ def test_language_score_counts_in_scope_oos_and_auto_band() -> None:
     assert (out["in_scope_accuracy"], out["in_scope_as_oos_rate"], out["oos_recall"]) == (0.3333, 0.3333, 1.0)
     assert (out["auto"], out["auto_precision"]) == (2, 0.5)
     assert out["routers"] == {"e5": 3, "minilm": 1}
+
+
+def test_bench_events_language_filter_keeps_only_that_language() -> None:
+    from supportflow.evals.bench import bench_events
+    from supportflow.processors.router.signals import detect_language
+
+    events = bench_events(30, ("es", "de"))
+    texts = [json.loads(e.payload)["text"] for e in events]
+    assert len(texts) == 30 and {detect_language(t) for t in texts} <= {"es", "de"}
+    with pytest.raises(InvalidInputError, match="no bundled sample ticket is in ja"):
+        bench_events(3, ("ja",))
