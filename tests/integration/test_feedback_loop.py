@@ -8,6 +8,9 @@ join's Prometheus endpoint until its counters say every feedback was joined.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import json
 import os
 import signal
@@ -15,8 +18,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -37,7 +43,7 @@ from supportflow.streams.embedded import free_port
 from supportflow.streams.feedback import join_topics
 from supportflow.streams.topics import ensure_topics, pipeline_topics
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+pytestmark = [pytest.mark.integration]
 
 FEEDBACK = FeedbackSettings(
     zendesk_webhook_secret="zd-secret", freshdesk_webhook_token="fd-token", agent_id_key="k"
@@ -110,25 +116,44 @@ def kind_count(samples: dict[str, float], path: str, kind: str) -> float:
                and f'path="{path}"' in k and f'kind="{kind}"' in k)  # fmt: skip
 
 
-async def test_feedback_every_source_joined_once_and_csat_reported(
-    broker, unique, tmp_path, monkeypatch, capsys
-):
-    prefix = unique("fb")
+@dataclass
+class Run:
+    """What one pass of every source through the join left behind."""
+
+    samples: dict[str, float]
+    letters: list[DeadLetter]
+    report: dict[str, Any]
+    join_log: str
+
+
+async def _every_source(bootstrap: str, tmp_path: Path) -> Run:
+    prefix = f"fb-{uuid.uuid4().hex[:8]}"
     env = {"SUPPORTFLOW_TOPICS__PREFIX": prefix, "SUPPORTFLOW_APP_ID": prefix, "SUPPORTFLOW_DATA_DIR": str(tmp_path),
            "SUPPORTFLOW_TOPICS__PARTITIONS": "2"}  # fmt: skip
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        return await _run_sources(bootstrap, tmp_path, env)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+async def _run_sources(bootstrap: str, tmp_path: Path, env: dict[str, str]) -> Run:
     settings = Settings()
     t = settings.topics
-    ensure_topics(broker.bootstrap, pipeline_topics(settings) + join_topics(settings))
+    ensure_topics(bootstrap, pipeline_topics(settings) + join_topics(settings))
     metrics_port = free_port()
     join = subprocess.Popen(
-        [sys.executable, "-m", "supportflow.cli.main", "feedback", "join", "--broker", broker.bootstrap,
+        [sys.executable, "-m", "supportflow.cli.main", "feedback", "join", "--broker", bootstrap,
          "--embedded-quirks"],
         env={**os.environ, **env, "SUPPORTFLOW_METRICS_PORT": str(metrics_port)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    runner, base = await start_ingress(broker.bootstrap, settings)
+    runner, base = await start_ingress(bootstrap, settings)
     try:
         # Feedback before its outcome: kept pending by the join, counted when the outcome comes.
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_KEY}"}) as http:
@@ -142,7 +167,7 @@ async def test_feedback_every_source_joined_once_and_csat_reported(
             outcome("t-esc", "conv-esc", Decision.ESCALATED, "billing_dispute"),
         ]
         produce(
-            broker.bootstrap,
+            bootstrap,
             t.full(t.outcomes),
             [(o.conversation_id.encode(), wire.encode(o)) for o in outcomes],
         )
@@ -177,10 +202,10 @@ async def test_feedback_every_source_joined_once_and_csat_reported(
             "this line is not json\n"
         )
         for _ in range(2):  # published twice: the join counts each feedback id once
-            done = publish_file(lines, bootstrap=broker.bootstrap, feedback_topic=t.full(t.feedback),
+            done = publish_file(lines, bootstrap=bootstrap, feedback_topic=t.full(t.feedback),
                                 dead_letter_topic=t.full(t.dead_letter), agent_key=b"k")  # fmt: skip
             assert (done.published, done.dead_lettered) == (2, 1)
-        produce(broker.bootstrap, t.full(t.feedback), [(b"t-x", b"not a feedback record")])
+        produce(bootstrap, t.full(t.feedback), [(b"t-x", b"not a feedback record")])
 
         def joined_all() -> bool:
             s = scrape(metrics_port)
@@ -195,26 +220,55 @@ async def test_feedback_every_source_joined_once_and_csat_reported(
         await runner.cleanup()
         join.send_signal(signal.SIGTERM)
         _out, err = join.communicate(timeout=30)
-    assert sum(v for k, v in samples.items() if k.startswith("supportflow_feedback_total{")) == 8, (
-        err.decode()[-2000:]
-    )
-    assert kind_count(samples, "auto", "reopened") == 1
-    assert kind_count(samples, "escalated", "escalation_resolved") == 1
-    assert kind_count(samples, "suggested", "draft_edited") == 2
+    letters = [wire.decode(v, DeadLetter) for _k, v in read_to_end(bootstrap, t.full(t.dead_letter))]
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # main() reconfigures stdout: a real stream
+    with contextlib.redirect_stdout(out):
+        assert main(["feedback", "report", "--since", "1h", "--json", "--broker", bootstrap]) == 0
+    out.flush()
+    return Run(samples, letters, json.loads(out.buffer.getvalue()), err.decode()[-2000:])
+
+
+@pytest.fixture(scope="module")
+def run(broker, tmp_path_factory) -> Run:
+    """One join process, every source once (the file twice), waited on through the join's metrics."""
+    return asyncio.run(_every_source(broker.bootstrap, tmp_path_factory.mktemp("feedback")))
+
+
+def test_feedback_every_source_joined_exactly_once(run: Run) -> None:
+    total = sum(v for k, v in run.samples.items() if k.startswith("supportflow_feedback_total{"))
+    assert total == 8, run.join_log
+    assert run.report["feedback"] == 8 and run.report["unjoined"] == 0
+
+
+def test_feedback_zendesk_webhook_reopen_and_reply_joined_to_their_path(run: Run) -> None:
+    assert kind_count(run.samples, "auto", "reopened") == 1
     assert (
-        samples[
-            'supportflow_feedback_csat_ratings_total{intent="cancel_subscription",path="suggested",satisfied="true"}'
-        ]
-        == 1
-    )
-    letters = [wire.decode(v, DeadLetter) for _k, v in read_to_end(broker.bootstrap, t.full(t.dead_letter))]
-    assert {(x.stage, x.original) for x in letters} >= {
+        kind_count(run.samples, "suggested", "draft_edited") == 2
+    )  # the Zendesk reply and the Freshdesk one
+
+
+def test_feedback_freshdesk_webhook_csat_joined_by_its_link_tag(run: Run) -> None:
+    key = 'supportflow_feedback_csat_ratings_total{intent="cancel_subscription",path="suggested",satisfied="true"}'
+    assert run.samples[key] == 1
+
+
+def test_feedback_api_before_its_outcome_is_kept_then_joined(run: Run) -> None:
+    assert kind_count(run.samples, "escalated", "escalation_resolved") == 1
+
+
+def test_feedback_file_published_twice_counted_once(run: Run) -> None:
+    assert run.samples.get('supportflow_feedback_unjoined_total{reason="duplicate"}', 0) >= 2
+    assert run.report["paths"]["suggested"]["corrections"] == 1
+
+
+def test_feedback_bad_records_dead_lettered_with_original_bytes(run: Run) -> None:
+    assert {(x.stage, x.original) for x in run.letters} >= {
         ("feedback", b"this line is not json"), ("feedback", b"not a feedback record"),
         ("feedback", b'{"type": "zen:event-type:ticket.comment_added", "detail": {}, "event": {}}'),
     }  # fmt: skip
 
-    assert main(["feedback", "report", "--since", "1h", "--json", "--broker", broker.bootstrap]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["paths"]["auto"]["reopen_rate"] == 1.0 and report["paths"]["auto"]["csat"] == 0.0
-    assert report["paths"]["suggested"]["corrections"] == 1 and report["paths"]["suggested"]["csat"] == 1.0
-    assert report["feedback"] == 8 and report["unjoined"] == 0
+
+def test_csat_report_by_path_matches_the_ratings_sent(run: Run) -> None:
+    paths = run.report["paths"]
+    assert paths["auto"]["reopen_rate"] == 1.0 and paths["auto"]["csat"] == 0.0
+    assert paths["suggested"]["csat"] == 1.0
