@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -75,8 +75,11 @@ def dead_letter(stage: str, msg: Message, exc: BaseException, channel: str = "",
     return Emit(Sink.DEAD_LETTER, msg.key, wire.encode(record))
 
 
-def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> Emit:
-    """A ticket we could not process still reaches a human, with the reason."""
+def failure_outcome(
+    stage: str, record: PipelineRecord, exc: BaseException, versions: Mapping[str, str] | None = None
+) -> Emit:
+    """A ticket we could not process still reaches a human, with the reason; ``versions`` are the
+    worker's ``router_version`` and ``policy_version``, stamped like the gate's outcomes."""
     route = record.route
     ticket = record.ticket
     decided = now_ms()
@@ -93,7 +96,7 @@ def failure_outcome(stage: str, record: PipelineRecord, exc: BaseException) -> E
         escalation_context=redact(
             f"Processing failed at {stage}: {exc}\n\n{ticket.text}", known=redact_customer_terms(record.customer)
         ).text,
-        external_id=ticket.external_id,
+        external_id=ticket.external_id, **(versions or {}),
     )  # fmt: skip
     metrics.observe_outcome(outcome)
     return Emit(Sink.OUTCOME, ticket.conversation_id.encode(), wire.encode(outcome))
@@ -145,6 +148,7 @@ def process_records(
     *,
     attempts: int = 3,
     backoff_s: float = 0.2,
+    versions: Mapping[str, str] | None = None,
 ) -> tuple[list[PipelineRecord], list[Emit]]:
     """Run a stage over a batch (per record on failure, to isolate the bad one).
 
@@ -172,7 +176,7 @@ def process_records(
                 log.error(
                     "stage %s: ticket %s failed: %s", stage, record.ticket.ticket_id, type(exc).__name__
                 )
-                failed.append(failure_outcome(stage, record, exc))
+                failed.append(failure_outcome(stage, record, exc, versions))
     timed = [r.model_copy(update={"timings_ms": {**r.timings_ms, stage: round(ms, 3)}}) for r, ms in done]
     return timed, failed
 
@@ -236,17 +240,19 @@ def gate_records(
     audit: Callable[[PipelineRecord, Outcome], AuditEvent] | None = None,
     decided: Callable[[PipelineRecord, Outcome], None] | None = None,
     headers: Callable[[PipelineRecord], Headers] | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> list[Emit]:
     """Decide each record: its outcome, and its audit event when ``audit`` is given; ``decided`` is
     told of every outcome the gate made (the conversation state records it); ``headers`` gives the
-    Kafka headers of a record's outcome and audit event."""
+    Kafka headers of a record's outcome and audit event; ``versions`` stamp an outcome the gate failed
+    to make."""
     emits: list[Emit] = []
     for record in records:
         start = time.perf_counter()
         try:
             outcome = decide(record)
         except Exception as exc:
-            emits.append(failure_outcome("gate", record, exc))
+            emits.append(failure_outcome("gate", record, exc, versions))
             continue
         gate_ms = round((time.perf_counter() - start) * 1000, 3)
         outcome = outcome.model_copy(update={"timings_ms": {**outcome.timings_ms, "gate": gate_ms}})

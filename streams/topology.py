@@ -30,7 +30,7 @@ run, so a redelivery never pays for a second model call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -167,7 +167,7 @@ def run_hop(
     if hop.decides:
         records, duplicates = unseen(records, seen)
     if bursts:
-        records, folded = _fold_bursts(records, book)
+        records, folded = _fold_bursts(records, book, _versions(stages))
         emits += folded
     stateful = book is not None and hop.keeps_conversations
     for part in conversation_rounds(records) if stateful else [records]:
@@ -191,7 +191,15 @@ def _hold_bursts(
     return [r for j, (_, r) in enumerate(decoded) if j not in holding], dead
 
 
-def _fold_bursts(records: list[PipelineRecord], book: StateBook) -> tuple[list[PipelineRecord], list[Emit]]:
+def _versions(stages: StageFunctions) -> Mapping[str, str]:
+    """The worker's router and policy versions (``Runtime.versions``); none for other stage functions."""
+    versions: Mapping[str, str] = getattr(stages, "versions", {})
+    return versions
+
+
+def _fold_bursts(
+    records: list[PipelineRecord], book: StateBook, versions: Mapping[str, str]
+) -> tuple[list[PipelineRecord], list[Emit]]:
     """Each burst decided as its last message; the earlier ones closed, and noted in their thread."""
     fold = burst.fold(records, book.burst_window_ms)
     emits: list[Emit] = []
@@ -199,7 +207,7 @@ def _fold_bursts(records: list[PipelineRecord], book: StateBook) -> tuple[list[P
         key, now = _key(record), now_ms()
         book.apply(key, note_customer_message(record, now, counts_unresolved=False))
         turn = turn_of(book.get(key), record.ticket)
-        outcome = burst.folded_outcome(record, into, turn, now)
+        outcome = burst.folded_outcome(record, into, turn, now, versions)
         book.apply(key, note_decision(record, outcome, now))
         emits.append(outcome_emit(outcome))
     book.pieces.update(fold.pieces)
@@ -224,7 +232,7 @@ def _run_stages(
             else getattr(stages, stage.name)  # route, retrieve, resolve: the method of the stage's name
         )
         with trace.stage(stage.name, records, first=i == 0) as spans:
-            records, failed = process_records(stage.name, records, process)
+            records, failed = process_records(stage.name, records, process, versions=_versions(stages))
             spans.done(records)
         emits += failed
     if not hop.decides:
@@ -232,7 +240,8 @@ def _run_stages(
     decided = None if book is None else lambda r, o: book.apply(_key(r), note_decision(r, o, now_ms()))
     with trace.stage("gate", records, first=len(hop.stages) == 1) as spans:
         headers = trace.headers if trace.on else None
-        return [*emits, *gate_records(records, spans.deciding(stages.gate), audit, decided, headers)]
+        decide = spans.deciding(stages.gate)
+        return [*emits, *gate_records(records, decide, audit, decided, headers, _versions(stages))]
 
 
 def _key(record: PipelineRecord) -> bytes:

@@ -15,7 +15,7 @@ and never held or folded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from supportflow.processors.conversation.state import sender_key
@@ -112,8 +112,11 @@ def fold(records: Sequence[PipelineRecord], window_ms: int) -> Fold:
     return Fold(decided, folded, pieces)
 
 
-def folded_outcome(record: PipelineRecord, into: str, turn: int, now_ms: int) -> Outcome:
-    """The outcome of a message decided as part of a later one: closed, naming that one."""
+def folded_outcome(
+    record: PipelineRecord, into: str, turn: int, now_ms: int, versions: Mapping[str, str] | None = None
+) -> Outcome:
+    """The outcome of a message decided as part of a later one: closed, naming that one; ``versions``
+    are the deciding worker's router and policy versions."""
     ticket, route = record.ticket, record.route
     return Outcome(
         ticket_id=ticket.ticket_id, conversation_id=ticket.conversation_id,
@@ -123,5 +126,5 @@ def folded_outcome(record: PipelineRecord, into: str, turn: int, now_ms: int) ->
         band=route.band if route else Band.SUGGEST, tier=route.tier if route else Tier.COMMODITY,
         trace_id=ticket.trace_id, timings_ms=dict(record.timings_ms), decided_at_ms=now_ms,
         latency_ms=float(max(0, now_ms - ticket.ingested_at_ms)), language=route.language if route else "en",
-        external_id=ticket.external_id, turn=turn,
+        external_id=ticket.external_id, turn=turn, **(versions or {}),
     )  # fmt: skip
