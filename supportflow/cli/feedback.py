@@ -159,7 +159,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", required=True, metavar="FILE", help="CSV for `router train --feedback`")
     p.set_defaults(func=cmd_labels)
 
-    p = actions.add_parser("join", help="run the feedback join (one process): metrics on SUPPORTFLOW_METRICS_PORT")
+    p = actions.add_parser(
+        "join", help="run the feedback join (one process): metrics on SUPPORTFLOW_METRICS_PORT"
+    )
     add_broker_option(p)
     p.add_argument("--embedded-quirks", action="store_true", help="the --broker is the embedded Tansu broker")
     p.set_defaults(func=cmd_join)
