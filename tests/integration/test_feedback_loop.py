@@ -37,7 +37,7 @@ from supportflow.connectors.webhook import KafkaEventSink, ServiceConfig, Webhoo
 from supportflow.processors.feedback.join import freshdesk_link_tag
 from supportflow.schemas import wire
 from supportflow.schemas.models import Band, Channel, DeadLetter, Decision, Outcome, Tier
-from supportflow.settings import FeedbackSettings, Settings
+from supportflow.settings import FeedbackSettings, Settings, get_settings
 from supportflow.streams.collect import read_to_end
 from supportflow.streams.embedded import free_port
 from supportflow.streams.feedback import join_topics
@@ -132,6 +132,7 @@ async def _every_source(bootstrap: str, tmp_path: Path) -> Run:
            "SUPPORTFLOW_TOPICS__PARTITIONS": "2"}  # fmt: skip
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
+    get_settings.cache_clear()  # the report command reads this test's topics through get_settings()
     try:
         return await _run_sources(bootstrap, tmp_path, env)
     finally:
@@ -140,6 +141,7 @@ async def _every_source(bootstrap: str, tmp_path: Path) -> Run:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        get_settings.cache_clear()
 
 
 async def _run_sources(bootstrap: str, tmp_path: Path, env: dict[str, str]) -> Run:
