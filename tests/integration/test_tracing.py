@@ -9,7 +9,7 @@ import gzip
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -91,8 +91,19 @@ def receiver() -> Iterator[OtlpReceiver]:
         yield running
 
 
+@pytest.fixture
+def own_topics(monkeypatch: pytest.MonkeyPatch, unique: Callable[[str], str]) -> Iterator[None]:
+    """Topics and group of this test's own on the shared broker (the workers inherit the environment)."""
+    prefix = unique("trace")
+    monkeypatch.setenv("SUPPORTFLOW_APP_ID", prefix)
+    monkeypatch.setenv("SUPPORTFLOW_TOPICS__PREFIX", prefix)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()  # before monkeypatch restores the environment: nothing reads it between
+
+
 def test_tracing_per_stage_pipeline_one_trace_a_span_per_stage_ids_on_outcome_and_audit(
-    broker, receiver, tmp_path: Path
+    broker, receiver, tmp_path: Path, own_topics: None
 ):
     settings = get_settings()
     t = settings.topics
