@@ -55,6 +55,7 @@ class Publisher:
             },
         )
         self._failures: list[str] = []
+        self._reported = 0  # failures a flush has already raised (close counts only the others)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         # Delivery reports (failures only) and librdkafka's error events are served here, so the
@@ -84,7 +85,8 @@ class Publisher:
                 await asyncio.sleep(BACKPRESSURE_WAIT_S)
 
     async def flush(self, timeout_s: float | None = None) -> None:
-        """Wait until every queued record is settled; raise :class:`PublishError` if any was not delivered.
+        """Wait until every queued record is settled; raise :class:`PublishError` if any was not delivered,
+        then and at every later flush.
 
         With no ``timeout_s`` it waits as long as librdkafka needs: each record is either delivered or
         failed within ``message.timeout.ms`` (5 minutes by default), so a broker outage shorter than
@@ -100,7 +102,10 @@ class Publisher:
             if not remaining or (deadline is not None and loop.time() >= deadline):
                 break
         with self._lock:
-            failures, self._failures = self._failures, []
+            # Kept, not cleared: the inputs of a lost output were already acked, so no later commit
+            # (Faust commits once more while it stops after the crash) may pass them.
+            failures = list(self._failures)
+            self._reported = len(failures)
         if remaining or failures:
             raise PublishError(f"{remaining} records unacknowledged, {len(failures)} failed: {failures[:3]}")
 
@@ -108,7 +113,7 @@ class Publisher:
         """Flush what is left, then shut the producer down; returns how many records were lost."""
         remaining = int(self._producer.flush(timeout_s))
         with self._lock:
-            failed = len(self._failures)
+            failed = len(self._failures) - self._reported
         if remaining:
             # Otherwise close() would wait out message.timeout.ms for a broker that is gone.
             self._producer.purge()
