@@ -111,20 +111,29 @@ def route_batch(records: Sequence[PipelineRecord], ctx: RouteContext) -> list[Pi
     # CRM lookups need no vectors: done while the first chunk embeds, not after.
     bindings = [_customer(r, ctx) for r in records]
     text_log_p = ctx.router.text_log_proba(queries)  # the n-gram head needs no vectors either
+    other_rows = set(other)
     routed = []
     for start, vectors_pending in zip(chunks, pending, strict=True):
         chunk_queries = queries[start : start + ROUTE_CHUNK]
         chunk_text_log_p = None if text_log_p is None else text_log_p[start : start + ROUTE_CHUNK]
         vectors = vectors_pending.result()
         predictions = ctx.router.predict(vectors, chunk_queries, chunk_text_log_p)
-        for record, vector, prediction, binding in zip(
-            records[start : start + ROUTE_CHUNK],
-            vectors,
-            predictions,
-            bindings[start : start + ROUTE_CHUNK],
-            strict=True,
+        for row, (record, vector, prediction, binding) in enumerate(
+            zip(
+                records[start : start + ROUTE_CHUNK],
+                vectors,
+                predictions,
+                bindings[start : start + ROUTE_CHUNK],
+                strict=True,
+            ),
+            start,
         ):
-            routed.append(_route_one(record, vector, prediction, binding, ctx, ctx.router))
+            if row in other_rows:  # decided once, by the multilingual router: keep only the vector
+                routed.append(
+                    record.model_copy(update={"embedding": np.asarray(vector, np.float32).tobytes()})
+                )
+            else:
+                routed.append(_route_one(record, vector, prediction, binding, ctx, ctx.router))
     if ctx.multilingual is None or pending_other is None or not other:
         refined = refine_routed_records(
             routed, queries, ctx.llm_router, ctx.router, ctx.policy, ctx.thresholds, ctx.languages
@@ -163,8 +172,8 @@ def _route_other_languages(
     for i, prediction in zip(other, predictions, strict=True):
         main_vector = np.frombuffer(routed[i].embedding, dtype=np.float32)
         out[i] = _route_one(routed[i], main_vector, prediction, bindings[i], ctx, ml)
-    other_rows = set(other)
-    english = [i for i in range(len(routed)) if i not in other_rows]
+    decided_here = set(other)
+    english = [i for i in range(len(routed)) if i not in decided_here]
     refine = ctx.llm_router, ctx.policy, ctx.thresholds, ctx.languages
     for rows, router, vectors in (
         (english, ctx.router, None),
