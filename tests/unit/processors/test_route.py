@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
-from supportflow.connectors.crm import open_crm
 from supportflow.evals.bench import bench_events
 from supportflow.processors import route as route_module
 from supportflow.processors.route import route_batch
 from supportflow.schemas import wire
-from supportflow.settings import Settings
 from supportflow.streams.runtime import Runtime
-
-
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[Runtime]:
-    settings = Settings()
-    rt = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
-    yield rt
-    rt.kb.close()
 
 
 def test_route_batch_chunked_same_decisions_as_one_at_a_time(runtime: Runtime) -> None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
-import pytest
 
-from supportflow.connectors.crm import open_crm
 from supportflow.data import data_path
 from supportflow.processors.route import route_batch
 from supportflow.schemas.models import PipelineRecord
@@ -25,14 +22,6 @@ ENGLISH = "Hi, can you tell me where my order NW-100214 is? It was due on Monday
 
 def _records(*texts: str) -> list[PipelineRecord]:
     return [PipelineRecord(ticket=ticket(text, ticket_id=f"t{i}")) for i, text in enumerate(texts)]
-
-
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[Runtime]:
-    settings = Settings()
-    rt = Runtime.build(settings, crm=open_crm(settings), kb_in_memory=True)
-    yield rt
-    rt.kb.close()
 
 
 def test_route_batch_spanish_and_german_tickets_get_the_multilingual_routers_intent(runtime: Runtime) -> None:
